@@ -1,0 +1,5 @@
+import sys
+
+from imgcat.cli.app import main
+
+sys.exit(main())

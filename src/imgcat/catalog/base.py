@@ -1,0 +1,113 @@
+"""The catalog store interface, shared by the SQLite and Elasticsearch stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from imgcat.record import MediaRecord
+
+WRITE_BATCH = 500
+SUMMARY_BUCKETS = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What decides whether a cataloged file changed on disk: the cheap part of a record."""
+
+    id: str
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksumGroup:
+    """Catalog entries that share one content checksum (two or more)."""
+
+    checksum: str
+    records: tuple[MediaRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    key: str
+    count: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSummary:
+    records: int
+    bytes: int
+    by_kind: tuple[Bucket, ...]
+    by_format: tuple[Bucket, ...]
+    by_year: tuple[Bucket, ...]
+    by_camera: tuple[Bucket, ...]
+    by_device: tuple[Bucket, ...]
+
+
+class Catalog(Protocol):
+    """A catalog store. Everything streams: no method loads the whole catalog.
+
+    A `prefix` names a folder: it matches the entry at exactly that path and every entry below
+    it (`/a/b` matches `/a/b/c.jpg`, never `/a/bc.jpg`). `device=None` means every device.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the catalog lives, for people (never with a password)."""
+        ...
+
+    def upsert_many(self, records: Iterable[MediaRecord]) -> int:
+        """Insert or replace the records (by id); returns how many were written."""
+        ...
+
+    def get(self, device: str, path: str) -> MediaRecord | None: ...
+
+    def iter_under(self, device: str | None, prefix: str, *, recursive: bool = True) -> Iterator[MediaRecord]:
+        """Records under the folder `prefix`, ordered by path; only its own files if not recursive."""
+        ...
+
+    def iter_states(self, device: str, prefix: str) -> Iterator[FileState]:
+        """The cheap (path, size, mtime, inode, checksum) part of every record under `prefix`."""
+        ...
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        """Remove entries by id; returns how many existed."""
+        ...
+
+    def move_many(self, moves: Iterable[tuple[MediaRecord, str]]) -> int:
+        """Give each record a new path, keeping everything else (first_seen too)."""
+        ...
+
+    def checksum_groups(self) -> Iterator[ChecksumGroup]:
+        """Every group of two or more entries with the same checksum, ordered by checksum."""
+        ...
+
+    def count(self, device: str | None = None, prefix: str | None = None) -> int: ...
+
+    def summary(self) -> CatalogSummary: ...
+
+    def close(self) -> None: ...
+
+
+def batched(items: Iterable[T], size: int = WRITE_BATCH) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ranked(buckets: Iterable[Bucket]) -> tuple[Bucket, ...]:
+    """Buckets the way every store reports them: most entries first, then by key."""
+    return tuple(sorted(buckets, key=lambda b: (-b.count, b.key))[:SUMMARY_BUCKETS])

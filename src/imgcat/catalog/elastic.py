@@ -1,0 +1,441 @@
+"""The shared catalog: an Elasticsearch index, written with elasticsearch-dsl as documented.
+
+Reads that can exceed 10,000 hits page with a point in time and `search_after`; groupings page a
+composite aggregation with `after_key`. Writes go through `helpers.streaming_bulk`. The request
+bodies are built by pure functions (`under_query`, `members_search`, ...) so tests can check them
+without a server; the paging loops (`pit_hits`, `composite_buckets`) take the function that runs
+one request, so tests can feed them canned pages.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final, TypedDict
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+from elasticsearch.dsl import (
+    A,
+    Boolean,
+    Date,
+    Document,
+    Float,
+    GeoPoint,
+    InnerDoc,
+    Integer,
+    Keyword,
+    Long,
+    MetaField,
+    Object,
+    Q,
+    Search,
+    Text,
+)
+from elasticsearch.dsl.query import Query
+
+from imgcat.catalog.base import (
+    SUMMARY_BUCKETS,
+    WRITE_BATCH,
+    Bucket,
+    CatalogSummary,
+    ChecksumGroup,
+    FileState,
+    ranked,
+)
+from imgcat.errors import IncompatibleIndexError, StoreUnavailableError, StoreWriteError
+from imgcat.record import (
+    GeoJson,
+    MediaRecord,
+    RecordJson,
+    folder_bounds,
+    path_from_text,
+    path_to_text,
+    record_from_json,
+    record_id,
+    record_to_json,
+)
+
+DEFAULT_INDEX: Final = "catalog"
+PAGE_SIZE: Final = 1000
+KEEP_ALIVE: Final = "2m"
+
+# The body of one search or aggregation request, and what Elasticsearch answers: JSON objects.
+Body = dict[str, Any]
+RunRequest = Callable[[Body], Body]
+
+
+class CompanionDoc(InnerDoc):
+    role = Keyword()
+    path = Keyword()
+
+
+class ErrorDoc(InnerDoc):
+    stage = Keyword()
+    message = Text()
+
+
+class MediaDocument(Document):
+    """One media file. The `_id` is the record id; the fields are `RecordJson`'s."""
+
+    device = Keyword()
+    path = Keyword()
+    path_raw = Keyword(index=False)
+    dir = Keyword()
+    name = Keyword()
+    ext = Keyword()
+    size = Long()
+    mtime_ns = Long()
+    inode = Long()
+    checksum = Keyword()
+    kind = Keyword()
+    format = Keyword()
+    mime = Keyword()
+    ext_mismatch = Boolean()
+    width = Integer()
+    height = Integer()
+    orientation = Integer()
+    display_width = Integer()
+    display_height = Integer()
+    captured_at = Date()
+    captured_offset = Integer()
+    captured_source = Keyword()
+    make = Keyword()
+    model = Keyword()
+    lens = Keyword()
+    software = Keyword()
+    gps = GeoPoint()
+    gps_alt = Float()
+    duration_s = Float()
+    fps = Float()
+    video_codec = Keyword()
+    audio_codec = Keyword()
+    bitrate = Long()
+    rotation = Integer()
+    phash = Keyword()
+    dhash = Keyword()
+    sharpness = Float()
+    brightness = Float()
+    contrast = Float()
+    clipped_dark = Float()
+    clipped_bright = Float()
+    entropy = Float()
+    companions = Object(CompanionDoc, multi=True)
+    errors = Object(ErrorDoc, multi=True)
+    first_seen = Date()
+    scanned_at = Date()
+    extractor_version = Integer()
+
+    class Index:
+        name = DEFAULT_INDEX
+
+    class Meta:
+        dynamic = MetaField("strict")
+
+
+class GeoSource(TypedDict):
+    lat: float
+    lon: float
+
+
+def record_to_source(record: MediaRecord) -> Body:
+    """The document body: the record's JSON, with altitude beside the geo_point."""
+    source: Body = dict(record_to_json(record))
+    del source["id"]
+    gps: GeoJson | None = source.pop("gps")
+    if gps is not None:
+        source["gps"] = GeoSource(lat=gps["lat"], lon=gps["lon"])
+        source["gps_alt"] = gps["alt"]
+    return source
+
+
+def record_from_source(source: Body) -> MediaRecord:
+    data = {name: source.get(name) for name in RecordJson.__annotations__}
+    data["id"] = None
+    data["companions"] = source.get("companions", [])
+    data["errors"] = source.get("errors", [])
+    data["ext_mismatch"] = source.get("ext_mismatch", False)
+    if "path_raw" not in source:
+        del data["path_raw"]
+    gps = source.get("gps")
+    data["gps"] = None if gps is None else {**gps, "alt": source.get("gps_alt")}
+    return record_from_json(RecordJson(**data))  # type: ignore[typeddict-item]
+
+
+def index_actions(records: Iterable[MediaRecord], index: str) -> Iterator[Body]:
+    for record in records:
+        document = MediaDocument(meta={"id": record.id, "index": index}, **record_to_source(record))
+        yield document.to_dict(include_meta=True)
+
+
+def delete_actions(ids: Iterable[str], index: str) -> Iterator[Body]:
+    for doc_id in ids:
+        yield {"_op_type": "delete", "_index": index, "_id": doc_id}
+
+
+def move_actions(moves: Iterable[tuple[MediaRecord, str]], index: str) -> Iterator[Body]:
+    for record, new_path in moves:
+        yield from delete_actions([record.id], index)
+        yield from index_actions([record.moved_to(new_path)], index)
+
+
+def under_query(device: str | None, prefix: str, *, recursive: bool = True) -> Query:
+    """Entries at `prefix` or below it (a folder prefix, never a mere string prefix)."""
+    text = path_to_text(prefix)[0]
+    if recursive:
+        low = folder_bounds(text)[0]
+        where = Q("term", path=text) | Q("prefix", path=low)
+    else:
+        where = Q("term", dir=text.rstrip("/") or "/")
+    filters = [where] if device is None else [Q("term", device=device), where]
+    return Q("bool", filter=filters)
+
+
+def records_search(index: str, query: Query, sort: list[str], fields: list[str] | None = None) -> Search:
+    search = Search(index=index).query(query).sort(*sort).extra(size=PAGE_SIZE)
+    return search if fields is None else search.source(includes=fields)
+
+
+def checksum_buckets_search(index: str) -> Search:
+    search = Search(index=index).extra(size=0)
+    search.aggs.bucket(
+        "groups", "composite", size=PAGE_SIZE, sources=[{"checksum": A("terms", field="checksum")}]
+    )
+    return search
+
+
+def members_search(index: str, checksums: list[str]) -> Search:
+    return records_search(index, Q("terms", checksum=checksums), ["checksum", "device", "path"])
+
+
+def summary_search(index: str) -> Search:
+    search = Search(index=index).extra(size=0, track_total_hits=True)
+    search.aggs.metric("bytes", "sum", field="size")
+    for name, field in (("kind", "kind"), ("format", "format"), ("device", "device")):
+        search.aggs.bucket(name, "terms", field=field, size=SUMMARY_BUCKETS, missing="unknown").metric(
+            "bytes", "sum", field="size"
+        )
+    search.aggs.bucket(
+        "year", "date_histogram", field="captured_at", calendar_interval="year", format="yyyy",
+        min_doc_count=1, missing="0001-01-01",
+    ).metric("bytes", "sum", field="size")  # fmt: skip
+    search.aggs.bucket(
+        "camera", "multi_terms", size=SUMMARY_BUCKETS,
+        terms=[{"field": "make", "missing": ""}, {"field": "model", "missing": ""}],
+    ).metric("bytes", "sum", field="size")  # fmt: skip
+    return search
+
+
+def pit_hits(body: Body, run: RunRequest) -> Iterator[Body]:
+    """Every hit of a point-in-time search, page by page with `search_after`.
+
+    `body` carries `pit` (id + keep_alive), `sort` and `size`; each answer may renew the pit id.
+    """
+    while True:
+        page = run(body)
+        hits: list[Body] = page["hits"]["hits"]
+        yield from hits
+        if len(hits) < body["size"]:
+            return
+        body = {
+            **body,
+            "pit": {**body["pit"], "id": page.get("pit_id", body["pit"]["id"])},
+            "search_after": hits[-1]["sort"],
+        }
+
+
+def composite_buckets(body: Body, name: str, run: RunRequest) -> Iterator[Body]:
+    """Every bucket of the composite aggregation `name`, page by page with `after_key`."""
+    while True:
+        result = run(body)["aggregations"][name]
+        yield from result["buckets"]
+        after = result.get("after_key")
+        if after is None or not result["buckets"]:
+            return
+        aggs = body["aggs"][name]
+        body = {**body, "aggs": {**body["aggs"], name: {"composite": {**aggs["composite"], "after": after}}}}
+
+
+def mapping_conflicts(wanted: Body, existing: Body, prefix: str = "") -> list[str]:
+    """Fields whose type in an existing index differs from ours: 'path: text, want keyword'."""
+    conflicts = []
+    for name, spec in wanted.get("properties", {}).items():
+        have = existing.get("properties", {}).get(name)
+        if have is None:
+            continue
+        want_type, have_type = spec.get("type", "object"), have.get("type", "object")
+        if want_type != have_type:
+            conflicts.append(f"{prefix}{name}: {have_type}, want {want_type}")
+        elif want_type in ("object", "nested"):
+            conflicts.extend(mapping_conflicts(spec, have, f"{prefix}{name}."))
+    return conflicts
+
+
+class ElasticCatalog:
+    """The catalog in an Elasticsearch index, shared by every device that points at it."""
+
+    def __init__(self, client: Elasticsearch, url: str, index: str = DEFAULT_INDEX) -> None:
+        self._client = client
+        self._url = url
+        self.index = index
+        with self._reaching():
+            client.info()
+            self._prepare_index()
+
+    @property
+    def location(self) -> str:
+        return f"{self._url} index {self.index}"
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        try:
+            yield
+        except TransportError as error:
+            raise StoreUnavailableError(
+                f"cannot reach Elasticsearch at {self._url}: {error.message}"
+            ) from error
+        except ApiError as error:
+            raise StoreUnavailableError(
+                f"Elasticsearch at {self._url} answered {error.meta.status}: {error.message}"
+            ) from error
+
+    def _prepare_index(self) -> None:
+        wanted = MediaDocument._doc_type.mapping.to_dict()
+        if self._client.indices.exists(index=self.index):
+            existing = self._client.indices.get_mapping(index=self.index)
+            mappings = next(iter(existing.body.values()))["mappings"]
+            conflicts = mapping_conflicts(wanted, mappings)
+            if conflicts:
+                raise IncompatibleIndexError(
+                    f"index {self.index} at {self._url} has an incompatible mapping "
+                    f"({'; '.join(conflicts)}); left unchanged: choose another --index"
+                )
+        MediaDocument.init(index=self.index, using=self._client)
+
+    def _run(self, body: Body) -> Body:
+        answer: Body = self._client.search(body=body).body
+        return answer
+
+    def _bulk(self, actions: Iterable[Body]) -> int:
+        done = 0
+        failures: list[Body] = []
+        for ok, item in helpers.streaming_bulk(
+            self._client, actions, chunk_size=WRITE_BATCH, raise_on_error=False, max_retries=3
+        ):
+            outcome = next(iter(item.values()))
+            if ok:
+                done += 1
+            elif outcome.get("status") != 404:
+                failures.append(outcome)
+        self._client.indices.refresh(index=self.index)
+        if failures:
+            first = failures[0].get("error")
+            refused = len(failures)
+            raise StoreWriteError(f"Elasticsearch at {self._url} refused {refused} writes; first: {first}")
+        return done
+
+    def upsert_many(self, records: Iterable[MediaRecord]) -> int:
+        with self._reaching():
+            return self._bulk(index_actions(records, self.index))
+
+    def get(self, device: str, path: str) -> MediaRecord | None:
+        with self._reaching():
+            try:
+                hit = self._client.get(index=self.index, id=record_id(device, path))
+            except NotFoundError:
+                return None
+            return record_from_source(hit["_source"])
+
+    def _iter_hits(self, search: Search) -> Iterator[Body]:
+        pit = self._client.open_point_in_time(index=self.index, keep_alive=KEEP_ALIVE)
+        body = search.index().extra(pit={"id": pit["id"], "keep_alive": KEEP_ALIVE}).to_dict()
+        try:
+            yield from pit_hits(body, self._run)
+        finally:
+            self._client.close_point_in_time(id=pit["id"])
+
+    def iter_under(self, device: str | None, prefix: str, *, recursive: bool = True) -> Iterator[MediaRecord]:
+        search = records_search(
+            self.index, under_query(device, prefix, recursive=recursive), ["path", "device"]
+        )
+        with self._reaching():
+            for hit in self._iter_hits(search):
+                yield record_from_source(hit["_source"])
+
+    def iter_states(self, device: str, prefix: str) -> Iterator[FileState]:
+        fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum", "device"]
+        search = records_search(self.index, under_query(device, prefix), ["_doc"], fields)
+        with self._reaching():
+            for hit in self._iter_hits(search):
+                source = hit["_source"]
+                path = path_from_text(source["path"], source.get("path_raw"))
+                yield FileState(
+                    hit["_id"], path, source["size"], source["mtime_ns"], source["inode"], source["checksum"]
+                )
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        with self._reaching():
+            return self._bulk(delete_actions(ids, self.index))
+
+    def move_many(self, moves: Iterable[tuple[MediaRecord, str]]) -> int:
+        with self._reaching():
+            return self._bulk(move_actions(moves, self.index)) // 2
+
+    def checksum_groups(self) -> Iterator[ChecksumGroup]:
+        body = checksum_buckets_search(self.index).to_dict()
+        with self._reaching():
+            buckets = composite_buckets(body, "groups", self._run)
+            for page in _pages(buckets):
+                checksums = [b["key"]["checksum"] for b in page if b["doc_count"] > 1]
+                if not checksums:
+                    continue
+                hits = self._iter_hits(members_search(self.index, checksums))
+                for checksum, group in itertools.groupby(hits, key=lambda hit: hit["_source"]["checksum"]):
+                    yield ChecksumGroup(checksum, tuple(record_from_source(h["_source"]) for h in group))
+
+    def count(self, device: str | None = None, prefix: str | None = None) -> int:
+        search = Search(using=self._client, index=self.index)
+        if prefix is not None:
+            search = search.query(under_query(device, prefix))
+        elif device is not None:
+            search = search.filter("term", device=device)
+        with self._reaching():
+            return search.count()
+
+    def summary(self) -> CatalogSummary:
+        with self._reaching():
+            answer = self._run(summary_search(self.index).to_dict())
+        aggs = answer["aggregations"]
+
+        def buckets(name: str) -> tuple[Bucket, ...]:
+            return ranked(
+                Bucket(_bucket_key(b), b["doc_count"], int(b["bytes"]["value"]))
+                for b in aggs[name]["buckets"]
+            )
+
+        return CatalogSummary(
+            records=answer["hits"]["total"]["value"],
+            bytes=int(aggs["bytes"]["value"]),
+            by_kind=buckets("kind"),
+            by_format=buckets("format"),
+            by_year=buckets("year"),
+            by_camera=buckets("camera"),
+            by_device=buckets("device"),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _bucket_key(bucket: Body) -> str:
+    if "key_as_string" in bucket and isinstance(bucket["key"], int):
+        year = bucket["key_as_string"]
+        return "unknown" if year == "0001" else year
+    key = bucket["key"]
+    text = " ".join(str(part) for part in key).strip() if isinstance(key, list) else str(key)
+    return text or "unknown"
+
+
+def _pages(buckets: Iterator[Body]) -> Iterator[list[Body]]:
+    while page := list(itertools.islice(buckets, PAGE_SIZE)):
+        yield page

@@ -1,0 +1,272 @@
+"""The embedded catalog: one SQLite file, WAL, safe for several imgcat processes at once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from imgcat.catalog.base import Bucket, CatalogSummary, ChecksumGroup, FileState, batched, ranked
+from imgcat.errors import SchemaTooNewError, StoreUnavailableError
+from imgcat.record import (
+    CompanionJson,
+    ErrorJson,
+    MediaRecord,
+    RecordJson,
+    folder_bounds,
+    path_from_text,
+    path_to_text,
+    record_from_json,
+    record_id,
+    record_to_json,
+)
+
+SCHEMA_VERSION: Final = 2
+BUSY_TIMEOUT_MS: Final = 60_000
+
+# Version 1 was the first catalog layout; version 2 added the companion and error lists.
+_CREATE_V1: Final = """
+CREATE TABLE media (
+    id TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    path TEXT NOT NULL,
+    path_raw TEXT,
+    dir TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ext TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    format TEXT NOT NULL,
+    mime TEXT,
+    ext_mismatch INTEGER NOT NULL,
+    width INTEGER, height INTEGER, orientation INTEGER,
+    display_width INTEGER, display_height INTEGER,
+    captured_at TEXT, captured_offset INTEGER, captured_source TEXT,
+    make TEXT, model TEXT, lens TEXT, software TEXT,
+    gps_lat REAL, gps_lon REAL, gps_alt REAL,
+    duration_s REAL, fps REAL, video_codec TEXT, audio_codec TEXT, bitrate INTEGER, rotation INTEGER,
+    phash TEXT, dhash TEXT,
+    sharpness REAL, brightness REAL, contrast REAL,
+    clipped_dark REAL, clipped_bright REAL, entropy REAL,
+    first_seen TEXT NOT NULL,
+    scanned_at TEXT NOT NULL,
+    extractor_version INTEGER NOT NULL
+);
+CREATE INDEX media_device_path ON media(device, path);
+CREATE INDEX media_device_dir ON media(device, dir);
+CREATE INDEX media_checksum ON media(checksum);
+CREATE INDEX media_size ON media(size);
+CREATE INDEX media_captured_at ON media(captured_at);
+"""
+
+MIGRATIONS: Final[dict[int, str]] = {
+    1: """
+    ALTER TABLE media ADD COLUMN companions TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE media ADD COLUMN errors TEXT NOT NULL DEFAULT '[]';
+    """,
+}
+
+_SCALARS: Final = (
+    "id", "device", "path", "path_raw", "dir", "name", "ext", "size", "mtime_ns", "inode",
+    "checksum", "kind", "format", "mime", "ext_mismatch", "width", "height", "orientation",
+    "display_width", "display_height", "captured_at", "captured_offset", "captured_source",
+    "make", "model", "lens", "software", "duration_s", "fps", "video_codec", "audio_codec",
+    "bitrate", "rotation", "phash", "dhash", "sharpness", "brightness", "contrast",
+    "clipped_dark", "clipped_bright", "entropy", "first_seen", "scanned_at", "extractor_version",
+)  # fmt: skip
+COLUMNS: Final = (*_SCALARS, "gps_lat", "gps_lon", "gps_alt", "companions", "errors")
+_SELECT: Final = f"SELECT {', '.join(COLUMNS)} FROM media"
+_INSERT: Final = (
+    f"INSERT OR REPLACE INTO media ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
+
+
+def record_to_row(record: MediaRecord) -> tuple[object, ...]:
+    data = record_to_json(record)
+    gps = data["gps"]
+    scalars = tuple(data.get(name) for name in _SCALARS)
+    return (
+        *scalars,
+        None if gps is None else gps["lat"],
+        None if gps is None else gps["lon"],
+        None if gps is None else gps["alt"],
+        json.dumps(data["companions"]),
+        json.dumps(data["errors"]),
+    )
+
+
+def record_from_row(row: sqlite3.Row) -> MediaRecord:
+    data = {name: row[name] for name in _SCALARS}
+    data["ext_mismatch"] = bool(row["ext_mismatch"])
+    if row["path_raw"] is None:
+        del data["path_raw"]
+    lat, lon = row["gps_lat"], row["gps_lon"]
+    data["gps"] = None if lat is None else {"lat": lat, "lon": lon, "alt": row["gps_alt"]}
+    companions: list[CompanionJson] = json.loads(row["companions"])
+    errors: list[ErrorJson] = json.loads(row["errors"])
+    data["companions"] = companions
+    data["errors"] = errors
+    return record_from_json(RecordJson(**data))  # type: ignore[typeddict-item]
+
+
+class SqliteCatalog:
+    """The default store: a single SQLite file in the user's data folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except (OSError, sqlite3.DatabaseError) as error:
+            raise StoreUnavailableError(f"cannot open catalog {path}: {error}") from error
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def schema_version(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _migrate(self) -> None:
+        with self._write():
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNewError(
+                    f"catalog {self.path} has schema {version}, newer than this imgcat "
+                    f"knows ({SCHEMA_VERSION}): upgrade imgcat"
+                )
+            if version == 0:
+                _run_script(self._db, _CREATE_V1)
+                version = 1
+            for step in range(version, SCHEMA_VERSION):
+                _run_script(self._db, MIGRATIONS[step])
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _write(self) -> _WriteTransaction:
+        return _WriteTransaction(self._db)
+
+    def upsert_many(self, records: Iterable[MediaRecord]) -> int:
+        written = 0
+        for batch in batched(records):
+            with self._write():
+                self._db.executemany(_INSERT, [record_to_row(r) for r in batch])
+            written += len(batch)
+        return written
+
+    def get(self, device: str, path: str) -> MediaRecord | None:
+        row = self._db.execute(f"{_SELECT} WHERE id = ?", (record_id(device, path),)).fetchone()
+        return None if row is None else record_from_row(row)
+
+    def iter_under(self, device: str | None, prefix: str, *, recursive: bool = True) -> Iterator[MediaRecord]:
+        where, params = _under(device, prefix, recursive=recursive)
+        for row in self._db.execute(f"{_SELECT} WHERE {where} ORDER BY path", params):
+            yield record_from_row(row)
+
+    def iter_states(self, device: str, prefix: str) -> Iterator[FileState]:
+        where, params = _under(device, prefix, recursive=True)
+        sql = f"SELECT id, path, path_raw, size, mtime_ns, inode, checksum FROM media WHERE {where}"
+        for row in self._db.execute(sql, params):
+            path = path_from_text(row["path"], row["path_raw"])
+            yield FileState(row["id"], path, row["size"], row["mtime_ns"], row["inode"], row["checksum"])
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        deleted = 0
+        for batch in batched(ids):
+            with self._write():
+                marks = ", ".join("?" for _ in batch)
+                deleted += self._db.execute(f"DELETE FROM media WHERE id IN ({marks})", batch).rowcount
+        return deleted
+
+    def move_many(self, moves: Iterable[tuple[MediaRecord, str]]) -> int:
+        moved = 0
+        for batch in batched(moves):
+            with self._write():
+                for record, new_path in batch:
+                    self._db.execute("DELETE FROM media WHERE id = ?", (record.id,))
+                    self._db.execute(_INSERT, record_to_row(record.moved_to(new_path)))
+            moved += len(batch)
+        return moved
+
+    def checksum_groups(self) -> Iterator[ChecksumGroup]:
+        sql = (
+            f"{_SELECT} WHERE checksum IN "
+            "(SELECT checksum FROM media GROUP BY checksum HAVING COUNT(*) > 1) "
+            "ORDER BY checksum, device, path"
+        )
+        rows = self._db.execute(sql)
+        for checksum, group in itertools.groupby(rows, key=lambda row: row["checksum"]):
+            yield ChecksumGroup(checksum, tuple(record_from_row(row) for row in group))
+
+    def count(self, device: str | None = None, prefix: str | None = None) -> int:
+        where: str = "1"
+        params: Sequence[object] = ()
+        if prefix is not None:
+            where, params = _under(device, prefix, recursive=True)
+        elif device is not None:
+            where, params = "device = ?", (device,)
+        counted: int = self._db.execute(f"SELECT COUNT(*) FROM media WHERE {where}", params).fetchone()[0]
+        return counted
+
+    def summary(self) -> CatalogSummary:
+        records, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM media").fetchone()
+        return CatalogSummary(
+            records=records,
+            bytes=size,
+            by_kind=self._buckets("kind"),
+            by_format=self._buckets("format"),
+            by_year=self._buckets("COALESCE(substr(captured_at, 1, 4), 'unknown')"),
+            by_camera=self._buckets("COALESCE(TRIM(COALESCE(make, '') || ' ' || COALESCE(model, '')), '')"),
+            by_device=self._buckets("device"),
+        )
+
+    def _buckets(self, expression: str) -> tuple[Bucket, ...]:
+        sql = f"SELECT {expression} AS key, COUNT(*), SUM(size) FROM media GROUP BY key"
+        rows = self._db.execute(sql)
+        return ranked(Bucket(str(key or "unknown"), count, size) for key, count, size in rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Sequence[object]]:
+    text = path_to_text(prefix)[0]
+    if recursive:
+        low, high = folder_bounds(text)
+        where, params = "(path = ? OR (path >= ? AND path < ?))", [text, low, high]
+    else:
+        where, params = "dir = ?", [text.rstrip("/") or "/"]
+    if device is not None:
+        where, params = f"device = ? AND {where}", [device, *params]
+    return where, params
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+class _WriteTransaction:
+    """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so concurrent writers queue."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if error is None else "ROLLBACK")

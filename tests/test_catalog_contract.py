@@ -1,0 +1,175 @@
+"""One contract, every store: each test runs on SQLite and, with IMGCAT_TEST_ES_URL, on Elasticsearch."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import replace
+
+from conftest import full_record, make_record
+from imgcat.catalog.base import Bucket, Catalog
+
+
+def paths(records: object) -> list[str]:
+    return [r.path for r in records]  # type: ignore[attr-defined]
+
+
+def test_upsert_then_get_returns_every_field(store: Catalog) -> None:
+    record = full_record()
+    assert store.upsert_many([record]) == 1
+    assert store.get("laptop", record.path) == record
+
+
+def test_get_of_unknown_path_or_other_device_is_none(store: Catalog) -> None:
+    store.upsert_many([make_record("/a/x.jpg")])
+    assert store.get("laptop", "/a/y.jpg") is None
+    assert store.get("nas", "/a/x.jpg") is None
+
+
+def test_upsert_replaces_the_entry_with_the_same_device_and_path(store: Catalog) -> None:
+    store.upsert_many([make_record("/a/x.jpg", size=1)])
+    store.upsert_many([make_record("/a/x.jpg", size=2)])
+    assert store.count() == 1
+    got = store.get("laptop", "/a/x.jpg")
+    assert got is not None and got.size == 2
+
+
+def test_same_path_on_two_devices_is_two_entries(store: Catalog) -> None:
+    store.upsert_many([make_record("/a/x.jpg"), make_record("/a/x.jpg", device="usb-disk")])
+    assert store.count() == 2
+    assert store.count(device="usb-disk") == 1
+
+
+def test_folder_prefix_is_not_a_string_prefix(store: Catalog) -> None:
+    store.upsert_many(
+        make_record(p) for p in ["/a/b/1.jpg", "/a/b/c/2.jpg", "/a/bc/3.jpg", "/a/b.jpg", "/a/b0/4.jpg"]
+    )
+    assert paths(store.iter_under("laptop", "/a/b")) == ["/a/b/1.jpg", "/a/b/c/2.jpg"]
+    assert paths(store.iter_under("laptop", "/a/b/")) == ["/a/b/1.jpg", "/a/b/c/2.jpg"]
+    assert store.count(prefix="/a/b") == 2
+
+
+def test_non_recursive_listing_holds_only_the_folders_own_files(store: Catalog) -> None:
+    store.upsert_many(make_record(p) for p in ["/a/b/1.jpg", "/a/b/c/2.jpg", "/a/b/0.jpg"])
+    assert paths(store.iter_under("laptop", "/a/b", recursive=False)) == ["/a/b/0.jpg", "/a/b/1.jpg"]
+
+
+def test_prefix_of_the_root_lists_everything_of_the_device(store: Catalog) -> None:
+    store.upsert_many([make_record("/x/1.jpg"), make_record("/y/2.jpg"), make_record("/z.jpg", device="nas")])
+    assert paths(store.iter_under("laptop", "/")) == ["/x/1.jpg", "/y/2.jpg"]
+    assert paths(store.iter_under(None, "/")) == ["/x/1.jpg", "/y/2.jpg", "/z.jpg"]
+
+
+def test_odd_paths_round_trip_exactly(store: Catalog) -> None:
+    nfc = unicodedata.normalize("NFC", "/fotos/Café/été.jpg")
+    nfd = unicodedata.normalize("NFD", "/fotos/Café/été.jpg")
+    long_name = "/deep/" + "/".join(["d" * 200] * 20) + "/" + "n" * 250 + ".jpg"
+    odd = [
+        "/photos/Summer 2019 (copy)/IMG 0001 (1).jpg",
+        nfc,
+        nfd,
+        "/фото/家族/🎉.heic",
+        long_name,
+        "/raw/bytes/\udcff\udcfe.jpg",  # a name that is not UTF-8 on disk
+        '/quotes/it\'s "here" 100%_done.jpg',
+    ]
+    records = [make_record(p, checksum=f"c{i}") for i, p in enumerate(odd)]
+    store.upsert_many(records)
+    assert store.count() == len(odd)  # NFC and NFD spellings are two files, as on Linux
+    for record in records:
+        assert store.get("laptop", record.path) == record
+    assert paths(store.iter_under("laptop", nfc.rsplit("/", 1)[0])) == [nfc]
+    assert paths(store.iter_under("laptop", nfd.rsplit("/", 1)[0])) == [nfd]
+    assert paths(store.iter_under("laptop", "/raw/bytes")) == ["/raw/bytes/\udcff\udcfe.jpg"]
+    assert paths(store.iter_under("laptop", "/deep")) == [long_name]
+
+
+def test_iter_states_gives_what_decides_a_change(store: Catalog) -> None:
+    record = make_record("/a/x.jpg", size=7, mtime_ns=99, inode=5, checksum="ff")
+    store.upsert_many([record, make_record("/b/y.jpg")])
+    [state] = store.iter_states("laptop", "/a")
+    assert (state.id, state.path, state.size, state.mtime_ns, state.inode, state.checksum) == (
+        record.id, "/a/x.jpg", 7, 99, 5, "ff",
+    )  # fmt: skip
+
+
+def test_delete_many_counts_only_what_existed(store: Catalog) -> None:
+    keep, drop = make_record("/a/keep.jpg"), make_record("/a/drop.jpg")
+    store.upsert_many([keep, drop])
+    assert store.delete_many([drop.id, make_record("/never.jpg").id]) == 1
+    assert paths(store.iter_under("laptop", "/a")) == ["/a/keep.jpg"]
+
+
+def test_move_keeps_history_and_leaves_no_ghost(store: Catalog) -> None:
+    record = full_record("/old/place/IMG_1.jpg")
+    store.upsert_many([record])
+    assert store.move_many([(record, "/new/place/IMG_1.jpg")]) == 1
+    assert store.get("laptop", "/old/place/IMG_1.jpg") is None
+    moved = store.get("laptop", "/new/place/IMG_1.jpg")
+    assert moved == replace(record, path="/new/place/IMG_1.jpg")
+    assert moved.first_seen == record.first_seen
+    assert store.count() == 1
+
+
+def test_checksum_groups_hold_only_shared_content(store: Catalog) -> None:
+    store.upsert_many(
+        [
+            make_record("/a/1.jpg", checksum="dup"),
+            make_record("/b/1.jpg", checksum="dup"),
+            make_record("/c/1.jpg", checksum="dup", device="nas"),
+            make_record("/a/2.jpg", checksum="single"),
+        ]
+    )
+    [group] = list(store.checksum_groups())
+    assert group.checksum == "dup"
+    assert sorted((r.device, r.path) for r in group.records) == [
+        ("laptop", "/a/1.jpg"), ("laptop", "/b/1.jpg"), ("nas", "/c/1.jpg"),
+    ]  # fmt: skip
+
+
+def test_all_15000_duplicate_groups_are_returned(store: Catalog) -> None:
+    groups = 15_000
+    store.upsert_many(
+        make_record(f"/copy{n}/{i:05d}.jpg", checksum=f"{i:032x}") for i in range(groups) for n in (1, 2)
+    )
+    store.upsert_many(make_record(f"/single/{i}.jpg", checksum=f"s{i}") for i in range(500))
+    seen = [(g.checksum, len(g.records)) for g in store.checksum_groups()]
+    assert len(seen) == groups
+    assert {c for c, _ in seen} == {f"{i:032x}" for i in range(groups)}
+    assert all(size == 2 for _, size in seen)
+
+
+def test_iterating_25000_records_under_a_prefix_streams_them_all(store: Catalog) -> None:
+    total = 25_000
+    store.upsert_many(make_record(f"/big/{i // 1000:02d}/{i:06d}.jpg", checksum=f"{i}") for i in range(total))
+    store.upsert_many([make_record("/bigger/outside.jpg")])
+    listed = paths(store.iter_under("laptop", "/big"))
+    assert len(listed) == total
+    assert listed == sorted(listed)
+    assert len(set(listed)) == total
+    assert sum(1 for _ in store.iter_states("laptop", "/big")) == total
+
+
+def test_summary_counts_and_sizes_by_facet(store: Catalog) -> None:
+    store.upsert_many(
+        [
+            full_record("/p/1.jpg"),
+            make_record("/p/2.jpg", size=10, make="NIKON", model="D70"),
+            make_record("/v/3.mov", size=100, kind="video", format="mov", device="nas"),
+        ]
+    )
+    summary = store.summary()
+    assert (summary.records, summary.bytes) == (3, 2_345_678 + 110)
+    assert summary.by_kind == (Bucket("image", 2, 2_345_688), Bucket("video", 1, 100))
+    assert summary.by_device == (Bucket("laptop", 2, 2_345_688), Bucket("nas", 1, 100))
+    assert set(summary.by_year) == {Bucket("2019", 1, 2_345_678), Bucket("unknown", 2, 110)}
+    assert set(summary.by_camera) == {
+        Bucket("Apple iPhone 11 Pro", 1, 2_345_678), Bucket("NIKON D70", 1, 10), Bucket("unknown", 1, 100),
+    }  # fmt: skip
+
+
+def test_empty_catalog_answers_every_question(store: Catalog) -> None:
+    assert store.count() == 0
+    assert list(store.iter_under(None, "/")) == []
+    assert list(store.checksum_groups()) == []
+    assert store.summary().records == 0
+    assert store.delete_many([]) == 0

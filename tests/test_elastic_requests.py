@@ -1,0 +1,191 @@
+"""What the Elasticsearch store sends, checked without a server: mapping, bodies, bulk actions,
+and the paging loops fed with canned pages. The same store runs the contract suite against a real
+cluster when IMGCAT_TEST_ES_URL is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import full_record, make_record
+from imgcat.catalog import elastic
+from imgcat.catalog.elastic import (
+    MediaDocument,
+    composite_buckets,
+    delete_actions,
+    index_actions,
+    mapping_conflicts,
+    members_search,
+    move_actions,
+    pit_hits,
+    record_from_source,
+    records_search,
+    under_query,
+)
+from imgcat.catalog.open import ElasticTarget, SqliteTarget, redact, split_credentials, store_target
+from imgcat.errors import UsageError
+
+
+def test_mapping_is_explicit_and_strict() -> None:
+    mapping = MediaDocument._doc_type.mapping.to_dict()
+    props = mapping["properties"]
+    assert mapping["dynamic"] == "strict"
+    for keyword in ("device", "path", "dir", "name", "ext", "checksum", "phash", "dhash", "make", "model"):
+        assert props[keyword]["type"] == "keyword", keyword
+    for date in ("captured_at", "first_seen", "scanned_at"):
+        assert props[date]["type"] == "date"
+    assert props["gps"]["type"] == "geo_point"
+    assert props["size"]["type"] == "long" and props["mtime_ns"]["type"] == "long"
+    assert props["companions"]["properties"] == {"role": {"type": "keyword"}, "path": {"type": "keyword"}}
+
+
+def test_mapping_has_a_field_for_every_record_field() -> None:
+    props = set(MediaDocument._doc_type.mapping.to_dict()["properties"])
+    record_fields = set(elastic.record_to_source(full_record()))
+    assert record_fields <= props
+
+
+def test_index_action_carries_id_index_and_the_records_json() -> None:
+    record = full_record()
+    [action] = index_actions([record], "family")
+    assert action["_index"] == "family"
+    assert action["_id"] == record.id
+    source = action["_source"]
+    assert source["path"] == record.path
+    assert source["gps"] == {"lat": 43.4674483, "lon": 11.8851266}
+    assert source["gps_alt"] == 212.5
+    assert source["phash"] == "fedcba9876543210"
+    assert "id" not in source
+
+
+def test_source_round_trips_to_the_same_record() -> None:
+    for record in (full_record(), make_record("/bytes/\udcff.jpg"), make_record("/plain.jpg")):
+        [action] = index_actions([record], "catalog")
+        source = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in action["_source"].items()}
+        assert record_from_source(source) == record
+
+
+def test_delete_and_move_actions() -> None:
+    record = make_record("/a/1.jpg")
+    assert list(delete_actions(["x", "y"], "catalog")) == [
+        {"_op_type": "delete", "_index": "catalog", "_id": "x"},
+        {"_op_type": "delete", "_index": "catalog", "_id": "y"},
+    ]
+    delete, index = move_actions([(record, "/b/1.jpg")], "catalog")
+    assert delete == {"_op_type": "delete", "_index": "catalog", "_id": record.id}
+    assert index["_id"] == make_record("/b/1.jpg").id
+    assert index["_source"]["path"] == "/b/1.jpg" and index["_source"]["dir"] == "/b"
+
+
+def test_under_query_is_a_folder_prefix_on_one_device() -> None:
+    assert under_query("laptop", "/a/b").to_dict() == {
+        "bool": {
+            "filter": [
+                {"term": {"device": "laptop"}},
+                {"bool": {"should": [{"term": {"path": "/a/b"}}, {"prefix": {"path": "/a/b/"}}]}},
+            ]
+        }
+    }
+    assert under_query(None, "/a/b/", recursive=False).to_dict() == {
+        "bool": {"filter": [{"term": {"dir": "/a/b"}}]}
+    }
+
+
+def test_records_search_pages_by_sort_not_by_offset() -> None:
+    body = records_search("catalog", under_query(None, "/"), ["path", "device"]).to_dict()
+    assert body["sort"] == ["path", "device"]
+    assert body["size"] == elastic.PAGE_SIZE
+    assert "from" not in body
+
+
+def test_members_search_asks_for_the_page_of_checksums() -> None:
+    body = members_search("catalog", ["aa", "bb"]).to_dict()
+    assert body["query"] == {"terms": {"checksum": ["aa", "bb"]}}
+    assert body["sort"] == ["checksum", "device", "path"]
+
+
+def test_pit_loop_follows_search_after_and_the_renewed_pit_id() -> None:
+    sent: list[dict[str, Any]] = []
+    pages = [
+        {"pit_id": "p2", "hits": {"hits": [{"_id": "1", "sort": [1]}, {"_id": "2", "sort": [2]}]}},
+        {"pit_id": "p3", "hits": {"hits": [{"_id": "3", "sort": [3]}, {"_id": "4", "sort": [4]}]}},
+        {"pit_id": "p3", "hits": {"hits": [{"_id": "5", "sort": [5]}]}},
+    ]
+
+    def run(body: dict[str, Any]) -> dict[str, Any]:
+        sent.append(body)
+        return pages[len(sent) - 1]
+
+    first = {"size": 2, "sort": ["path"], "pit": {"id": "p1", "keep_alive": "2m"}}
+    assert [hit["_id"] for hit in pit_hits(first, run)] == ["1", "2", "3", "4", "5"]
+    assert [b.get("search_after") for b in sent] == [None, [2], [4]]
+    assert [b["pit"]["id"] for b in sent] == ["p1", "p2", "p3"]
+    assert all(b["pit"]["keep_alive"] == "2m" for b in sent)
+
+
+def test_pit_loop_stops_on_an_exactly_full_last_page_after_one_empty_page() -> None:
+    pages: list[dict[str, Any]] = [{"hits": {"hits": [{"_id": "1", "sort": [1]}]}}, {"hits": {"hits": []}}]
+    calls = iter(pages)
+    hits = list(pit_hits({"size": 1, "pit": {"id": "p", "keep_alive": "1m"}}, lambda body: next(calls)))
+    assert [h["_id"] for h in hits] == ["1"]
+
+
+def test_composite_loop_follows_after_key_until_no_buckets() -> None:
+    sent: list[dict[str, Any]] = []
+    body = elastic.checksum_buckets_search("catalog").to_dict()
+    assert body["aggs"]["groups"]["composite"]["sources"] == [{"checksum": {"terms": {"field": "checksum"}}}]
+    pages: list[dict[str, Any]] = [
+        {"aggregations": {"groups": {"after_key": {"checksum": "b"}, "buckets": [
+            {"key": {"checksum": "a"}, "doc_count": 2}, {"key": {"checksum": "b"}, "doc_count": 1}]}}},
+        {"aggregations": {"groups": {"after_key": {"checksum": "c"}, "buckets": [
+            {"key": {"checksum": "c"}, "doc_count": 3}]}}},
+        {"aggregations": {"groups": {"buckets": []}}},
+    ]  # fmt: skip
+
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        sent.append(request)
+        return pages[len(sent) - 1]
+
+    keys = [b["key"]["checksum"] for b in composite_buckets(body, "groups", run)]
+    assert keys == ["a", "b", "c"]
+    assert [s["aggs"]["groups"]["composite"].get("after") for s in sent] == [
+        None, {"checksum": "b"}, {"checksum": "c"},
+    ]  # fmt: skip
+    assert all(s["aggs"]["groups"]["composite"]["size"] == elastic.PAGE_SIZE for s in sent)
+
+
+def test_mapping_conflicts_name_each_incompatible_field() -> None:
+    wanted = MediaDocument._doc_type.mapping.to_dict()
+    existing = {"properties": {"path": {"type": "text"}, "size": {"type": "long"},
+                               "companions": {"properties": {"role": {"type": "text"}}}}}  # fmt: skip
+    assert sorted(mapping_conflicts(wanted, existing)) == [
+        "companions.role: text, want keyword", "path: text, want keyword",
+    ]  # fmt: skip
+    assert mapping_conflicts(wanted, wanted) == []
+    assert mapping_conflicts(wanted, {"properties": {}}) == []
+
+
+def test_original_host_port_index_options_mean_elasticsearch() -> None:
+    assert store_target(host="nas", port=9201, index="fotos") == ElasticTarget("http://nas:9201", "fotos")
+    assert store_target(index="fotos") == ElasticTarget("http://localhost:9200", "fotos")
+    assert isinstance(store_target(), SqliteTarget)
+
+
+def test_credentials_in_the_url_are_split_off_and_never_shown() -> None:
+    clean, user, password = split_credentials("https://elastic:s3cr%40t@es.example:9243/")
+    assert (clean, user, password) == ("https://es.example:9243", "elastic", "s3cr@t")
+    target = store_target(es="https://elastic:s3cret@es.example:9243")
+    assert "s3cret" not in repr(target)
+    assert redact("https://elastic:s3cret@es.example:9243") == "https://elastic:***@es.example:9243"
+
+
+def test_es_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UsageError, match="expects http"):
+        store_target(es="es.example:9200")
+    monkeypatch.setenv("IMGCAT_ES_USER", "reader")
+    monkeypatch.setenv("IMGCAT_ES_PASSWORD", "pw")
+    monkeypatch.setenv("IMGCAT_ES_API_KEY", "key")
+    target = store_target(es="https://es.example:9200")
+    assert isinstance(target, ElasticTarget)
+    assert (target.user, target.password, target.api_key) == ("reader", "pw", "key")

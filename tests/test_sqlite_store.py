@@ -1,0 +1,88 @@
+"""What only the SQLite store has to prove: concurrent writers and schema migration."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import full_record, make_record
+from imgcat.catalog import sqlite as sqlite_store
+from imgcat.catalog.sqlite import SCHEMA_VERSION, SqliteCatalog
+from imgcat.errors import SchemaTooNewError, StoreUnavailableError
+
+WRITES_PER_PROCESS = 3000
+
+
+def _write_many(db: str, writer: str, start: multiprocessing.synchronize.Event) -> None:
+    catalog = SqliteCatalog(Path(db))
+    start.wait()
+    for i in range(0, WRITES_PER_PROCESS, 100):
+        catalog.upsert_many(
+            make_record(f"/{writer}/{j}.jpg", checksum=f"{writer}{j}") for j in range(i, i + 100)
+        )
+    catalog.close()
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "catalog.sqlite"
+    SqliteCatalog(db).close()
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    writers = [context.Process(target=_write_many, args=(str(db), name, start)) for name in ("w1", "w2")]
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    catalog = SqliteCatalog(db)
+    assert catalog.count(prefix="/w1") == WRITES_PER_PROCESS
+    assert catalog.count(prefix="/w2") == WRITES_PER_PROCESS
+    assert catalog._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_catalog_from_schema_version_1_is_migrated_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(sqlite_store._CREATE_V1)
+    old.execute("PRAGMA user_version = 1")
+    record = make_record("/old/IMG_1.jpg", checksum="abc")
+    columns = [c for c in sqlite_store.COLUMNS if c not in ("companions", "errors")]
+    row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
+    old.execute(
+        f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(db)
+    assert catalog.schema_version == SCHEMA_VERSION
+    assert catalog.get("laptop", "/old/IMG_1.jpg") == record
+    catalog.upsert_many([full_record("/new/IMG_2.jpg")])
+    assert catalog.get("laptop", "/new/IMG_2.jpg") == full_record("/new/IMG_2.jpg")
+
+
+def test_catalog_from_a_newer_imgcat_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "future.sqlite"
+    future = sqlite3.connect(db)
+    future.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    future.close()
+    with pytest.raises(SchemaTooNewError, match="newer than this imgcat"):
+        SqliteCatalog(db)
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+def test_a_file_that_is_not_a_catalog_gives_one_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "photo.jpg"
+    db.write_bytes(b"\xff\xd8\xff\xe0 not a database" * 100)
+    with pytest.raises(StoreUnavailableError, match=r"cannot open catalog .*photo\.jpg"):
+        SqliteCatalog(db)
+
+
+def test_catalog_uses_write_ahead_logging(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    assert catalog._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
