@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -74,8 +74,12 @@ class Catalog(Protocol):
         """Records under the folder `prefix`, ordered by path; only its own files if not recursive."""
         ...
 
-    def iter_states(self, device: str, prefix: str) -> Iterator[FileState]:
+    def iter_states(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[FileState]:
         """The cheap (path, size, mtime, inode, checksum) part of every record under `prefix`."""
+        ...
+
+    def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
+        """Every entry (any device) whose content checksum is one of `checksums`."""
         ...
 
     def delete_many(self, ids: Iterable[str]) -> int:

@@ -10,7 +10,7 @@ one request, so tests can feed them canned pages.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final, TypedDict
 
@@ -41,6 +41,7 @@ from imgcat.catalog.base import (
     CatalogSummary,
     ChecksumGroup,
     FileState,
+    batched,
     ranked,
 )
 from imgcat.errors import IncompatibleIndexError, StoreUnavailableError, StoreWriteError
@@ -362,9 +363,10 @@ class ElasticCatalog:
             for hit in self._iter_hits(search):
                 yield record_from_source(hit["_source"])
 
-    def iter_states(self, device: str, prefix: str) -> Iterator[FileState]:
+    def iter_states(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[FileState]:
         fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum", "device"]
-        search = records_search(self.index, under_query(device, prefix), ["_doc"], fields)
+        query = under_query(device, prefix, recursive=recursive)
+        search = records_search(self.index, query, ["_doc"], fields)
         with self._reaching():
             for hit in self._iter_hits(search):
                 source = hit["_source"]
@@ -372,6 +374,12 @@ class ElasticCatalog:
                 yield FileState(
                     hit["_id"], path, source["size"], source["mtime_ns"], source["inode"], source["checksum"]
                 )
+
+    def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
+        with self._reaching():
+            for batch in batched(sorted(set(checksums)), PAGE_SIZE):
+                for hit in self._iter_hits(members_search(self.index, batch)):
+                    yield record_from_source(hit["_source"])
 
     def delete_many(self, ids: Iterable[str]) -> int:
         with self._reaching():

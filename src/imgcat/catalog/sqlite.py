@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -175,12 +175,19 @@ class SqliteCatalog:
         for row in self._db.execute(f"{_SELECT} WHERE {where} ORDER BY path", params):
             yield record_from_row(row)
 
-    def iter_states(self, device: str, prefix: str) -> Iterator[FileState]:
-        where, params = _under(device, prefix, recursive=True)
+    def iter_states(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[FileState]:
+        where, params = _under(device, prefix, recursive=recursive)
         sql = f"SELECT id, path, path_raw, size, mtime_ns, inode, checksum FROM media WHERE {where}"
         for row in self._db.execute(sql, params):
             path = path_from_text(row["path"], row["path_raw"])
             yield FileState(row["id"], path, row["size"], row["mtime_ns"], row["inode"], row["checksum"])
+
+    def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
+        for batch in batched(sorted(set(checksums))):
+            marks = ", ".join("?" for _ in batch)
+            sql = f"{_SELECT} WHERE checksum IN ({marks}) ORDER BY checksum, device, path"
+            for row in self._db.execute(sql, batch).fetchall():
+                yield record_from_row(row)
 
     def delete_many(self, ids: Iterable[str]) -> int:
         deleted = 0

@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from imgcat import __version__
-from imgcat.cli import options, stats, status
+from imgcat.cli import add, options, stats, status
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command()(add.add)
 app.command()(stats.stats)
 
 

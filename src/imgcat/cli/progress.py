@@ -1,0 +1,59 @@
+"""Progress and warnings for long scans: a rich bar on a terminal, plain warning lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+
+class ScanProgress:
+    """Implements the operations' ScanEvents: draws a bar (files, bytes, speed, ETA), prints warnings."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self._console = Console(stderr=True, highlight=False)
+        self.visible = not quiet and self._console.is_terminal and sys.stderr.isatty()
+        self._progress = Progress(
+            TextColumn("{task.fields[files]} of {task.fields[total_files]} files"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rate]:.0f} files/s"),
+            TimeRemainingColumn(),
+            console=self._console,
+            disable=not self.visible,
+            transient=True,
+        )
+        self._task = self._progress.add_task("scanning", total=None, rate=0.0, files=0, total_files="?")
+        self._files = 0
+
+    def __enter__(self) -> ScanProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def planned(self, files: int, size: int) -> None:
+        self._progress.update(self._task, total=size, total_files=files)
+
+    def advanced(self, files: int, size: int) -> None:
+        self._files += files
+        elapsed = self._progress.tasks[0].elapsed or 0.0
+        rate = self._files / elapsed if elapsed > 0 else 0.0
+        self._progress.update(self._task, advance=size, rate=rate, files=self._files)
+
+    def problem(self, path: str, reason: str) -> None:
+        self._console.print(f"warning: {escape(path)}: {escape(reason)}", soft_wrap=True, markup=True)

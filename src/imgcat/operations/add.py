@@ -1,0 +1,253 @@
+"""`add`: catalog the photos and videos of a folder, incrementally and in parallel."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+from imgcat.catalog.base import Catalog, FileState
+from imgcat.errors import UsageError
+from imgcat.record import MediaRecord
+from imgcat.scan.companions import link_companions
+from imgcat.scan.extract import Extraction, FileStat, extract_file
+from imgcat.scan.walk import Folder, walk_folders
+
+WINDOW_FILES: Final = 256
+CHUNK_SIZE: Final = 4
+
+
+class ScanEvents(Protocol):
+    """What a scan tells whoever shows its progress. The CLI draws; tests record."""
+
+    def planned(self, files: int, size: int) -> None: ...
+    def advanced(self, files: int, size: int) -> None: ...
+    def problem(self, path: str, reason: str) -> None: ...
+
+
+class NoEvents:
+    def planned(self, files: int, size: int) -> None:
+        pass
+
+    def advanced(self, files: int, size: int) -> None:
+        pass
+
+    def problem(self, path: str, reason: str) -> None:
+        pass
+
+
+@dataclass
+class AddReport:
+    """What `add` did, file by file counted once."""
+
+    root: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    duplicates: int = 0
+    not_media: int = 0
+    skipped: int = 0
+    errors: int = 0
+    files_read: int = 0
+    bytes_read: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A folder whose changed files are being read."""
+
+    folder: Folder
+    known: dict[str, FileState]
+    to_read: list[FileStat]
+
+
+def resolve_root(folder: str) -> str:
+    """The absolute, link-resolved folder to scan, or a usage error naming it."""
+    path = os.path.realpath(os.path.expanduser(folder))
+    if not os.path.isdir(path):
+        raise UsageError(f"not a folder: {folder}")
+    return path
+
+
+def add_folder(
+    catalog: Catalog,
+    root: str,
+    *,
+    device: str,
+    recursive: bool,
+    workers: int,
+    events: ScanEvents | None = None,
+    count_first: bool = False,
+) -> AddReport:
+    """Catalog every media file under `root`; unchanged files (same size and mtime) cost a stat."""
+    events = events or NoEvents()
+    report = AddReport(root)
+
+    def problem(path: str, reason: str) -> None:
+        report.problems.append((path, reason))
+        events.problem(path, reason)
+
+    if count_first:
+        quiet: Callable[[str, str], None] = lambda path, reason: None  # noqa: E731
+        stats = [
+            f for folder in walk_folders(root, recursive=recursive, on_problem=quiet) for f in folder.files
+        ]
+        events.planned(len(stats), sum(f.size for f in stats))
+    now = datetime.now(UTC)
+    extract = functools.partial(extract_file, device=device, now=now)
+    with _pool(workers) as pool:
+        window: list[_Pending] = []
+        for folder in walk_folders(root, recursive=recursive, on_problem=problem):
+            report.skipped += folder.skipped
+            window.append(_plan_folder(catalog, device, folder, report, events))
+            if sum(len(p.to_read) for p in window) >= WINDOW_FILES:
+                _read_window(catalog, device, window, extract, pool, report, events, problem)
+                window = []
+        _read_window(catalog, device, window, extract, pool, report, events, problem)
+    return report
+
+
+def _plan_folder(
+    catalog: Catalog, device: str, folder: Folder, report: AddReport, events: ScanEvents
+) -> _Pending:
+    known = {s.path: s for s in catalog.iter_states(device, folder.path, recursive=False)}
+    to_read = []
+    for stat in folder.files:
+        state = known.get(stat.path)
+        if state is not None and (state.size, state.mtime_ns) == (stat.size, stat.mtime_ns):
+            report.unchanged += 1
+            events.advanced(1, stat.size)
+        else:
+            to_read.append(stat)
+    return _Pending(folder, known, to_read)
+
+
+def _read_window(
+    catalog: Catalog,
+    device: str,
+    window: list[_Pending],
+    extract: Callable[[FileStat], Extraction],
+    pool: Executor | None,
+    report: AddReport,
+    events: ScanEvents,
+    problem: Callable[[str, str], None],
+) -> None:
+    stats = [stat for pending in window for stat in pending.to_read]
+    if not stats and not any(p.folder.sidecars for p in window):
+        return
+    results = pool.map(extract, stats, chunksize=CHUNK_SIZE) if pool else map(extract, stats)
+    extractions = {e.stat.path: e for e in _advancing(results, events)}
+    fresh: list[MediaRecord] = []
+    for pending in window:
+        mine = [extractions[s.path] for s in pending.to_read]
+        fresh.extend(_settle_folder(catalog, device, pending, mine, report, problem))
+    _count_duplicates_and_moves(catalog, device, fresh, report)
+
+
+def _advancing(results: Iterable[Extraction], events: ScanEvents) -> Iterator[Extraction]:
+    for extraction in results:
+        events.advanced(1, extraction.stat.size)
+        yield extraction
+
+
+def _settle_folder(
+    catalog: Catalog,
+    device: str,
+    pending: _Pending,
+    extractions: list[Extraction],
+    report: AddReport,
+    problem: Callable[[str, str], None],
+) -> list[MediaRecord]:
+    """Write one folder's new and changed records (with companions); return the new ones."""
+    records: list[MediaRecord] = []
+    content_ids: dict[str, str] = {}
+    for extraction in extractions:
+        report.files_read += 0 if extraction.not_media else 1
+        report.bytes_read += 0 if extraction.not_media else extraction.stat.size
+        if extraction.problem:
+            problem(extraction.stat.path, extraction.problem)
+        if extraction.not_media:
+            report.not_media += 1
+        elif extraction.record is None:
+            report.skipped += 1
+        else:
+            report.errors += 1 if extraction.record.errors else 0
+            records.append(extraction.record)
+            if extraction.content_id:
+                content_ids[extraction.stat.path] = extraction.content_id
+    if not records and not pending.folder.sidecars:
+        return []
+    changed = {r.path for r in records}
+    earlier = {p: catalog.get(device, p) for p in changed if p in pending.known}
+    records = [_keep_history(r, earlier.get(r.path)) for r in records]
+    report.updated += sum(1 for r in records if r.path in pending.known)
+    neighbours = [
+        r for r in catalog.iter_under(device, pending.folder.path, recursive=False) if r.path not in changed
+    ]
+    linked = link_companions(records + neighbours, pending.folder.sidecars, content_ids)
+    relinked = [r for r, before in zip(linked[len(records) :], neighbours, strict=True) if r != before]
+    catalog.upsert_many(linked[: len(records)] + relinked)
+    return [r for r in linked[: len(records)] if r.path not in pending.known]
+
+
+def _keep_history(record: MediaRecord, earlier: MediaRecord | None) -> MediaRecord:
+    return record if earlier is None else replace(record, first_seen=earlier.first_seen)
+
+
+def _count_duplicates_and_moves(
+    catalog: Catalog, device: str, fresh: list[MediaRecord], report: AddReport
+) -> None:
+    """A new file whose content is cataloged at a path of this device that no longer exists was
+    moved there: it inherits that entry's history and the old entry goes. Otherwise, content
+    cataloged elsewhere makes it a duplicate."""
+    if not fresh:
+        return
+    fresh_ids = {r.id for r in fresh}
+    same_content: dict[str, list[MediaRecord]] = {}
+    for other in catalog.with_checksums({r.checksum for r in fresh}):
+        if other.id not in fresh_ids:
+            same_content.setdefault(other.checksum, []).append(other)
+    seen_in_batch: set[str] = set()
+    moved_from: list[str] = []
+    inherited: list[MediaRecord] = []
+    for record in fresh:
+        others = same_content.get(record.checksum, [])
+        gone = next((o for o in others if o.device == device and not os.path.lexists(o.path)), None)
+        if gone is not None:
+            others.remove(gone)
+            moved_from.append(gone.id)
+            inherited.append(replace(record, first_seen=gone.first_seen))
+            report.moved += 1
+        elif others or record.checksum in seen_in_batch:
+            report.duplicates += 1
+            report.added += 1
+        else:
+            report.added += 1
+        seen_in_batch.add(record.checksum)
+    if inherited:
+        catalog.upsert_many(inherited)
+        catalog.delete_many(moved_from)
+
+
+class _pool:
+    """A process pool for extraction, or None (serial) with 0 workers."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
+
+    def __enter__(self) -> Executor | None:
+        return self._executor
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=error is None, cancel_futures=True)
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,1 @@
+"""Walking the disk, recognising media by content, and extracting one record per file."""

@@ -1,0 +1,103 @@
+"""The files that make one photo together: Live Photo halves, RAW+JPEG twins, sidecars."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Final
+
+from imgcat.record import Companion, CompanionRole, MediaRecord
+from imgcat.scan.detect import RAW_FORMATS
+
+TWIN_SECONDS: Final = 2.0
+LIVE_STILLS: Final = frozenset({"heic", "jpeg"})
+LIVE_VIDEOS: Final = frozenset({"mov", "mp4"})
+
+
+def link_companions(
+    records: Sequence[MediaRecord], sidecars: Sequence[str], content_ids: Mapping[str, str]
+) -> list[MediaRecord]:
+    """The records of one folder with their `companions` set.
+
+    Live Photos pair by Apple's content identifier (`content_ids`: path → id), else by the same
+    stem (a HEIC/JPEG with a MOV); RAW+JPEG pairs share a stem and were shot within 2 s; a sidecar
+    belongs to the media file it is named after (`IMG_1.xmp`, `IMG_1.JPG.xmp`, `IMG_1.JPG.json`).
+    """
+    links: dict[str, set[Companion]] = defaultdict(set)
+    by_stem: dict[str, list[MediaRecord]] = defaultdict(list)
+    for record in records:
+        by_stem[_stem(record.name)].append(record)
+    _pair_live_photos(records, content_ids, by_stem, links)
+    _pair_raw_twins(by_stem, links)
+    for sidecar in sidecars:
+        owner = _sidecar_owner(os.path.basename(sidecar), records, by_stem)
+        if owner is not None:
+            links[owner.path].add(Companion("sidecar", sidecar))
+    return [
+        replace(r, companions=tuple(sorted(links[r.path], key=lambda c: (c.role, c.path)))) for r in records
+    ]
+
+
+def _pair_live_photos(
+    records: Sequence[MediaRecord],
+    content_ids: Mapping[str, str],
+    by_stem: Mapping[str, list[MediaRecord]],
+    links: dict[str, set[Companion]],
+) -> None:
+    by_id: dict[str, list[MediaRecord]] = defaultdict(list)
+    for record in records:
+        if record.path in content_ids:
+            by_id[content_ids[record.path]].append(record)
+    groups = list(by_id.values()) + [group for group in by_stem.values() if len(group) > 1]
+    for group in groups:
+        stills = [r for r in group if r.kind == "image" and r.format in LIVE_STILLS]
+        videos = [r for r in group if r.kind == "video" and r.format in LIVE_VIDEOS]
+        if len(stills) == 1 and len(videos) == 1:
+            _link(links, stills[0], "live_video", videos[0], "live_still")
+
+
+def _pair_raw_twins(by_stem: Mapping[str, list[MediaRecord]], links: dict[str, set[Companion]]) -> None:
+    for group in by_stem.values():
+        raws = [r for r in group if r.format in RAW_FORMATS]
+        developed = [r for r in group if r.kind == "image" and r.format not in RAW_FORMATS]
+        for raw in raws:
+            for other in developed:
+                if _within(raw.captured_at, other.captured_at, TWIN_SECONDS):
+                    _link(links, raw, "jpeg", other, "raw")
+
+
+def _link(
+    links: dict[str, set[Companion]],
+    a: MediaRecord,
+    role_of_b: CompanionRole,
+    b: MediaRecord,
+    role_of_a: CompanionRole,
+) -> None:
+    links[a.path].add(Companion(role_of_b, b.path))
+    links[b.path].add(Companion(role_of_a, a.path))
+
+
+def _within(a: datetime | None, b: datetime | None, seconds: float) -> bool:
+    if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
+        return False
+    return abs((a - b).total_seconds()) <= seconds
+
+
+def _stem(name: str) -> str:
+    return os.path.splitext(name)[0].lower()
+
+
+def _sidecar_owner(
+    name: str, records: Sequence[MediaRecord], by_stem: Mapping[str, list[MediaRecord]]
+) -> MediaRecord | None:
+    lowered = name.lower()
+    for record in records:  # IMG_1.JPG.xmp, IMG_1.JPG.json, IMG_1.JPG.supplemental-metadata.json
+        if lowered.startswith(record.name.lower() + "."):
+            return record
+    candidates = by_stem.get(_stem(name), [])
+    stills = [r for r in candidates if r.kind == "image"]
+    chosen = stills or candidates
+    return chosen[0] if chosen else None

@@ -1,0 +1,287 @@
+"""One file in, one record out: detect, hash, read metadata, fingerprint — never raising for bad input.
+
+An image is read from disk once (whole, up to WHOLE_READ_LIMIT): the checksum, the metadata and the
+pixels all come from that one buffer. Videos are hashed in chunks and parsed by mediainfo.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Final
+
+import pillow_heif
+import xxhash
+from PIL import Image
+
+from imgcat.record import CaptureSource, ExtractError, MediaRecord
+from imgcat.scan.detect import HEAD_BYTES, RAW_FORMATS, Detected, detect
+from imgcat.scan.exif import PhotoFacts, photo_facts
+from imgcat.scan.names import date_from_name
+from imgcat.scan.pixels import PixelFacts, pixel_facts, work_image
+from imgcat.scan.raw import read_raw
+from imgcat.scan.tiff import TiffTags, read_tiff
+from imgcat.scan.video import video_facts
+
+EXTRACTOR_VERSION: Final = 1
+WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
+CHUNK: Final = 1024 * 1024
+
+pillow_heif.register_heif_opener()
+Image.MAX_IMAGE_PIXELS = 400_000_000  # large panoramas are photos too; beyond this, a bomb
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """A file as the walk found it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str) -> FileStat:
+        st = os.stat(path)
+        return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What reading one file gave: a record, or why there is none; `content_id` pairs Live Photos."""
+
+    stat: FileStat
+    record: MediaRecord | None = None
+    not_media: bool = False
+    skipped: str | None = None
+    content_id: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """One line for the user about this file, or None if all went well."""
+        if self.skipped:
+            return self.skipped
+        if self.record is not None and self.record.errors:
+            return "; ".join(f"{e.stage}: {e.message}" for e in self.record.errors)
+        return None
+
+
+class FileChangedError(Exception):
+    """The file changed while it was being read."""
+
+
+def extract_file(stat: FileStat, device: str, now: datetime) -> Extraction:
+    """Read one file into a record. Bad content becomes `errors` on the record; an unreadable or
+    vanished file becomes `skipped`. Never raises for anything the file holds."""
+    try:
+        return _extract(stat, device, now)
+    except FileNotFoundError:
+        return Extraction(stat, skipped="vanished before it could be read")
+    except FileChangedError:
+        return Extraction(stat, skipped="changed while being read; it will be read on the next run")
+    except OSError as error:
+        return Extraction(stat, skipped=f"cannot read: {error.strerror or error}")
+
+
+def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
+    with open(stat.path, "rb") as file:
+        head = file.read(HEAD_BYTES)
+        ext = os.path.splitext(stat.path)[1].lstrip(".")
+        detected = detect(head, ext)
+        if detected is None:
+            return Extraction(stat, not_media=True)
+        whole = detected.kind == "image" and stat.size <= WHOLE_READ_LIMIT
+        data = head + file.read() if whole else b""
+        checksum = xxhash.xxh3_128_hexdigest(data) if whole else _stream_checksum(file, head)
+    after = os.stat(stat.path)
+    if (after.st_size, after.st_mtime_ns) != (stat.size, stat.mtime_ns) or (whole and len(data) != stat.size):
+        raise FileChangedError(stat.path)
+    base = MediaRecord(
+        device=device,
+        path=stat.path,
+        size=stat.size,
+        mtime_ns=stat.mtime_ns,
+        inode=stat.inode,
+        checksum=checksum,
+        kind=detected.kind,
+        format=detected.format,
+        mime=detected.mime,
+        ext_mismatch=detected.ext_mismatch,
+        scanned_at=now,
+        first_seen=now,
+        extractor_version=EXTRACTOR_VERSION,
+    )
+    if detected.kind == "video":
+        record, content_id = _video_record(base)
+    else:
+        record, content_id = _image_record(base, detected, data)
+    return Extraction(stat, _with_capture_time(record), content_id=content_id)
+
+
+def _stream_checksum(file: io.BufferedReader, head: bytes) -> str:
+    digest = xxhash.xxh3_128(head)
+    while chunk := file.read(CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[MediaRecord, str | None]:
+    errors: list[ExtractError] = []
+    tags = TiffTags()
+    picture: bytes | None = data
+    if detected.format in RAW_FORMATS:
+        contents = read_raw(data, detected.format)
+        tags, picture = contents.tags, contents.preview
+    image = _open(picture, errors)
+    size = None if image is None else image.size  # before draft() shrinks it
+    if picture is None and detected.format in RAW_FORMATS and not tags.problems:
+        errors.append(ExtractError("preview", "no embedded JPEG preview"))
+    upright_orientation: int | None = None
+    if image is not None and detected.format not in RAW_FORMATS:
+        tags = _embedded_tags(image, detected.format, data)
+        turned = image.info.get("original_orientation")  # pillow-heif hands pixels over upright
+        upright_orientation = turned if isinstance(turned, int) else None
+    facts = photo_facts(tags)
+    errors.extend(ExtractError("exif", problem) for problem in tags.problems[:1])
+    pixels: PixelFacts | None = None
+    if image is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gray = work_image(image, None if upright_orientation else facts.orientation)
+            pixels = pixel_facts(gray)
+        except _IMAGE_ERRORS as error:
+            errors.append(ExtractError("pixels", _reason(error)))
+    orientation = upright_orientation or facts.orientation
+    width, height = _stored_size(detected, facts, size, orientation)
+    return _photo(base, facts, pixels, width, height, orientation, errors), facts.content_id
+
+
+_IMAGE_ERRORS: Final = (OSError, ValueError, SyntaxError, Image.DecompressionBombError, RuntimeError)
+
+
+def _open(picture: bytes | None, errors: list[ExtractError]) -> Image.Image | None:
+    if picture is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Image.open(io.BytesIO(picture))
+    except _IMAGE_ERRORS as error:
+        errors.append(ExtractError("image", _reason(error)))
+        return None
+
+
+def _embedded_tags(image: Image.Image, image_format: str, data: bytes) -> TiffTags:
+    if image_format == "tiff":
+        return read_tiff(data)
+    blob = image.info.get("exif")
+    if isinstance(blob, bytes) and blob:
+        return read_tiff(blob)
+    return TiffTags()
+
+
+def _stored_size(
+    detected: Detected, facts: PhotoFacts, size: tuple[int, int] | None, orientation: int | None
+) -> tuple[int | None, int | None]:
+    """Dimensions as stored, before orientation (what EXIF readers report)."""
+    if detected.format in RAW_FORMATS:
+        if facts.width and facts.height:
+            return facts.width, facts.height
+        return size or (None, None)
+    if size is None:
+        return facts.width, facts.height
+    if detected.format in ("heic", "avif") and orientation in (5, 6, 7, 8):
+        return size[1], size[0]
+    return size
+
+
+def _photo(
+    base: MediaRecord,
+    facts: PhotoFacts,
+    pixels: PixelFacts | None,
+    width: int | None,
+    height: int | None,
+    orientation: int | None,
+    errors: list[ExtractError],
+) -> MediaRecord:
+    turned = orientation in (5, 6, 7, 8)
+    record = replace(
+        base,
+        width=width,
+        height=height,
+        orientation=orientation,
+        display_width=height if turned else width,
+        display_height=width if turned else height,
+        captured_at=facts.captured_at,
+        captured_offset=facts.captured_offset,
+        captured_source="exif" if facts.captured_at else None,
+        make=facts.make,
+        model=facts.model,
+        lens=facts.lens,
+        software=facts.software,
+        gps=facts.gps,
+        errors=tuple(errors),
+    )
+    if pixels is None:
+        return record
+    return replace(
+        record,
+        phash=pixels.phash,
+        dhash=pixels.dhash,
+        sharpness=pixels.sharpness,
+        brightness=pixels.brightness,
+        contrast=pixels.contrast,
+        clipped_dark=pixels.clipped_dark,
+        clipped_bright=pixels.clipped_bright,
+        entropy=pixels.entropy,
+    )
+
+
+def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
+    try:
+        facts = video_facts(base.path)
+    except (OSError, RuntimeError, ValueError) as error:
+        return replace(base, errors=(ExtractError("video", _reason(error)),)), None
+    turned = facts.rotation in (90, 270)
+    record = replace(
+        base,
+        width=facts.width,
+        height=facts.height,
+        display_width=facts.height if turned else facts.width,
+        display_height=facts.width if turned else facts.height,
+        rotation=facts.rotation,
+        duration_s=facts.duration_s,
+        fps=facts.fps,
+        video_codec=facts.video_codec,
+        audio_codec=facts.audio_codec,
+        bitrate=facts.bitrate,
+        captured_at=facts.captured_at,
+        captured_offset=facts.captured_offset,
+        captured_source="video" if facts.captured_at else None,
+        make=facts.make,
+        model=facts.model,
+        software=facts.software,
+        gps=facts.gps,
+    )
+    return record, facts.content_id
+
+
+def _with_capture_time(record: MediaRecord) -> MediaRecord:
+    """Fill a missing capture time from the file name, else from the modification time (UTC)."""
+    if record.captured_at is not None:
+        return record
+    source: CaptureSource = "filename"
+    moment = date_from_name(record.name)
+    if moment is None:
+        source = "mtime"
+        moment = datetime.fromtimestamp(record.mtime_ns / 1e9, UTC)
+    return replace(record, captured_at=moment, captured_offset=None, captured_source=source)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]

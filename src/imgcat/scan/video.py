@@ -1,0 +1,115 @@
+"""Video metadata through pymediainfo (its wheel bundles libmediainfo)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
+
+from pymediainfo import MediaInfo
+
+from imgcat.record import GeoPoint
+from imgcat.scan.names import datetime_from_parts
+
+_ISO6709: Final = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
+_APPLE_DATE: Final = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-]\d{2}):?(\d{2})$")
+_PLAIN_DATE: Final = re.compile(
+    r"^(?:UTC )?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?( UTC)?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFacts:
+    width: int | None = None
+    height: int | None = None
+    rotation: int | None = None
+    duration_s: float | None = None
+    fps: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    bitrate: int | None = None
+    captured_at: datetime | None = None
+    captured_offset: int | None = None
+    make: str | None = None
+    model: str | None = None
+    software: str | None = None
+    gps: GeoPoint | None = None
+    content_id: str | None = None
+
+
+def video_facts(path: str) -> VideoFacts:
+    """Read the container's tracks. Raises OSError/RuntimeError if mediainfo cannot parse it."""
+    info = MediaInfo.parse(path)
+    general = next((t.to_data() for t in info.tracks if t.track_type == "General"), {})
+    video = next((t.to_data() for t in info.tracks if t.track_type == "Video"), {})
+    audio = next((t.to_data() for t in info.tracks if t.track_type == "Audio"), {})
+    captured_at, offset = video_capture_time(general)
+    rotation = _number(video.get("rotation"))
+    return VideoFacts(
+        width=_int(video.get("width")),
+        height=_int(video.get("height")),
+        rotation=None if rotation is None else int(rotation) % 360,
+        duration_s=_seconds(general.get("duration") or video.get("duration")),
+        fps=_number(video.get("frame_rate") or general.get("frame_rate")),
+        video_codec=video.get("format"),
+        audio_codec=audio.get("format"),
+        bitrate=_int(general.get("overall_bit_rate")),
+        captured_at=captured_at,
+        captured_offset=offset,
+        make=general.get("comapplequicktimemake") or general.get("encoded_application_companyname"),
+        model=general.get("comapplequicktimemodel"),
+        software=general.get("comapplequicktimesoftware"),
+        gps=iso6709(general.get("comapplequicktimelocationiso6709") or general.get("xyz")),
+        content_id=general.get("comapplequicktimecontentidentifier"),
+    )
+
+
+def video_capture_time(general: dict[str, object]) -> tuple[datetime | None, int | None]:
+    """Apple's creation date (local, with its offset) first; then the container's dates, which
+    QuickTime/MP4 store in UTC; AVI's mastered date is a local time without offset."""
+    apple = _APPLE_DATE.match(str(general.get("comapplequicktimecreationdate") or ""))
+    if apple:
+        *parts, hours, minutes = apple.groups()
+        offset = int(hours) * 60 + (int(minutes) if not hours.startswith("-") else -int(minutes))
+        return datetime_from_parts(parts).replace(tzinfo=timezone(timedelta(minutes=offset))), offset
+    for key in ("recorded_date", "encoded_date", "tagged_date", "mastered_date"):
+        match = _PLAIN_DATE.match(str(general.get(key) or ""))
+        if match is None:
+            continue
+        *parts, utc = match.groups()
+        moment = datetime_from_parts(parts)
+        if moment.year <= 1970:  # QuickTime's and Unix's zero dates: no date at all
+            continue
+        if utc or key in ("encoded_date", "tagged_date"):
+            return moment.replace(tzinfo=UTC), None
+        return moment, None
+    return None, None
+
+
+def iso6709(text: str | None) -> GeoPoint | None:
+    """`+51.4169-000.0806+028.516/` → GeoPoint(51.4169, -0.0806, 28.516)."""
+    match = _ISO6709.match(text or "")
+    if match is None:
+        return None
+    lat, lon, alt = match.groups()
+    if not (-90 <= float(lat) <= 90 and -180 <= float(lon) <= 180):
+        return None
+    return GeoPoint(float(lat), float(lon), None if alt is None else float(alt))
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _int(value: object) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def _seconds(milliseconds: object) -> float | None:
+    number = _number(milliseconds)
+    return None if number is None else round(number / 1000, 3)
