@@ -173,3 +173,22 @@ def test_empty_catalog_answers_every_question(store: Catalog) -> None:
     assert list(store.checksum_groups()) == []
     assert store.summary().records == 0
     assert store.delete_many([]) == 0
+
+
+def test_with_checksums_finds_every_device_and_nothing_else(store: Catalog) -> None:
+    store.upsert_many(
+        [
+            make_record("/a/1.jpg", checksum="aa"),
+            make_record("/b/1.jpg", checksum="aa", device="nas"),
+            make_record("/c/1.jpg", checksum="bb"),
+            make_record("/d/1.jpg", checksum="cc"),
+        ]
+    )
+    found = sorted((r.device, r.path) for r in store.with_checksums({"aa", "bb", "zz"}))
+    assert found == [("laptop", "/a/1.jpg"), ("laptop", "/c/1.jpg"), ("nas", "/b/1.jpg")]
+    assert list(store.with_checksums(set())) == []
+
+
+def test_iter_states_of_one_folder_only(store: Catalog) -> None:
+    store.upsert_many([make_record("/a/1.jpg"), make_record("/a/sub/2.jpg")])
+    assert [s.path for s in store.iter_states("laptop", "/a", recursive=False)] == ["/a/1.jpg"]

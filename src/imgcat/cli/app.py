@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from imgcat import __version__
-from imgcat.cli import add, options, stats, status
+from imgcat.cli import add, listing, options, stats, status
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 
 app.command()(add.add)
+app.command()(listing.ls)
+app.command()(listing.types)
 app.command()(stats.stats)
 
 

@@ -101,7 +101,7 @@ def add_folder(
         events.planned(len(stats), sum(f.size for f in stats))
     now = datetime.now(UTC)
     extract = functools.partial(extract_file, device=device, now=now)
-    with _pool(workers) as pool:
+    with extraction_pool(workers) as pool:
         window: list[_Pending] = []
         for folder in walk_folders(root, recursive=recursive, on_problem=problem):
             report.skipped += folder.skipped
@@ -235,7 +235,7 @@ def _count_duplicates_and_moves(
         catalog.delete_many(moved_from)
 
 
-class _pool:
+class extraction_pool:
     """A process pool for extraction, or None (serial) with 0 workers."""
 
     def __init__(self, workers: int) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Final
 
 from imgcat.record import GeoPoint
+from imgcat.scan.names import datetime_from_parts
 from imgcat.scan.tiff import MAKER_NOTE, Directory, TiffTags, read_ifd_at
 
 MAKE, MODEL, SOFTWARE, ORIENTATION = 0x010F, 0x0110, 0x0131, 0x0112
@@ -71,6 +72,29 @@ def capture_time(exif: Directory) -> tuple[datetime | None, int | None]:
             moment = moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
         return moment, offset
     return None, None
+
+
+_XMP_DATE: Final = re.compile(
+    r"(?:exif:DateTimeOriginal|photoshop:DateCreated)(?:=\"|>)\s*"
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?"
+)
+
+
+def xmp_capture_time(xmp: bytes | str) -> tuple[datetime | None, int | None]:
+    """exif:DateTimeOriginal (else photoshop:DateCreated) from an XMP packet, ISO 8601."""
+    text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
+    match = _XMP_DATE.search(text)
+    if match is None:
+        return None, None
+    *parts, zone = match.groups()
+    try:
+        moment = datetime_from_parts(parts)
+    except ValueError:
+        return None, None
+    offset = 0 if zone == "Z" else parse_offset(zone)
+    if offset is not None:
+        moment = moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
+    return moment, offset
 
 
 def parse_exif_datetime(text: str | None, subsec: str | None = None) -> datetime | None:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from imgcat.record import CaptureSource, ExtractError, MediaRecord
 from imgcat.scan.detect import HEAD_BYTES, RAW_FORMATS, Detected, detect
-from imgcat.scan.exif import PhotoFacts, photo_facts
+from imgcat.scan.exif import PhotoFacts, photo_facts, xmp_capture_time
 from imgcat.scan.names import date_from_name
 from imgcat.scan.pixels import PixelFacts, pixel_facts, work_image
 from imgcat.scan.raw import read_raw
@@ -145,6 +145,11 @@ def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[M
         turned = image.info.get("original_orientation")  # pillow-heif hands pixels over upright
         upright_orientation = turned if isinstance(turned, int) else None
     facts = photo_facts(tags)
+    if facts.captured_at is None and image is not None:
+        xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+        if isinstance(xmp, bytes | str):
+            captured_at, offset = xmp_capture_time(xmp)
+            facts = replace(facts, captured_at=captured_at, captured_offset=offset)
     errors.extend(ExtractError("exif", problem) for problem in tags.problems[:1])
     pixels: PixelFacts | None = None
     if image is not None:

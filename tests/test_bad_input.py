@@ -1,0 +1,129 @@
+"""Bad input never stops a scan: one warning per bad file, every good file cataloged, no exception."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clirun import imgcat
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.scan.extract import FileStat, extract_file
+from media import MEDIA, copy_media
+
+GOOD = ["nikon_coolpix_p6000/DSCN0010.jpg", "iphone_7/IMG_2682.heic", "misc_png/sampleWithExifData.png"]
+
+
+def _bad_tree(root: Path) -> dict[str, Path]:
+    copy_media(root, *GOOD)
+    source = (MEDIA / "nikon_coolpix_p6000/DSCN0012.jpg").read_bytes()
+    bad = root / "bad"
+    bad.mkdir()
+    files = {
+        "truncated": bad / "truncated.jpg",
+        "zero": bad / "zero.jpg",
+        "flipped_exif": bad / "flipped_exif.jpg",
+        "huge_count": bad / "huge_count.jpg",
+        "unreadable": bad / "unreadable.jpg",
+        "non_utf8": Path(os.fsdecode(bytes(bad) + b"/caf\xe9-\xff.jpg")),
+    }
+    files["truncated"].write_bytes(source[: len(source) // 3])
+    files["zero"].write_bytes(b"")
+    flipped = bytearray(source)
+    for i in range(40, 400, 7):  # inside the APP1/EXIF block
+        flipped[i] ^= 0xFF
+    files["flipped_exif"].write_bytes(bytes(flipped))
+    huge = bytearray(source)
+    huge[20:22] = b"\xff\xff"  # the IFD0 entry count (TIFF header at 12, IFD0 at +8): absurd
+    files["huge_count"].write_bytes(bytes(huge))
+    files["unreadable"].write_bytes(source)
+    files["unreadable"].chmod(0)
+    files["non_utf8"].write_bytes(source)
+    loop = bad / "loop"
+    loop.symlink_to(loop)
+    return files
+
+
+def test_a_bad_tree_completes_with_one_warning_per_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "tree"
+    files = _bad_tree(root)
+    db = tmp_path / "c.sqlite"
+    run = imgcat(capsys, "add", str(root), "-r", "--db", str(db), "--workers", "0")
+    assert run.code == 0
+    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == len(set(warnings))
+    warned = {w.split(": ", 2)[1] for w in warnings}
+    assert str(root / "bad" / "loop") in warned
+    assert str(files["truncated"]) in warned
+    if os.geteuid() != 0:  # root reads a chmod-000 file anyway
+        assert str(files["unreadable"]) in warned
+    catalog = SqliteCatalog(db)
+    for good in GOOD:
+        assert catalog.get(_host(), str(root / good)) is not None, good
+    # the non-UTF-8 name is cataloged under its exact bytes
+    record = catalog.get(_host(), str(files["non_utf8"]))
+    assert record is not None and os.fsencode(record.path).endswith(b"caf\xe9-\xff.jpg")
+    zero = catalog.get(_host(), str(files["zero"]))
+    assert zero is None  # nothing to catalog in an empty file: it is not media
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def test_a_file_that_vanishes_before_reading_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "gone.jpg"
+    path.write_bytes((MEDIA / "nikon_coolpix_p6000/DSCN0010.jpg").read_bytes())
+    stat = FileStat.of(str(path))
+    path.unlink()
+    extraction = extract_file(stat, "d", datetime.now(UTC))
+    assert (extraction.record, extraction.skipped) == (None, "vanished before it could be read")
+
+
+def test_a_file_that_changes_while_read_is_left_for_the_next_run(tmp_path: Path) -> None:
+    path = tmp_path / "changing.jpg"
+    path.write_bytes((MEDIA / "nikon_coolpix_p6000/DSCN0010.jpg").read_bytes())
+    stale = FileStat.of(str(path))
+    path.write_bytes(path.read_bytes() + b"more")
+    extraction = extract_file(stale, "d", datetime.now(UTC))
+    assert extraction.record is None
+    assert extraction.skipped is not None and "changed while being read" in extraction.skipped
+
+
+SEEDS = [
+    "nikon_coolpix_p6000/DSCN0010.jpg",
+    "iphone_11_pro/IMG_2927.HEIC",
+    "misc_png/sampleWithExifData.png",
+    "raw_exiftool/Nikon.nef",
+    "raw_truncated/fixture.cr3",
+    "htc_desire/HTC Desire.webp",
+    "misc_video/with-gps.mp4",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.sampled_from(SEEDS),
+    edits=st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), min_size=1, max_size=12),
+    cut=st.one_of(st.none(), st.integers(16, 8192)),
+)
+def test_the_extractor_never_raises_on_mutated_real_files(
+    tmp_path: Path, seed: str, edits: list[tuple[int, int]], cut: int | None
+) -> None:
+    data = bytearray((MEDIA / seed).read_bytes())
+    for position, value in edits:
+        data[position % len(data)] = value
+    if cut is not None:
+        del data[cut:]
+    path = tmp_path / ("mutant" + Path(seed).suffix)
+    path.write_bytes(bytes(data))
+    extraction = extract_file(FileStat.of(str(path)), "d", datetime.now(UTC))
+    assert extraction.record is not None or extraction.not_media or extraction.skipped
