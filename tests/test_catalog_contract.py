@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from dataclasses import replace
 
-from conftest import full_record, make_record
+import pytest
+from elasticsearch import Elasticsearch
+
+from conftest import ES_URL, full_record, make_record
 from imgcat.catalog.base import Bucket, Catalog
+from imgcat.catalog.elastic import ElasticCatalog
+from imgcat.errors import IncompatibleIndexError
 
 
 def paths(records: object) -> list[str]:
@@ -192,3 +198,23 @@ def test_with_checksums_finds_every_device_and_nothing_else(store: Catalog) -> N
 def test_iter_states_of_one_folder_only(store: Catalog) -> None:
     store.upsert_many([make_record("/a/1.jpg"), make_record("/a/sub/2.jpg")])
     assert [s.path for s in store.iter_states("laptop", "/a", recursive=False)] == ["/a/1.jpg"]
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(ES_URL is None, reason="IMGCAT_TEST_ES_URL not set")
+def test_an_index_with_an_incompatible_mapping_is_refused_and_left_unchanged() -> None:
+    assert ES_URL is not None
+    client = Elasticsearch(ES_URL)
+    index = f"imgcat-test-{uuid.uuid4().hex[:12]}"
+    mappings = {"properties": {"path": {"type": "text"}, "size": {"type": "keyword"}}}
+    client.indices.create(index=index, mappings=mappings)
+    try:
+        with pytest.raises(
+            IncompatibleIndexError, match=r"path: text, want keyword.*size: keyword, want long"
+        ):
+            ElasticCatalog(Elasticsearch(ES_URL), ES_URL, index)
+        after = client.indices.get_mapping(index=index)[index]["mappings"]
+        assert after == mappings
+    finally:
+        client.indices.delete(index=index)
+        client.close()

@@ -305,7 +305,7 @@ class ElasticCatalog:
         if self._client.indices.exists(index=self.index):
             existing = self._client.indices.get_mapping(index=self.index)
             mappings = next(iter(existing.body.values()))["mappings"]
-            conflicts = mapping_conflicts(wanted, mappings)
+            conflicts = sorted(mapping_conflicts(wanted, mappings))
             if conflicts:
                 raise IncompatibleIndexError(
                     f"index {self.index} at {self._url} has an incompatible mapping "

@@ -1,0 +1,154 @@
+"""Benchmark `imgcat add` (run on demand, not a test): python bench/bench_add.py [--files N]
+
+Builds a tree of real photos (copies of ../shared/testdata JPEG and HEIC images under distinct
+names), then times, in one run and on the same warm tree:
+  - imgcat add, first scan (metadata + hashes + quality + store) and unchanged re-scan (SQLite;
+    Elasticsearch too when IMGCAT_TEST_ES_URL is set);
+  - peer: `exiftool -json -r` over the tree (metadata only);
+  - peer: the plain imagehash way (PIL open + full decode + phash), in a pool of all cores;
+  - floor: every image merely decoded at 1/8 scale (Pillow draft), in a pool of all cores;
+  - imgcat's own fingerprinting alone (draft decode + pHash + dHash + quality), same pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import imagehash
+import pillow_heif
+from PIL import Image
+
+from imgcat.catalog.base import Catalog
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.operations.add import add_folder, default_workers
+from imgcat.scan.pixels import pixel_facts, work_image
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+pillow_heif.register_heif_opener()
+
+
+def source_photos() -> list[Path]:
+    with open(TESTDATA / "MANIFEST.tsv", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    keep = [r["path"] for r in rows if r["format"] in ("jpeg", "heic") and "broken" not in r["path"]]
+    return [TESTDATA / p for p in keep if "odd_exif" not in p]
+
+
+def build_tree(root: Path, files: int) -> tuple[int, int]:
+    photos = source_photos()
+    total = 0
+    for i in range(files):
+        source = photos[i % len(photos)]
+        folder = root / f"{i // 500:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{i:06d}_{source.name}"
+        shutil.copyfile(source, target)
+        total += target.stat().st_size
+    return files, total
+
+
+def plain_phash(path: str) -> str:
+    with Image.open(path) as image:
+        image.load()
+        return str(imagehash.phash(image))
+
+
+def draft_floor(path: str) -> tuple[int, int]:
+    with Image.open(path) as image:
+        image.draft("RGB", (image.width // 8, image.height // 8))
+        image.load()
+        return image.size
+
+
+def our_fingerprint(path: str) -> int:
+    with Image.open(path) as image:
+        return pixel_facts(work_image(image, 1)).phash
+
+
+def timed_pool(function: Callable[[str], object], paths: list[str], workers: int) -> float:
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(function, paths, chunksize=8))
+    return time.perf_counter() - start
+
+
+def timed_add(catalog: Catalog, root: Path, workers: int) -> float:
+    start = time.perf_counter()
+    add_folder(catalog, str(root), device="bench", recursive=True, workers=workers)
+    return time.perf_counter() - start
+
+
+def line(name: str, seconds: float, files: int, size: int) -> None:
+    print(f"{name:<46} {seconds:8.2f} s {files / seconds:9.1f} files/s {size / seconds / 1e6:8.1f} MB/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="imgcat-bench-") as scratch:
+        root = Path(scratch) / "tree"
+        files, size = build_tree(root, args.files)
+        paths = [str(p) for p in sorted(root.rglob("*")) if p.is_file()]
+        for path in paths:  # warm the page cache, as the targets assume
+            Path(path).read_bytes()
+        print(f"tree: {files} photos, {size / 1e6:.0f} MB, {args.workers} workers")
+        catalog = SqliteCatalog(Path(scratch) / "catalog.sqlite")
+        first = timed_add(catalog, root, args.workers)
+        again = timed_add(catalog, root, args.workers)
+        line("imgcat add, first scan (SQLite)", first, files, size)
+        line("imgcat add, unchanged re-scan (SQLite)", again, files, size)
+        es_url = os.environ.get("IMGCAT_TEST_ES_URL")
+        if es_url:
+            from elasticsearch import Elasticsearch
+
+            from imgcat.catalog.elastic import ElasticCatalog
+
+            es = ElasticCatalog(Elasticsearch(es_url), es_url, "imgcat-bench")
+            line("imgcat add, first scan (Elasticsearch)", timed_add(es, root, args.workers), files, size)
+            line(
+                "imgcat add, unchanged re-scan (Elasticsearch)",
+                timed_add(es, root, args.workers),
+                files,
+                size,
+            )
+            Elasticsearch(es_url).indices.delete(index="imgcat-bench")
+        exiftool = None
+        if shutil.which("exiftool"):
+            start = time.perf_counter()
+            subprocess.run(["exiftool", "-json", "-r", str(root)], stdout=subprocess.DEVNULL, check=True)
+            exiftool = time.perf_counter() - start
+            line("peer: exiftool -json -r (metadata only)", exiftool, files, size)
+        plain = timed_pool(plain_phash, paths, args.workers)
+        line("peer: imagehash pHash, plain (full decode)", plain, files, size)
+        floor = timed_pool(draft_floor, paths, args.workers)
+        line("floor: decode at 1/8 scale only", floor, files, size)
+        ours = timed_pool(our_fingerprint, paths, args.workers)
+        line("imgcat fingerprinting alone", ours, files, size)
+        print()
+        if exiftool:
+            print(
+                f"first scan vs exiftool:        {exiftool / first:5.2f}x exiftool's files/s (target >= 0.8x)"
+            )
+        print(f"first scan vs decode floor:    {first / floor:5.2f}x the floor's time (target <= 1.3x)")
+        print(f"fingerprinting vs plain:       {plain / ours:5.2f}x faster (target >= 3x)")
+        print(
+            f"unchanged re-scan:             {again:5.2f} s for {files} files "
+            f"({again / files * 1e4:.2f} s per 10,000)"
+        )
+
+
+if __name__ == "__main__":
+    main()
