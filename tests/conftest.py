@@ -122,6 +122,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
         yield catalog
     finally:
         cleanup = Elasticsearch(ES_URL)
-        cleanup.indices.delete(index=index, ignore_unavailable=True)
+        cleanup.indices.delete(index=f"{index},{index}-locations", ignore_unavailable=True)
         cleanup.close()
         catalog.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clirun import imgcat
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.scan.extract import FileStat, extract_file
 from media import MEDIA, copy_media
@@ -45,6 +46,10 @@ def _bad_tree(root: Path) -> dict[str, Path]:
     files["non_utf8"].write_bytes(source)
     loop = bad / "loop"
     loop.symlink_to(loop)
+    locked = root / "locked"
+    locked.mkdir()
+    (locked / "inside.jpg").write_bytes(source)
+    files["locked"] = locked
     return files
 
 
@@ -54,15 +59,23 @@ def test_a_bad_tree_completes_with_one_warning_per_bad_file(
     root = tmp_path / "tree"
     files = _bad_tree(root)
     db = tmp_path / "c.sqlite"
-    run = imgcat(capsys, "add", str(root), "-r", "--db", str(db), "--workers", "0")
-    assert run.code == 0
-    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    command = [sys.executable, "-m", "imgcat", "add", str(root), "-r", "--db", str(db), "--workers", "0"]
+    if os.geteuid() == 0:  # without these capabilities chmod 000 binds root too, as on a user's machine
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    files["locked"].chmod(0)
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, check=False)
+    finally:
+        files["locked"].chmod(0o755)
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == len(set(warnings))
-    warned = {w.split(": ", 2)[1] for w in warnings}
-    assert str(root / "bad" / "loop") in warned
+    warned = {w.split(": ", 2)[1]: w.split(": ", 2)[2] for w in warnings}
+    assert warned[str(root / "bad" / "loop")] == "broken or looping symbolic link; not followed"
+    assert warned[str(files["unreadable"])] == "cannot read: Permission denied"
+    assert warned[str(files["locked"])] == "cannot list folder: Permission denied"
     assert str(files["truncated"]) in warned
-    if os.geteuid() != 0:  # root reads a chmod-000 file anyway
-        assert str(files["unreadable"]) in warned
+    assert str(files["huge_count"]) in warned
     catalog = SqliteCatalog(db)
     for good in GOOD:
         assert catalog.get(_host(), str(root / good)) is not None, good

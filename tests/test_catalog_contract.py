@@ -218,3 +218,14 @@ def test_an_index_with_an_incompatible_mapping_is_refused_and_left_unchanged() -
     finally:
         client.indices.delete(index=index)
         client.close()
+
+
+def test_locations_are_remembered_per_device(store: Catalog) -> None:
+    store.add_location("laptop", "/home/me/Pictures")
+    store.add_location("laptop", "/media/usb/DCIM")
+    store.add_location("laptop", "/home/me/Pictures")
+    store.add_location("nas", "/volume1/photo")
+    store.add_location("laptop", "/raw/\udcff")
+    assert list(store.iter_locations("laptop")) == ["/home/me/Pictures", "/media/usb/DCIM", "/raw/\udcff"]
+    assert list(store.iter_locations("nas")) == ["/volume1/photo"]
+    assert list(store.iter_locations("phone")) == []

@@ -189,3 +189,20 @@ def test_es_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
     target = store_target(es="https://es.example:9200")
     assert isinstance(target, ElasticTarget)
     assert (target.user, target.password, target.api_key) == ("reader", "pw", "key")
+
+
+def test_locations_live_in_their_own_strict_index() -> None:
+    from datetime import UTC, datetime
+
+    action = elastic.location_action(
+        "laptop", "/media/usb/DCIM", "catalog-locations", datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert action["_index"] == "catalog-locations"
+    assert action["_id"] == make_record("/media/usb/DCIM").id
+    assert action["_source"]["path"] == "/media/usb/DCIM" and action["_source"]["device"] == "laptop"
+    assert elastic.locations_search("catalog-locations", "laptop").to_dict() == {
+        "query": {"bool": {"filter": [{"term": {"device": "laptop"}}]}},
+        "sort": ["path"],
+        "size": elastic.PAGE_SIZE,
+    }
+    assert elastic.LocationDocument._doc_type.mapping.to_dict()["dynamic"] == "strict"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
@@ -132,6 +133,34 @@ class MediaDocument(Document):
 
     class Meta:
         dynamic = MetaField("strict")
+
+
+class LocationDocument(Document):
+    """A folder `add` cataloged; kept in the index `<index>-locations`."""
+
+    device = Keyword()
+    path = Keyword()
+    path_raw = Keyword(index=False)
+    added_at = Date()
+
+    class Meta:
+        dynamic = MetaField("strict")
+
+
+def location_action(device: str, path: str, index: str, now: datetime) -> Body:
+    text, raw = path_to_text(path)
+    document = LocationDocument(
+        meta={"id": record_id(device, path), "index": index},
+        device=device,
+        path=text,
+        path_raw=raw,
+        added_at=now,
+    )
+    return document.to_dict(include_meta=True)
+
+
+def locations_search(index: str, device: str) -> Search:
+    return Search(index=index).filter("term", device=device).sort("path").extra(size=PAGE_SIZE)
 
 
 class GeoSource(TypedDict):
@@ -312,6 +341,7 @@ class ElasticCatalog:
                     f"({'; '.join(conflicts)}); left unchanged: choose another --index"
                 )
         MediaDocument.init(index=self.index, using=self._client)
+        LocationDocument.init(index=f"{self.index}-locations", using=self._client)
 
     def _run(self, body: Body) -> Body:
         answer: Body = self._client.search(body=body).body
@@ -400,6 +430,23 @@ class ElasticCatalog:
                 hits = self._iter_hits(members_search(self.index, checksums))
                 for checksum, group in itertools.groupby(hits, key=lambda hit: hit["_source"]["checksum"]):
                     yield ChecksumGroup(checksum, tuple(record_from_source(h["_source"]) for h in group))
+
+    @property
+    def locations_index(self) -> str:
+        return f"{self.index}-locations"
+
+    def add_location(self, device: str, path: str) -> None:
+        with self._reaching():
+            action = location_action(device, path, self.locations_index, datetime.now(UTC))
+            self._client.index(
+                index=action["_index"], id=action["_id"], document=action["_source"], refresh=True
+            )
+
+    def iter_locations(self, device: str) -> Iterator[str]:
+        search = locations_search(self.locations_index, device).using(self._client)
+        with self._reaching():
+            for hit in search.execute():
+                yield path_from_text(hit.path, hit.to_dict().get("path_raw"))
 
     def count(self, device: str | None = None, prefix: str | None = None) -> int:
         search = Search(using=self._client, index=self.index)

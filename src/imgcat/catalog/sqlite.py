@@ -6,6 +6,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -24,10 +25,11 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 BUSY_TIMEOUT_MS: Final = 60_000
 
-# Version 1 was the first catalog layout; version 2 added the companion and error lists.
+# Version 1 was the first catalog layout; version 2 added the companion and error lists;
+# version 3 the locations (folders `add` cataloged).
 _CREATE_V1: Final = """
 CREATE TABLE media (
     id TEXT PRIMARY KEY,
@@ -69,6 +71,15 @@ MIGRATIONS: Final[dict[int, str]] = {
     1: """
     ALTER TABLE media ADD COLUMN companions TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE media ADD COLUMN errors TEXT NOT NULL DEFAULT '[]';
+    """,
+    2: """
+    CREATE TABLE locations (
+        device TEXT NOT NULL,
+        path TEXT NOT NULL,
+        path_raw TEXT,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (device, path)
+    );
     """,
 }
 
@@ -216,6 +227,21 @@ class SqliteCatalog:
         rows = self._db.execute(sql)
         for checksum, group in itertools.groupby(rows, key=lambda row: row["checksum"]):
             yield ChecksumGroup(checksum, tuple(record_from_row(row) for row in group))
+
+    def add_location(self, device: str, path: str) -> None:
+        text, raw = path_to_text(path)
+        with self._write():
+            self._db.execute(
+                "INSERT OR REPLACE INTO locations (device, path, path_raw, added_at) VALUES (?, ?, ?, ?)",
+                (device, text, raw, datetime.now(UTC).isoformat()),
+            )
+
+    def iter_locations(self, device: str) -> Iterator[str]:
+        rows = self._db.execute(
+            "SELECT path, path_raw FROM locations WHERE device = ? ORDER BY path", (device,)
+        )
+        for row in rows.fetchall():
+            yield path_from_text(row["path"], row["path_raw"])
 
     def count(self, device: str | None = None, prefix: str | None = None) -> int:
         where: str = "1"

@@ -73,7 +73,9 @@ def add(
 
 
 def _print(report: AddReport, *, allow_duplicates: bool) -> None:
-    table = Table(title=f"imgcat add {report.root}", title_justify="left", show_header=False)
+    console = render.out()
+    console.print(f"imgcat add {report.root}", markup=False)
+    table = Table(show_header=False)
     table.add_column("what")
     table.add_column("files", justify="right")
     for label, value in (
@@ -83,7 +85,6 @@ def _print(report: AddReport, *, allow_duplicates: bool) -> None:
         ("with errors", report.errors),
     ):  # fmt: skip
         table.add_row(label, str(value))
-    console = render.out()
     console.print(table)
     if report.duplicates and not allow_duplicates:
         console.print(

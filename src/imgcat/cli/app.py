@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from imgcat import __version__
-from imgcat.cli import add, listing, options, stats, status
+from imgcat.cli import add, listing, options, stats, status, sync
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command()(add.add)
 app.command()(listing.ls)
 app.command()(listing.types)
 app.command()(stats.stats)
+app.command()(sync.sync)
 
 
 def _version(show: bool) -> None:

@@ -99,6 +99,7 @@ def add_folder(
             f for folder in walk_folders(root, recursive=recursive, on_problem=quiet) for f in folder.files
         ]
         events.planned(len(stats), sum(f.size for f in stats))
+    catalog.add_location(device, root)
     now = datetime.now(UTC)
     extract = functools.partial(extract_file, device=device, now=now)
     with extraction_pool(workers) as pool:

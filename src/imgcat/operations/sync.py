@@ -1,0 +1,207 @@
+"""`sync`: the disk is truth — but an unplugged disk is not an empty one.
+
+`plan_sync` only reads: one walk of the root (a stat per file) and one streamed read of the catalog
+entries under it; it re-reads the contents of changed files only, and of uncataloged files only when
+their size matches a vanished entry (a possible move). `refusal` says whether the plan is safe to
+apply; `apply_sync` writes it to the catalog. The disk is never changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Final
+
+import xxhash
+
+from imgcat.catalog.base import Catalog, FileState
+from imgcat.operations.add import NoEvents, ScanEvents, extraction_pool
+from imgcat.record import MediaRecord
+from imgcat.scan.extract import FileStat, extract_file
+from imgcat.scan.walk import walk_folders
+
+DEFAULT_THRESHOLD: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A cataloged file found again at a new path (same inode and size, or same content)."""
+
+    old: FileState
+    new: FileStat
+
+
+@dataclass
+class SyncPlan:
+    """What a sync of one root would change in the catalog."""
+
+    root: str
+    device: str
+    entries: int = 0
+    unchanged: int = 0
+    updates: list[MediaRecord] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
+    removals: list[FileState] = field(default_factory=list)
+    kept_unreadable: int = 0
+    not_cataloged: int = 0
+    missing_root: bool = False
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def removal_share(self) -> float:
+        return len(self.removals) / self.entries if self.entries else 0.0
+
+
+def sync_roots(catalog: Catalog, device: str, folder: str | None) -> list[str]:
+    """The roots to sync: the folder given, else every location `add` cataloged on this device
+    (a location inside another one is covered by it)."""
+    if folder is not None:
+        return [os.path.realpath(os.path.expanduser(folder))]
+    roots: list[str] = []
+    for location in catalog.iter_locations(device):
+        if not any(location == r or location.startswith(r.rstrip("/") + "/") for r in roots):
+            roots.append(location)
+    return roots
+
+
+def plan_sync(
+    catalog: Catalog, root: str, *, device: str, workers: int, events: ScanEvents | None = None
+) -> SyncPlan:
+    events = events or NoEvents()
+    plan = SyncPlan(root, device)
+    plan.entries = catalog.count(device=device, prefix=root)
+    if _root_is_missing(root):
+        plan.missing_root = True
+        plan.removals = list(catalog.iter_states(device, root))
+        return plan
+    unreadable: list[str] = []
+
+    def problem(path: str, reason: str) -> None:
+        plan.problems.append((path, reason))
+        events.problem(path, reason)
+        if reason.startswith("cannot list folder"):
+            unreadable.append(path.rstrip("/") + "/")
+
+    on_disk: dict[str, FileStat] = {}
+    for folder in walk_folders(root, recursive=True, on_problem=problem):
+        for found in folder.files:
+            on_disk[found.path] = found
+    changed: list[tuple[FileState, FileStat]] = []
+    vanished: list[FileState] = []
+    for state in catalog.iter_states(device, root):
+        events.advanced(1, state.size)
+        stat = on_disk.pop(state.path) if state.path in on_disk else None
+        if stat is None:
+            if any(state.path.startswith(folder) for folder in unreadable) or os.path.lexists(state.path):
+                plan.kept_unreadable += 1
+            else:
+                vanished.append(state)
+        elif (stat.size, stat.mtime_ns) == (state.size, state.mtime_ns):
+            plan.unchanged += 1
+        else:
+            changed.append((state, stat))
+    plan.moves, plan.removals = _find_moves(vanished, list(on_disk.values()))
+    plan.not_cataloged = len(on_disk) - len(plan.moves)
+    plan.updates = _reread(catalog, device, changed, workers, plan)
+    return plan
+
+
+def _root_is_missing(root: str) -> bool:
+    """Gone, not a folder, or an empty folder (an unmounted mount point)."""
+    if not os.path.isdir(root):
+        return True
+    try:
+        with os.scandir(root) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False  # unreadable is not missing: its entries are kept
+
+
+def _find_moves(vanished: list[FileState], uncataloged: list[FileStat]) -> tuple[list[Move], list[FileState]]:
+    """Pair vanished entries with uncataloged files: same inode, size and mtime (a rename) first,
+    else same size and checksum (only files whose size matches a vanished entry are read)."""
+    by_inode = {(s.inode, s.size, s.mtime_ns): s for s in vanished}
+    by_size: dict[int, list[FileState]] = defaultdict(list)
+    for state in vanished:
+        by_size[state.size].append(state)
+    moves: list[Move] = []
+    taken: set[str] = set()
+    for stat in uncataloged:
+        old = by_inode.get((stat.inode, stat.size, stat.mtime_ns))
+        if old is None or old.id in taken:
+            candidates = [s for s in by_size.get(stat.size, []) if s.id not in taken]
+            checksum = _checksum(stat.path) if candidates else None
+            old = next((s for s in candidates if s.checksum == checksum), None)
+        if old is not None:
+            taken.add(old.id)
+            moves.append(Move(old, stat))
+    return moves, [s for s in vanished if s.id not in taken]
+
+
+def _checksum(path: str) -> str | None:
+    digest = xxhash.xxh3_128()
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(1024 * 1024):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _reread(
+    catalog: Catalog, device: str, changed: list[tuple[FileState, FileStat]], workers: int, plan: SyncPlan
+) -> list[MediaRecord]:
+    """Fresh records for changed files, with their history (first_seen) kept."""
+    extract = functools.partial(extract_file, device=device, now=datetime.now(UTC))
+    updates: list[MediaRecord] = []
+    with extraction_pool(workers if len(changed) > 8 else 0) as pool:
+        stats = [stat for _, stat in changed]
+        results = pool.map(extract, stats, chunksize=4) if pool else map(extract, stats)
+        for (state, _), extraction in zip(changed, results, strict=True):
+            if extraction.problem:
+                plan.problems.append((state.path, extraction.problem))
+            earlier = catalog.get(device, state.path)
+            if extraction.record is not None:
+                first_seen = extraction.record.first_seen if earlier is None else earlier.first_seen
+                updates.append(replace(extraction.record, first_seen=first_seen))
+            elif extraction.not_media:
+                plan.removals.append(state)  # replaced by something that is not a photo or video
+    return updates
+
+
+def refusal(plan: SyncPlan, *, threshold: float, prune_missing_root: bool, yes: bool) -> str | None:
+    """Why this plan must not be applied without the user's word, or None if it is safe."""
+    if plan.missing_root and plan.entries == 0:
+        return f"{plan.root} is missing or empty, and nothing is cataloged under it"
+    if plan.missing_root and not prune_missing_root:
+        return (
+            f"{plan.root} is missing or empty (an unplugged disk or offline NAS?): its {plan.entries} "
+            "catalog entries are kept; pass --prune-missing-root to drop them"
+        )
+    if plan.missing_root or yes or plan.removal_share <= threshold:
+        return None
+    return (
+        f"sync would remove {len(plan.removals)} of {plan.entries} entries under {plan.root} "
+        f"({plan.removal_share:.0%}, more than {threshold:.0%}); pass --yes if those files are really gone"
+    )
+
+
+def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
+    """Write the plan to the catalog: moves keep their history, updates replace, removals go."""
+    moved: list[tuple[MediaRecord, str]] = []
+    refreshed: list[MediaRecord] = []
+    for move in plan.moves:
+        record = catalog.get(plan.device, move.old.path)
+        if record is None:
+            continue
+        moved.append((record, move.new.path))
+        refreshed.append(
+            replace(record.moved_to(move.new.path), inode=move.new.inode, mtime_ns=move.new.mtime_ns)
+        )
+    catalog.move_many(moved)
+    catalog.upsert_many(refreshed + plan.updates)
+    catalog.delete_many(s.id for s in plan.removals)
