@@ -24,6 +24,7 @@ from imgcat.scan.extract import FileStat, extract_file
 from imgcat.scan.walk import walk_folders
 
 DEFAULT_THRESHOLD: Final = 0.5
+PROGRESS_EVERY: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +92,22 @@ def plan_sync(
             on_disk[found.path] = found
     changed: list[tuple[FileState, FileStat]] = []
     vanished: list[FileState] = []
+    checked = 0
     for state in catalog.iter_states(device, root):
-        events.advanced(1, state.size)
-        stat = on_disk.pop(state.path) if state.path in on_disk else None
+        checked += 1
+        if checked % PROGRESS_EVERY == 0:
+            events.advanced(PROGRESS_EVERY, 0)
+        stat = on_disk.pop(state.path, None)
         if stat is None:
             if any(state.path.startswith(folder) for folder in unreadable) or os.path.lexists(state.path):
                 plan.kept_unreadable += 1
             else:
                 vanished.append(state)
-        elif (stat.size, stat.mtime_ns) == (state.size, state.mtime_ns):
+        elif stat.size == state.size and stat.mtime_ns == state.mtime_ns:
             plan.unchanged += 1
         else:
             changed.append((state, stat))
+    events.advanced(checked % PROGRESS_EVERY, 0)
     plan.moves, plan.removals = _find_moves(vanished, list(on_disk.values()))
     plan.not_cataloged = len(on_disk) - len(plan.moves)
     plan.updates = _reread(catalog, device, changed, workers, plan)

@@ -11,7 +11,7 @@ import os
 import warnings
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 import pillow_heif
 import xxhash
@@ -34,9 +34,8 @@ pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = 400_000_000  # large panoramas are photos too; beyond this, a bomb
 
 
-@dataclass(frozen=True, slots=True)
-class FileStat:
-    """A file as the walk found it."""
+class FileStat(NamedTuple):
+    """A file as the walk found it (a NamedTuple: immutable and cheap, one per file walked)."""
 
     path: str
     size: int

@@ -31,7 +31,8 @@ class Folder:
 
 
 def is_sidecar(name: str) -> bool:
-    return os.path.splitext(name)[1].lower().lstrip(".") in SIDECAR_EXTS
+    stem, dot, ext = name.rpartition(".")
+    return bool(dot and stem) and ext.lower() in SIDECAR_EXTS
 
 
 def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str], None]) -> Iterator[Folder]:
@@ -45,7 +46,7 @@ def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str],
         folder = pending.pop()
         try:
             with os.scandir(folder) as entries:
-                listed = sorted(entries, key=lambda entry: entry.name)
+                listed = list(entries)
         except OSError as error:
             on_problem(folder, f"cannot list folder: {error.strerror or error}")
             continue
@@ -54,35 +55,28 @@ def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str],
         skipped = 0
         subfolders: list[str] = []
         for entry in listed:
-            outcome = _classify(entry, on_problem)
-            if outcome == "dir":
-                if recursive and entry.name not in CLUTTER_DIRS:
-                    subfolders.append(entry.path)
-            elif isinstance(outcome, FileStat):
-                if entry.name in CLUTTER_FILES or entry.name.startswith("._"):
+            name = entry.name
+            try:
+                if entry.is_symlink():
+                    if not os.path.exists(entry.path):
+                        on_problem(entry.path, "broken or looping symbolic link; not followed")
                     skipped += 1
-                elif is_sidecar(entry.name):
-                    sidecars.append(entry.path)
-                else:
-                    files.append(outcome)
-            else:
+                    continue
+                info = entry.stat(follow_symlinks=False)
+            except OSError as error:
+                on_problem(entry.path, f"cannot read: {error.strerror or error}")
                 skipped += 1
-        pending.extend(reversed(subfolders))
+                continue
+            if stat_module.S_ISDIR(info.st_mode):
+                if recursive and name not in CLUTTER_DIRS:
+                    subfolders.append(entry.path)
+            elif not stat_module.S_ISREG(info.st_mode) or name in CLUTTER_FILES or name.startswith("._"):
+                skipped += 1
+            elif is_sidecar(name):
+                sidecars.append(entry.path)
+            else:
+                files.append(FileStat(entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
+        files.sort()  # by path, as FileStat starts with it
+        sidecars.sort()
+        pending.extend(sorted(subfolders, reverse=True))
         yield Folder(folder, files, sidecars, skipped)
-
-
-def _classify(entry: os.DirEntry[str], on_problem: Callable[[str, str], None]) -> FileStat | str | None:
-    try:
-        if entry.is_symlink():
-            if not os.path.exists(entry.path):
-                on_problem(entry.path, "broken or looping symbolic link; not followed")
-            return None
-        info = entry.stat(follow_symlinks=False)
-    except OSError as error:
-        on_problem(entry.path, f"cannot read: {error.strerror or error}")
-        return None
-    if stat_module.S_ISDIR(info.st_mode):
-        return "dir"
-    if not stat_module.S_ISREG(info.st_mode):
-        return None
-    return FileStat(entry.path, info.st_size, info.st_mtime_ns, info.st_ino)
