@@ -88,8 +88,7 @@ def plan_sync(
 
     on_disk: dict[str, FileStat] = {}
     for folder in walk_folders(root, recursive=True, on_problem=problem):
-        for found in folder.files:
-            on_disk[found.path] = found
+        on_disk.update((found.path, found) for found in folder.files)
     changed: list[tuple[FileState, FileStat]] = []
     vanished: list[FileState] = []
     checked = 0

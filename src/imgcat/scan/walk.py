@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat as stat_module
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -57,8 +56,12 @@ def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str],
         for entry in listed:
             name = entry.name
             try:
-                if entry.is_symlink():
-                    if not os.path.exists(entry.path):
+                if entry.is_dir(follow_symlinks=False):  # the entry's type comes with the listing
+                    if recursive and name not in CLUTTER_DIRS:
+                        subfolders.append(entry.path)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    if entry.is_symlink() and not os.path.exists(entry.path):
                         on_problem(entry.path, "broken or looping symbolic link; not followed")
                     skipped += 1
                     continue
@@ -67,10 +70,7 @@ def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str],
                 on_problem(entry.path, f"cannot read: {error.strerror or error}")
                 skipped += 1
                 continue
-            if stat_module.S_ISDIR(info.st_mode):
-                if recursive and name not in CLUTTER_DIRS:
-                    subfolders.append(entry.path)
-            elif not stat_module.S_ISREG(info.st_mode) or name in CLUTTER_FILES or name.startswith("._"):
+            if name in CLUTTER_FILES or name.startswith("._"):
                 skipped += 1
             elif is_sidecar(name):
                 sidecars.append(entry.path)
