@@ -89,13 +89,20 @@ def test_odd_paths_round_trip_exactly(store: Catalog) -> None:
     assert paths(store.iter_under("laptop", "/deep")) == [long_name]
 
 
-def test_iter_states_gives_what_decides_a_change(store: Catalog) -> None:
+def test_stamps_and_states_give_what_decides_a_change(store: Catalog) -> None:
     record = make_record("/a/x.jpg", size=7, mtime_ns=99, inode=5, checksum="ff")
-    store.upsert_many([record, make_record("/b/y.jpg")])
-    [state] = store.iter_states("laptop", "/a")
+    odd = make_record("/a/\udcff.jpg", size=8)
+    store.upsert_many([record, odd, make_record("/b/y.jpg")])
+    assert sorted(store.iter_stamps("laptop", "/a")) == [
+        ("/a/x.jpg", 7, 99),
+        ("/a/\udcff.jpg", 8, odd.mtime_ns),
+    ]
+    [state] = store.states_of("laptop", ["/a/x.jpg", "/a/unknown.jpg"])
     assert (state.id, state.path, state.size, state.mtime_ns, state.inode, state.checksum) == (
         record.id, "/a/x.jpg", 7, 99, 5, "ff",
     )  # fmt: skip
+    assert [s.path for s in store.states_of("laptop", [odd.path])] == [odd.path]
+    assert list(store.states_of("nas", ["/a/x.jpg"])) == []
 
 
 def test_delete_many_counts_only_what_existed(store: Catalog) -> None:
@@ -152,7 +159,8 @@ def test_iterating_25000_records_under_a_prefix_streams_them_all(store: Catalog)
     assert len(listed) == total
     assert listed == sorted(listed)
     assert len(set(listed)) == total
-    assert sum(1 for _ in store.iter_states("laptop", "/big")) == total
+    assert sum(1 for _ in store.iter_stamps("laptop", "/big")) == total
+    assert len(list(store.states_of("laptop", listed[:1500]))) == 1500
 
 
 def test_summary_counts_and_sizes_by_facet(store: Catalog) -> None:
@@ -195,9 +203,9 @@ def test_with_checksums_finds_every_device_and_nothing_else(store: Catalog) -> N
     assert list(store.with_checksums(set())) == []
 
 
-def test_iter_states_of_one_folder_only(store: Catalog) -> None:
+def test_stamps_of_one_folder_only(store: Catalog) -> None:
     store.upsert_many([make_record("/a/1.jpg"), make_record("/a/sub/2.jpg")])
-    assert [s.path for s in store.iter_states("laptop", "/a", recursive=False)] == ["/a/1.jpg"]
+    assert [s.path for s in store.iter_stamps("laptop", "/a", recursive=False)] == ["/a/1.jpg"]
 
 
 @pytest.mark.elasticsearch

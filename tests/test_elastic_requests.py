@@ -206,3 +206,10 @@ def test_locations_live_in_their_own_strict_index() -> None:
         "size": elastic.PAGE_SIZE,
     }
     assert elastic.LocationDocument._doc_type.mapping.to_dict()["dynamic"] == "strict"
+
+
+def test_states_are_looked_up_by_id_with_only_the_fields_they_need() -> None:
+    ids = [make_record("/a/1.jpg").id, make_record("/a/2.jpg").id]
+    body = records_search("catalog", elastic.Q("ids", values=ids), ["_doc"], ["path", "size"]).to_dict()
+    assert body["query"] == {"ids": {"values": ids}}
+    assert body["_source"] == {"includes": ["path", "size"]}

@@ -14,6 +14,14 @@ SUMMARY_BUCKETS = 100
 T = TypeVar("T")
 
 
+class Stamp(NamedTuple):
+    """Path, size and modification time: all an unchanged file costs a sync or a re-`add`."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
 class FileState(NamedTuple):
     """What decides whether a cataloged file changed on disk: the cheap part of a record.
     A NamedTuple, not a frozen dataclass: as immutable, and 3x cheaper to build in a sync's loop."""
@@ -74,8 +82,12 @@ class Catalog(Protocol):
         """Records under the folder `prefix`, ordered by path; only its own files if not recursive."""
         ...
 
-    def iter_states(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[FileState]:
-        """The cheap (path, size, mtime, inode, checksum) part of every record under `prefix`."""
+    def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
+        """(path, size, mtime) of every entry under `prefix`, read from an index where the store can."""
+        ...
+
+    def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
+        """(id, path, size, mtime, inode, checksum) of the entries at `paths`; unknown ones are skipped."""
         ...
 
     def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:

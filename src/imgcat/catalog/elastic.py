@@ -42,6 +42,7 @@ from imgcat.catalog.base import (
     CatalogSummary,
     ChecksumGroup,
     FileState,
+    Stamp,
     batched,
     ranked,
 )
@@ -393,17 +394,25 @@ class ElasticCatalog:
             for hit in self._iter_hits(search):
                 yield record_from_source(hit["_source"])
 
-    def iter_states(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[FileState]:
-        fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum", "device"]
+    def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         query = under_query(device, prefix, recursive=recursive)
-        search = records_search(self.index, query, ["_doc"], fields)
+        search = records_search(self.index, query, ["_doc"], ["path", "path_raw", "size", "mtime_ns"])
         with self._reaching():
             for hit in self._iter_hits(search):
                 source = hit["_source"]
-                path = path_from_text(source["path"], source.get("path_raw"))
-                yield FileState(
-                    hit["_id"], path, source["size"], source["mtime_ns"], source["inode"], source["checksum"]
+                yield Stamp(
+                    path_from_text(source["path"], source.get("path_raw")), source["size"], source["mtime_ns"]
                 )
+
+    def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
+        fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum"]
+        with self._reaching():
+            for batch in batched([record_id(device, p) for p in paths], PAGE_SIZE):
+                search = records_search(self.index, Q("ids", values=batch), ["_doc"], fields)
+                for hit in self._iter_hits(search):
+                    s = hit["_source"]
+                    path = path_from_text(s["path"], s.get("path_raw"))
+                    yield FileState(hit["_id"], path, s["size"], s["mtime_ns"], s["inode"], s["checksum"])
 
     def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
         with self._reaching():

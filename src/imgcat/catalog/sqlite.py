@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from imgcat.catalog.base import Bucket, CatalogSummary, ChecksumGroup, FileState, batched, ranked
+from imgcat.catalog.base import (
+    Bucket,
+    CatalogSummary,
+    ChecksumGroup,
+    FileState,
+    Stamp,
+    batched,
+    ranked,
+)
 from imgcat.errors import SchemaTooNewError, StoreUnavailableError
 from imgcat.record import (
     CompanionJson,
@@ -29,7 +37,8 @@ SCHEMA_VERSION: Final = 3
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
-# version 3 the locations (folders `add` cataloged) and the indexes for queries across devices.
+# version 3 the locations (folders `add` cataloged), indexes for queries across devices, and
+# covering (path, size, mtime) indexes so an unchanged sync reads only an index.
 _CREATE_V1: Final = """
 CREATE TABLE media (
     id TEXT PRIMARY KEY,
@@ -76,7 +85,9 @@ MIGRATIONS: Final[dict[int, str]] = {
     CREATE INDEX media_path ON media(path);
     CREATE INDEX media_dir_path ON media(dir, path);
     DROP INDEX media_device_dir;
-    CREATE INDEX media_device_dir_path ON media(device, dir, path);
+    DROP INDEX media_device_path;
+    CREATE INDEX media_device_path_stamp ON media(device, path, size, mtime_ns, path_raw);
+    CREATE INDEX media_device_dir_stamp ON media(device, dir, path, size, mtime_ns, path_raw);
     CREATE TABLE locations (
         device TEXT NOT NULL,
         path TEXT NOT NULL,
@@ -190,14 +201,21 @@ class SqliteCatalog:
         for row in self._db.execute(f"{_SELECT} WHERE {where} ORDER BY path", params):
             yield record_from_row(row)
 
-    def iter_states(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[FileState]:
+    def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         where, params = _under(device, prefix, recursive=recursive)
-        sql = f"SELECT id, path, path_raw, size, mtime_ns, inode, checksum FROM media WHERE {where}"
         rows = self._db.cursor()
-        rows.row_factory = None  # plain tuples: this is the hot loop of an unchanged sync
-        for doc_id, path, path_raw, size, mtime_ns, inode, checksum in rows.execute(sql, params):
-            real_path = path if path_raw is None else path_from_text(path, path_raw)
-            yield FileState(doc_id, real_path, size, mtime_ns, inode, checksum)
+        rows.row_factory = None  # plain tuples: the hot loop of an unchanged sync, on a covering index
+        for path, path_raw, size, mtime_ns in rows.execute(
+            f"SELECT path, path_raw, size, mtime_ns FROM media WHERE {where}", params
+        ):
+            yield Stamp(path if path_raw is None else path_from_text(path, path_raw), size, mtime_ns)
+
+    def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
+        sql = "SELECT id, path, path_raw, size, mtime_ns, inode, checksum FROM media WHERE id IN ({})"
+        for batch in batched([record_id(device, p) for p in paths]):
+            for row in self._db.execute(sql.format(", ".join("?" for _ in batch)), batch).fetchall():
+                path = path_from_text(row["path"], row["path_raw"])
+                yield FileState(row["id"], path, row["size"], row["mtime_ns"], row["inode"], row["checksum"])
 
     def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
         for batch in batched(sorted(set(checksums))):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from imgcat.catalog.base import Catalog, FileState
+from imgcat.catalog.base import Catalog, Stamp
 from imgcat.errors import UsageError
 from imgcat.record import MediaRecord
 from imgcat.scan.companions import link_companions
@@ -63,7 +63,7 @@ class _Pending:
     """A folder whose changed files are being read."""
 
     folder: Folder
-    known: dict[str, FileState]
+    known: dict[str, Stamp]
     to_read: list[FileStat]
 
 
@@ -117,7 +117,7 @@ def add_folder(
 def _plan_folder(
     catalog: Catalog, device: str, folder: Folder, report: AddReport, events: ScanEvents
 ) -> _Pending:
-    known = {s.path: s for s in catalog.iter_states(device, folder.path, recursive=False)}
+    known = {s.path: s for s in catalog.iter_stamps(device, folder.path, recursive=False)}
     to_read = []
     for stat in folder.files:
         state = known.get(stat.path)

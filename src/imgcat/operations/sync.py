@@ -73,10 +73,11 @@ def plan_sync(
 ) -> SyncPlan:
     events = events or NoEvents()
     plan = SyncPlan(root, device)
-    plan.entries = catalog.count(device=device, prefix=root)
     if _root_is_missing(root):
         plan.missing_root = True
-        plan.removals = list(catalog.iter_states(device, root))
+        paths = [stamp.path for stamp in catalog.iter_stamps(device, root)]
+        plan.removals = list(catalog.states_of(device, paths))
+        plan.entries = len(plan.removals)
         return plan
     unreadable: list[str] = []
 
@@ -89,25 +90,26 @@ def plan_sync(
     on_disk: dict[str, FileStat] = {}
     for folder in walk_folders(root, recursive=True, on_problem=problem):
         on_disk.update((found.path, found) for found in folder.files)
-    changed: list[tuple[FileState, FileStat]] = []
-    vanished: list[FileState] = []
+    changed: list[FileStat] = []
+    vanished: list[str] = []
     checked = 0
-    for state in catalog.iter_states(device, root):
+    for stamp in catalog.iter_stamps(device, root):
         checked += 1
         if checked % PROGRESS_EVERY == 0:
             events.advanced(PROGRESS_EVERY, 0)
-        stat = on_disk.pop(state.path, None)
+        stat = on_disk.pop(stamp.path, None)
         if stat is None:
-            if any(state.path.startswith(folder) for folder in unreadable) or os.path.lexists(state.path):
+            if any(stamp.path.startswith(folder) for folder in unreadable) or os.path.lexists(stamp.path):
                 plan.kept_unreadable += 1
             else:
-                vanished.append(state)
-        elif stat.size == state.size and stat.mtime_ns == state.mtime_ns:
+                vanished.append(stamp.path)
+        elif stat.size == stamp.size and stat.mtime_ns == stamp.mtime_ns:
             plan.unchanged += 1
         else:
-            changed.append((state, stat))
+            changed.append(stat)
     events.advanced(checked % PROGRESS_EVERY, 0)
-    plan.moves, plan.removals = _find_moves(vanished, list(on_disk.values()))
+    plan.entries = checked
+    plan.moves, plan.removals = _find_moves(list(catalog.states_of(device, vanished)), list(on_disk.values()))
     plan.not_cataloged = len(on_disk) - len(plan.moves)
     plan.updates = _reread(catalog, device, changed, workers, plan)
     return plan
@@ -157,23 +159,25 @@ def _checksum(path: str) -> str | None:
 
 
 def _reread(
-    catalog: Catalog, device: str, changed: list[tuple[FileState, FileStat]], workers: int, plan: SyncPlan
+    catalog: Catalog, device: str, changed: list[FileStat], workers: int, plan: SyncPlan
 ) -> list[MediaRecord]:
     """Fresh records for changed files, with their history (first_seen) kept."""
     extract = functools.partial(extract_file, device=device, now=datetime.now(UTC))
     updates: list[MediaRecord] = []
+    not_media: list[str] = []
     with extraction_pool(workers if len(changed) > 8 else 0) as pool:
-        stats = [stat for _, stat in changed]
-        results = pool.map(extract, stats, chunksize=4) if pool else map(extract, stats)
-        for (state, _), extraction in zip(changed, results, strict=True):
+        results = pool.map(extract, changed, chunksize=4) if pool else map(extract, changed)
+        for extraction in results:
+            path = extraction.stat.path
             if extraction.problem:
-                plan.problems.append((state.path, extraction.problem))
-            earlier = catalog.get(device, state.path)
+                plan.problems.append((path, extraction.problem))
+            earlier = catalog.get(device, path)
             if extraction.record is not None:
                 first_seen = extraction.record.first_seen if earlier is None else earlier.first_seen
                 updates.append(replace(extraction.record, first_seen=first_seen))
             elif extraction.not_media:
-                plan.removals.append(state)  # replaced by something that is not a photo or video
+                not_media.append(path)  # replaced by something that is not a photo or video
+    plan.removals.extend(catalog.states_of(device, not_media))
     return updates
 
 

@@ -72,7 +72,7 @@ def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str],
                 continue
             if name in CLUTTER_FILES or name.startswith("._"):
                 skipped += 1
-            elif is_sidecar(name):
+            elif name.rpartition(".")[2].lower() in SIDECAR_EXTS and is_sidecar(name):
                 sidecars.append(entry.path)
             else:
                 files.append(FileStat(entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
