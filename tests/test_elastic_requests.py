@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from elasticsearch.dsl import Q
 
 from conftest import full_record, make_record
 from imgcat.catalog import elastic
@@ -210,6 +211,6 @@ def test_locations_live_in_their_own_strict_index() -> None:
 
 def test_states_are_looked_up_by_id_with_only_the_fields_they_need() -> None:
     ids = [make_record("/a/1.jpg").id, make_record("/a/2.jpg").id]
-    body = records_search("catalog", elastic.Q("ids", values=ids), ["_doc"], ["path", "size"]).to_dict()
+    body = records_search("catalog", Q("ids", values=ids), ["_doc"], ["path", "size"]).to_dict()
     assert body["query"] == {"ids": {"values": ids}}
     assert body["_source"] == {"includes": ["path", "size"]}
