@@ -294,3 +294,32 @@ def test_json_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     )
     summary = json.loads(run.out)
     assert (summary["added"], summary["unchanged"], summary["errors"]) == (2, 0, 0)
+
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_goes_on(tmp_path: Path) -> None:
+    import signal
+    import sys
+    import time
+
+    source = MEDIA / "nikon_coolpix_p6000" / "DSCN0010.jpg"
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(1500):
+        os.link(source, root / f"IMG_{i:04d}.jpg")  # 1,500 paths, no copying
+    db = tmp_path / "c.sqlite"
+    command = [sys.executable, "-m", "imgcat", "add", str(root), "--db", str(db), "--workers", "2", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if db.exists() and SqliteCatalog(db).count() > 0:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=120)
+    saved = SqliteCatalog(db).count()
+    assert process.returncode == 130, err
+    assert err == "interrupted: what was read so far is saved; run the same command to go on\n"
+    assert 0 < saved < 1500
+    again = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert SqliteCatalog(db).count() == 1500

@@ -70,6 +70,9 @@ def add(
         render.print_json({k: v for k, v in asdict(report).items() if k != "problems"})
     elif not quiet:
         _print(report, allow_duplicates=allow_duplicates)
+    if report.interrupted:
+        render.err().print("interrupted: what was read so far is saved; run the same command to go on")
+        raise typer.Exit(130)
 
 
 def _print(report: AddReport, *, allow_duplicates: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,7 @@ from typing import Final, Protocol
 from imgcat.catalog.base import Catalog, Stamp
 from imgcat.errors import UsageError
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import link_companions
+from imgcat.scan.companions import link_companions, stem_of
 from imgcat.scan.extract import Extraction, FileStat, extract_file
 from imgcat.scan.walk import Folder, walk_folders
 
@@ -55,6 +56,7 @@ class AddReport:
     errors: int = 0
     files_read: int = 0
     bytes_read: int = 0
+    interrupted: bool = False
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -94,39 +96,51 @@ def add_folder(
         events.problem(path, reason)
 
     if count_first:
-        quiet: Callable[[str, str], None] = lambda path, reason: None  # noqa: E731
-        stats = [
-            f for folder in walk_folders(root, recursive=recursive, on_problem=quiet) for f in folder.files
-        ]
-        events.planned(len(stats), sum(f.size for f in stats))
+        _count(root, recursive, events)
     catalog.add_location(device, root)
     now = datetime.now(UTC)
     extract = functools.partial(extract_file, device=device, now=now)
-    with extraction_pool(workers) as pool:
-        window: list[_Pending] = []
-        for folder in walk_folders(root, recursive=recursive, on_problem=problem):
-            report.skipped += folder.skipped
-            window.append(_plan_folder(catalog, device, folder, report, events))
-            if sum(len(p.to_read) for p in window) >= WINDOW_FILES:
-                _read_window(catalog, device, window, extract, pool, report, events, problem)
-                window = []
-        _read_window(catalog, device, window, extract, pool, report, events, problem)
+    try:
+        with extraction_pool(workers) as pool:
+            window: list[_Pending] = []
+            for folder in walk_folders(root, recursive=recursive, on_problem=problem):
+                report.skipped += folder.skipped
+                window.extend(_plan_folder(catalog, device, folder, report, events))
+                if sum(len(p.to_read) for p in window) >= WINDOW_FILES:
+                    _read_window(catalog, device, window, extract, pool, report, events, problem)
+                    window = []
+            _read_window(catalog, device, window, extract, pool, report, events, problem)
+    except KeyboardInterrupt:
+        report.interrupted = True  # every window written so far is in the catalog
     return report
+
+
+def _count(root: str, recursive: bool, events: ScanEvents) -> None:
+    """Tell the progress display how much there is, streaming (nothing kept per file)."""
+    files = size = 0
+    for folder in walk_folders(root, recursive=recursive, on_problem=lambda path, reason: None):
+        files += len(folder.files)
+        size += sum(f.size for f in folder.files)
+    events.planned(files, size)
 
 
 def _plan_folder(
     catalog: Catalog, device: str, folder: Folder, report: AddReport, events: ScanEvents
-) -> _Pending:
+) -> list[_Pending]:
+    """The folder's new and changed files, in chunks of at most WINDOW_FILES (a big folder is
+    written chunk by chunk, so memory stays flat and an interruption keeps what was read)."""
     known = {s.path: s for s in catalog.iter_stamps(device, folder.path, recursive=False)}
     to_read = []
     for stat in folder.files:
-        state = known.get(stat.path)
-        if state is not None and (state.size, state.mtime_ns) == (stat.size, stat.mtime_ns):
+        stamp = known.get(stat.path)
+        if stamp is not None and stamp.size == stat.size and stamp.mtime_ns == stat.mtime_ns:
             report.unchanged += 1
             events.advanced(1, stat.size)
         else:
             to_read.append(stat)
-    return _Pending(folder, known, to_read)
+    return [
+        _Pending(folder, known, to_read[i : i + WINDOW_FILES]) for i in range(0, len(to_read), WINDOW_FILES)
+    ]
 
 
 def _read_window(
@@ -140,7 +154,7 @@ def _read_window(
     problem: Callable[[str, str], None],
 ) -> None:
     stats = [stat for pending in window for stat in pending.to_read]
-    if not stats and not any(p.folder.sidecars for p in window):
+    if not stats:
         return
     results = pool.map(extract, stats, chunksize=CHUNK_SIZE) if pool else map(extract, stats)
     extractions = {e.stat.path: e for e in _advancing(results, events)}
@@ -182,19 +196,29 @@ def _settle_folder(
             records.append(extraction.record)
             if extraction.content_id:
                 content_ids[extraction.stat.path] = extraction.content_id
-    if not records and not pending.folder.sidecars:
+    if not records:
         return []
     changed = {r.path for r in records}
     earlier = {p: catalog.get(device, p) for p in changed if p in pending.known}
     records = [_keep_history(r, earlier.get(r.path)) for r in records]
     report.updated += sum(1 for r in records if r.path in pending.known)
-    neighbours = [
-        r for r in catalog.iter_under(device, pending.folder.path, recursive=False) if r.path not in changed
-    ]
+    neighbours = _companion_neighbours(catalog, device, pending.folder, records)
     linked = link_companions(records + neighbours, pending.folder.sidecars, content_ids)
     relinked = [r for r, before in zip(linked[len(records) :], neighbours, strict=True) if r != before]
     catalog.upsert_many(linked[: len(records)] + relinked)
     return [r for r in linked[: len(records)] if r.path not in pending.known]
+
+
+def _companion_neighbours(
+    catalog: Catalog, device: str, folder: Folder, records: list[MediaRecord]
+) -> list[MediaRecord]:
+    """The cataloged files of the folder that may pair with `records`: those sharing a stem."""
+    stems = {stem_of(r.name) for r in records}
+    changed = {r.path for r in records}
+    paths = [
+        f.path for f in folder.files if f.path not in changed and stem_of(os.path.basename(f.path)) in stems
+    ]
+    return [r for r in (catalog.get(device, p) for p in paths) if r is not None]
 
 
 def _keep_history(record: MediaRecord, earlier: MediaRecord | None) -> MediaRecord:
@@ -240,7 +264,9 @@ class extraction_pool:
     """A process pool for extraction, or None (serial) with 0 workers."""
 
     def __init__(self, workers: int) -> None:
-        self._executor = ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
+        self._executor = (
+            ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) if workers > 0 else None
+        )
 
     def __enter__(self) -> Executor | None:
         return self._executor
@@ -248,6 +274,11 @@ class extraction_pool:
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=error is None, cancel_futures=True)
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops cleanly; they print no traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def default_workers() -> int:

@@ -29,7 +29,7 @@ def link_companions(
     links: dict[str, set[Companion]] = defaultdict(set)
     by_stem: dict[str, list[MediaRecord]] = defaultdict(list)
     for record in records:
-        by_stem[_stem(record.name)].append(record)
+        by_stem[stem_of(record.name)].append(record)
     _pair_live_photos(records, content_ids, by_stem, links)
     _pair_raw_twins(by_stem, links)
     for sidecar in sidecars:
@@ -86,7 +86,8 @@ def _within(a: datetime | None, b: datetime | None, seconds: float) -> bool:
     return abs((a - b).total_seconds()) <= seconds
 
 
-def _stem(name: str) -> str:
+def stem_of(name: str) -> str:
+    """What names one shot: the file name without extension, lowercased (IMG_1.HEIC ~ IMG_1.mov)."""
     return os.path.splitext(name)[0].lower()
 
 
@@ -97,7 +98,8 @@ def _sidecar_owner(
     for record in records:  # IMG_1.JPG.xmp, IMG_1.JPG.json, IMG_1.JPG.supplemental-metadata.json
         if lowered.startswith(record.name.lower() + "."):
             return record
-    candidates = by_stem.get(_stem(name), [])
+    candidates = by_stem.get(stem_of(name), [])
     stills = [r for r in candidates if r.kind == "image"]
-    chosen = stills or candidates
+    raws = [r for r in stills if r.format in RAW_FORMATS] if lowered.endswith(".xmp") else []
+    chosen = raws or stills or candidates  # an XMP beside a RAW+JPEG pair is the RAW's (Lightroom)
     return chosen[0] if chosen else None
