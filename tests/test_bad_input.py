@@ -117,6 +117,12 @@ SEEDS = [
     "misc_png/sampleWithExifData.png",
     "raw_exiftool/Nikon.nef",
     "raw_truncated/fixture.cr3",
+    "raw_exiftool/CanonRaw.crw",
+    "raw_exiftool/SigmaDP2.x3f",
+    "raw_exiftool/FujiFilm.raf",
+    "raw_exiftool/Minolta.mrw",
+    "raw_exiftool/Panasonic.rw2",
+    "raw_exiftool/DNG.dng",
     "htc_desire/HTC Desire.webp",
     "misc_video/with-gps.mp4",
 ]
@@ -125,7 +131,7 @@ SEEDS = [
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.sampled_from(SEEDS),
-    edits=st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), min_size=1, max_size=12),
+    edits=st.lists(st.tuples(st.integers(0, 16383), st.integers(0, 255)), min_size=1, max_size=12),
     cut=st.one_of(st.none(), st.integers(16, 8192)),
 )
 def test_the_extractor_never_raises_on_mutated_real_files(

@@ -74,7 +74,7 @@ def read_tiff(data: bytes, *, magic_ok: bool = False) -> TiffTags:
     else:
         tags.problems.append("not a TIFF/EXIF structure")
         return tags
-    if not magic_ok and data[2:4] not in (b"*\x00", b"\x00*"):
+    if len(data) < 8 or (not magic_ok and data[2:4] not in (b"*\x00", b"\x00*")):
         tags.problems.append("not a TIFF/EXIF structure")
         return tags
     reader = _Reader(data, endian, tags.problems)
