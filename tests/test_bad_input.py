@@ -123,6 +123,8 @@ SEEDS = [
     "raw_exiftool/Minolta.mrw",
     "raw_exiftool/Panasonic.rw2",
     "raw_exiftool/DNG.dng",
+    "nokia_8_3_5g/HMD_Nokia_8.3_5G.heif",
+    "canon_eos_70d/Issue 649.avif",
     "htc_desire/HTC Desire.webp",
     "misc_video/with-gps.mp4",
 ]
@@ -146,3 +148,13 @@ def test_the_extractor_never_raises_on_mutated_real_files(
     path.write_bytes(bytes(data))
     extraction = extract_file(FileStat.of(str(path)), "d", datetime.now(UTC))
     assert extraction.record is not None or extraction.not_media or extraction.skipped
+
+
+def test_a_sliver_of_an_image_still_gets_hashes_and_measures(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "sliver.png"
+    Image.new("RGB", (8, 2824), (120, 60, 30)).save(path)
+    extraction = extract_file(FileStat.of(str(path)), "d", datetime.now(UTC))
+    assert extraction.record is not None and extraction.problem is None
+    assert extraction.record.phash is not None and extraction.record.brightness is not None

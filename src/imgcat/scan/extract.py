@@ -18,6 +18,7 @@ import xxhash
 from PIL import Image
 
 from imgcat.record import CaptureSource, ExtractError, MediaRecord
+from imgcat.scan.bmff import primary_image_size
 from imgcat.scan.detect import HEAD_BYTES, RAW_FORMATS, Detected, detect
 from imgcat.scan.exif import PhotoFacts, photo_facts, xmp_capture_time
 from imgcat.scan.names import date_from_name
@@ -160,7 +161,8 @@ def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[M
         except _IMAGE_ERRORS as error:
             errors.append(ExtractError("pixels", _reason(error)))
     orientation = upright_orientation or facts.orientation
-    width, height = _stored_size(detected, facts, size, orientation)
+    stored = primary_image_size(data) if detected.format in ("heic", "avif") else None
+    width, height = _stored_size(detected, facts, size, orientation, stored)
     return _photo(base, facts, pixels, width, height, orientation, errors), facts.content_id
 
 
@@ -189,7 +191,11 @@ def _embedded_tags(image: Image.Image, image_format: str, data: bytes) -> TiffTa
 
 
 def _stored_size(
-    detected: Detected, facts: PhotoFacts, size: tuple[int, int] | None, orientation: int | None
+    detected: Detected,
+    facts: PhotoFacts,
+    size: tuple[int, int] | None,
+    orientation: int | None,
+    stored: tuple[int, int] | None,
 ) -> tuple[int | None, int | None]:
     """Dimensions as stored, before orientation (what EXIF readers report)."""
     if detected.format in RAW_FORMATS:
@@ -198,8 +204,8 @@ def _stored_size(
         return size or (None, None)
     if size is None:
         return facts.width, facts.height
-    if detected.format in ("heic", "avif") and orientation in (5, 6, 7, 8):
-        return size[1], size[0]
+    if detected.format in ("heic", "avif"):  # pillow-heif hands over pixels already turned
+        return stored or ((size[1], size[0]) if orientation in (5, 6, 7, 8) else size)
     return size
 
 

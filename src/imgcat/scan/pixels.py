@@ -12,7 +12,7 @@ from typing import Final
 
 import imagehash
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 DRAFT_SIDE: Final = 224
 MEASURE_SIDE: Final = 256
@@ -50,9 +50,7 @@ def work_image(image: Image.Image, orientation: int | None) -> Image.Image:
     if image.mode in ("RGBA", "LA"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
-    gray = image.convert("L")
-    if max(gray.size) > 2 * MEASURE_SIDE:
-        gray = ImageOps.contain(gray, (2 * MEASURE_SIDE, 2 * MEASURE_SIDE), Image.Resampling.BILINEAR)
+    gray = _fit(image.convert("L"), 2 * MEASURE_SIDE)
     transpose = _TRANSPOSE.get(orientation or 1)
     return gray if transpose is None else gray.transpose(transpose)
 
@@ -62,7 +60,7 @@ def pixel_facts(gray: Image.Image) -> PixelFacts:
     fixed size), brightness and contrast (0-1), clipped shares, entropy (bits)."""
     phash = int(str(imagehash.phash(gray)), 16)
     dhash = int(str(imagehash.dhash(gray)), 16)
-    measured = ImageOps.contain(gray, (MEASURE_SIDE, MEASURE_SIDE), Image.Resampling.BILINEAR)
+    measured = _fit(gray, MEASURE_SIDE)
     pixels = np.asarray(measured, dtype=np.float32)
     histogram = np.bincount(np.asarray(measured, dtype=np.uint8).ravel(), minlength=256) / pixels.size
     nonzero = histogram[histogram > 0]
@@ -76,6 +74,17 @@ def pixel_facts(gray: Image.Image) -> PixelFacts:
         clipped_bright=round(float(histogram[BRIGHT + 1 :].sum()), 4),
         entropy=round(float(-(nonzero * np.log2(nonzero)).sum()), 4),
     )
+
+
+def _fit(image: Image.Image, side: int) -> Image.Image:
+    """Shrink to at most `side` on the long edge, keeping at least one pixel on the short one
+    (a 8x2824 sliver must not become an empty image)."""
+    width, height = image.size
+    scale = side / max(width, height)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR)
 
 
 def _laplacian(pixels: np.ndarray) -> np.ndarray:

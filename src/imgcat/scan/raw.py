@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+from imgcat.scan.bmff import boxes, first
 from imgcat.scan.exif import DATETIME_ORIGINAL, IMAGE_LENGTH, IMAGE_WIDTH, MAKE, MODEL, ORIENTATION
 from imgcat.scan.tiff import Directory, TiffTags, read_tiff
 
@@ -78,39 +79,22 @@ def _raf(data: bytes) -> RawContents:
     return RawContents(tags, jpeg)
 
 
-def _boxes(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
-    """ISO-BMFF boxes between start and end: type → (content start, content end)."""
-    found: dict[bytes, tuple[int, int]] = {}
-    position = start
-    while position + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, position)
-        header = 8
-        if size == 1 and position + 16 <= end:
-            size, header = struct.unpack_from(">Q", data, position + 8)[0], 16
-        elif size == 0:
-            size = end - position
-        if size < header:
-            break
-        found.setdefault(kind, (position + header, min(position + size, end)))
-        position += size
-    return found
-
-
 def _cr3_tags(data: bytes) -> TiffTags:
     """Canon CR3: moov → uuid(Canon) → CMT1 (IFD0), CMT2 (EXIF), CMT4 (GPS), each a TIFF."""
     tags = TiffTags()
-    moov = _boxes(data, 0, len(data)).get(b"moov")
+    moov = first(boxes(data, 0, len(data)), b"moov")
     if moov is None:
         tags.problems.append("CR3 without a movie box")
         return tags
-    uuid = _boxes(data, *moov).get(b"uuid")
+    uuid = first(boxes(data, *moov), b"uuid")
     if uuid is None or data[uuid[0] : uuid[0] + 16] != _CR3_UUID:
         tags.problems.append("CR3 without Canon's metadata box")
         return tags
-    inner = _boxes(data, uuid[0] + 16, uuid[1])
+    inner = boxes(data, uuid[0] + 16, uuid[1])
     for box, name in ((b"CMT1", "ifd0"), (b"CMT2", "exif"), (b"CMT4", "gps")):
-        if box in inner:
-            part = read_tiff(data[inner[box][0] : inner[box][1]])
+        where = first(inner, box)
+        if where is not None:
+            part = read_tiff(data[where[0] : where[1]])
             setattr(tags, name, part.ifd0)
             tags.problems.extend(part.problems)
     tags.images = [tags.ifd0]
