@@ -29,22 +29,23 @@ from PIL import Image
 
 from imgcat.catalog.base import Catalog
 from imgcat.catalog.sqlite import SqliteCatalog
-from imgcat.operations.add import add_folder, default_workers
+from imgcat.operations.add import add_folder
 from imgcat.scan.pixels import pixel_facts, work_image
+from imgcat.scan.pool import default_workers
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 pillow_heif.register_heif_opener()
 
 
-def source_photos() -> list[Path]:
+def source_photos(formats: set[str]) -> list[Path]:
     with open(TESTDATA / "MANIFEST.tsv", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    keep = [r["path"] for r in rows if r["format"] in ("jpeg", "heic") and "broken" not in r["path"]]
+    keep = [r["path"] for r in rows if r["format"] in formats and "broken" not in r["path"]]
     return [TESTDATA / p for p in keep if "odd_exif" not in p]
 
 
-def build_tree(root: Path, files: int) -> tuple[int, int]:
-    photos = source_photos()
+def build_tree(root: Path, files: int, formats: set[str]) -> tuple[int, int]:
+    photos = source_photos(formats)
     total = 0
     for i in range(files):
         source = photos[i % len(photos)]
@@ -97,14 +98,17 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument(
+        "--formats", default="jpeg,heic", help="formats of the shared media to copy (comma list)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="imgcat-bench-") as scratch:
         root = Path(scratch) / "tree"
-        files, size = build_tree(root, args.files)
+        files, size = build_tree(root, args.files, set(args.formats.split(",")))
         paths = [str(p) for p in sorted(root.rglob("*")) if p.is_file()]
         for path in paths:  # warm the page cache, as the targets assume
             Path(path).read_bytes()
-        print(f"tree: {files} photos, {size / 1e6:.0f} MB, {args.workers} workers")
+        print(f"tree: {files} photos ({args.formats}), {size / 1e6:.0f} MB, {args.workers} workers")
         catalog = SqliteCatalog(Path(scratch) / "catalog.sqlite")
         first = timed_add(catalog, root, args.workers)
         again = timed_add(catalog, root, args.workers)

@@ -13,7 +13,9 @@ from imgcat import settings
 from imgcat.cli import render
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.cli.progress import ScanProgress
-from imgcat.operations.add import AddReport, add_folder, default_workers, resolve_root
+from imgcat.operations.add import AddReport, add_folder
+from imgcat.scan.pool import default_workers
+from imgcat.scan.walk import resolve_root
 
 Folder = Annotated[str, typer.Argument(help="Folder to catalog.", show_default=False)]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Also catalog every subfolder.")]

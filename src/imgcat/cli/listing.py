@@ -13,9 +13,10 @@ from imgcat.cli import render
 from imgcat.cli.add import Device, Folder, Recursive, Workers, device_name
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.cli.progress import ScanProgress
-from imgcat.operations.add import default_workers, resolve_root
 from imgcat.operations.listing import file_types, scan_records
 from imgcat.record import MediaRecord, record_to_json
+from imgcat.scan.pool import default_workers
+from imgcat.scan.walk import resolve_root
 
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
 JsonLines = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]

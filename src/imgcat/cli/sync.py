@@ -13,8 +13,8 @@ from imgcat.cli.add import Device, Json, Quiet, Workers, device_name
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.errors import ImgcatError
-from imgcat.operations.add import default_workers
 from imgcat.operations.sync import DEFAULT_THRESHOLD, SyncPlan, apply_sync, plan_sync, refusal, sync_roots
+from imgcat.scan.pool import default_workers
 
 Folder = Annotated[
     str | None,

@@ -4,41 +4,22 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Final
 
 from imgcat.catalog.base import Catalog, Stamp
-from imgcat.errors import UsageError
+from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.record import MediaRecord
 from imgcat.scan.companions import link_companions, stem_of
 from imgcat.scan.extract import Extraction, FileStat, extract_file
+from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
 
 WINDOW_FILES: Final = 256
 CHUNK_SIZE: Final = 4
-
-
-class ScanEvents(Protocol):
-    """What a scan tells whoever shows its progress. The CLI draws; tests record."""
-
-    def planned(self, files: int, size: int) -> None: ...
-    def advanced(self, files: int, size: int) -> None: ...
-    def problem(self, path: str, reason: str) -> None: ...
-
-
-class NoEvents:
-    def planned(self, files: int, size: int) -> None:
-        pass
-
-    def advanced(self, files: int, size: int) -> None:
-        pass
-
-    def problem(self, path: str, reason: str) -> None:
-        pass
 
 
 @dataclass
@@ -67,14 +48,6 @@ class _Pending:
     folder: Folder
     known: dict[str, Stamp]
     to_read: list[FileStat]
-
-
-def resolve_root(folder: str) -> str:
-    """The absolute, link-resolved folder to scan, or a usage error naming it."""
-    path = os.path.realpath(os.path.expanduser(folder))
-    if not os.path.isdir(path):
-        raise UsageError(f"not a folder: {folder}")
-    return path
 
 
 def add_folder(
@@ -258,28 +231,3 @@ def _count_duplicates_and_moves(
     if inherited:
         catalog.upsert_many(inherited)
         catalog.delete_many(moved_from)
-
-
-class extraction_pool:
-    """A process pool for extraction, or None (serial) with 0 workers."""
-
-    def __init__(self, workers: int) -> None:
-        self._executor = (
-            ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) if workers > 0 else None
-        )
-
-    def __enter__(self) -> Executor | None:
-        return self._executor
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=error is None, cancel_futures=True)
-
-
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process, which stops cleanly; they print no traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

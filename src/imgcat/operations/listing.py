@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from imgcat.operations.add import ScanEvents, extraction_pool
+from imgcat.operations.events import ScanEvents
 from imgcat.record import MediaRecord
 from imgcat.scan.companions import link_companions
 from imgcat.scan.detect import HEAD_BYTES, detect
 from imgcat.scan.extract import extract_file
+from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import walk_folders
 
 

@@ -18,9 +18,10 @@ from typing import Final
 import xxhash
 
 from imgcat.catalog.base import Catalog, FileState
-from imgcat.operations.add import NoEvents, ScanEvents, extraction_pool
+from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.record import MediaRecord
 from imgcat.scan.extract import FileStat, extract_file
+from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import walk_folders
 
 DEFAULT_THRESHOLD: Final = 0.5

@@ -58,9 +58,9 @@ def work_image(image: Image.Image, orientation: int | None) -> Image.Image:
 def pixel_facts(gray: Image.Image) -> PixelFacts:
     """Hashes of the upright picture and how it looks: sharpness (variance of the Laplacian at a
     fixed size), brightness and contrast (0-1), clipped shares, entropy (bits)."""
-    phash = int(str(imagehash.phash(gray)), 16)
-    dhash = int(str(imagehash.dhash(gray)), 16)
-    measured = _fit(gray, MEASURE_SIDE)
+    measured = _fit(gray, MEASURE_SIDE)  # hashes come from it too: 32x32 and 9x8 need no more
+    phash = int(str(imagehash.phash(measured)), 16)
+    dhash = int(str(imagehash.dhash(measured)), 16)
     pixels = np.asarray(measured, dtype=np.float32)
     histogram = np.bincount(np.asarray(measured, dtype=np.uint8).ravel(), minlength=256) / pixels.size
     nonzero = histogram[histogram > 0]
@@ -77,12 +77,16 @@ def pixel_facts(gray: Image.Image) -> PixelFacts:
 
 
 def _fit(image: Image.Image, side: int) -> Image.Image:
-    """Shrink to at most `side` on the long edge, keeping at least one pixel on the short one
-    (a 8x2824 sliver must not become an empty image)."""
+    """Shrink to at most `side` on the long edge: by whole factors with a box average (fast), or
+    by a bilinear resize below 2x. At least one pixel stays on the short edge (an 8x2824 sliver
+    must not become an empty image)."""
     width, height = image.size
-    scale = side / max(width, height)
-    if scale >= 1:
+    if max(width, height) <= side:
         return image
+    factor = -(-max(width, height) // side)  # ceiling: the result is at most `side`
+    if factor >= 2 and min(width, height) >= factor:
+        return image.reduce(factor)
+    scale = side / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR)
 

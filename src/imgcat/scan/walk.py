@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from imgcat.errors import UsageError
 from imgcat.scan.extract import FileStat
 
 CLUTTER_FILES: Final = frozenset(
@@ -27,6 +28,14 @@ class Folder:
     files: list[FileStat]
     sidecars: list[str]
     skipped: int
+
+
+def resolve_root(folder: str) -> str:
+    """The absolute, link-resolved folder to scan, or a usage error naming it."""
+    path = os.path.realpath(os.path.expanduser(folder))
+    if not os.path.isdir(path):
+        raise UsageError(f"not a folder: {folder}")
+    return path
 
 
 def is_sidecar(name: str) -> bool:
