@@ -71,7 +71,7 @@ def _exiftool_create_date(path: Path) -> str:
 
 
 # Files whose capture time we do not read yet (container formats with vendor-specific dates).
-UNREAD_TIMES = {"media/sony_ilce_7m3/Sony ILCE-7M3 (A7M3).mts"}  # H.264 SEI, which mediainfo does not read
+UNREAD_TIMES: set[str] = set()
 
 
 def test_capture_time_agrees_with_exiftool(cataloged: tuple[Path, dict[str, MediaRecord]]) -> None:

@@ -25,11 +25,12 @@ from imgcat.scan.names import date_from_name
 from imgcat.scan.pixels import PixelFacts, pixel_facts, work_image
 from imgcat.scan.raw import read_raw
 from imgcat.scan.tiff import TiffTags, read_tiff
-from imgcat.scan.video import video_facts
+from imgcat.scan.video import mdpm_capture_time, video_facts
 
 EXTRACTOR_VERSION: Final = 1
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
 CHUNK: Final = 1024 * 1024
+MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
 
 pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = 400_000_000  # large panoramas are photos too; beyond this, a bomb
@@ -254,6 +255,10 @@ def _photo(
 def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
     try:
         facts = video_facts(base.path)
+        if facts.captured_at is None and base.format in ("mpegts", "m2ts"):
+            with open(base.path, "rb") as file:
+                captured_at, offset = mdpm_capture_time(file.read(MDPM_SEARCH))
+            facts = replace(facts, captured_at=captured_at, captured_offset=offset)
     except (OSError, RuntimeError, ValueError) as error:
         return replace(base, errors=(ExtractError("video", _reason(error)),)), None
     turned = facts.rotation in (90, 270)

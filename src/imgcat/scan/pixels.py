@@ -14,8 +14,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-DRAFT_SIDE: Final = 224
 MEASURE_SIDE: Final = 256
+DRAFT_SIDE: Final = 192  # the short side of a 4:3 measuring image: 256x192
 DARK: Final = 8
 BRIGHT: Final = 247
 

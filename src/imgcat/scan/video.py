@@ -113,3 +113,35 @@ def _int(value: object) -> int | None:
 def _seconds(milliseconds: object) -> float | None:
     number = _number(milliseconds)
     return None if number is None else round(number / 1000, 3)
+
+
+_MDPM_UUID: Final = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66") + b"MDPM"
+
+
+def mdpm_capture_time(head: bytes) -> tuple[datetime | None, int | None]:
+    """AVCHD/Sony camcorders write the recording time into H.264 SEI user data ("MDPM"):
+    tag 0x18 = zone byte + BCD year + BCD month, tag 0x19 = BCD day, hour, minute, second.
+    The zone byte: 0x40 daylight saving (already in the offset), 0x20 west of UTC,
+    bits 1-4 hours, bit 0 half an hour."""
+    start = head.find(_MDPM_UUID)
+    if start < 0:
+        return None, None
+    data = head[start + len(_MDPM_UUID) : start + len(_MDPM_UUID) + 512].replace(b"\x00\x00\x03", b"\x00\x00")
+    if not data:
+        return None, None
+    entries = {data[i]: data[i + 1 : i + 5] for i in range(1, 1 + 5 * data[0], 5) if i + 5 <= len(data)}
+    date, time = entries.get(0x18), entries.get(0x19)
+    if date is None or time is None:
+        return None, None
+    try:
+        year = int(date[1:3].hex())
+        month, day, hour, minute, second = (int(bytes([b]).hex()) for b in (date[3], *time))
+        moment = datetime(year, month, day, hour, minute, second)
+    except ValueError:  # not BCD, or an impossible date
+        return None, None
+    zone = date[0]
+    if zone == 0xFF:
+        return moment, None
+    offset = ((zone >> 1) & 0x0F) * 60 + (30 if zone & 0x01 else 0)
+    offset = -offset if zone & 0x20 else offset
+    return moment.replace(tzinfo=timezone(timedelta(minutes=offset))), offset
