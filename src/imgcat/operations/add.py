@@ -78,10 +78,11 @@ def add_folder(
             window: list[_Pending] = []
             for folder in walk_folders(root, recursive=recursive, on_problem=problem):
                 report.skipped += folder.skipped
-                window.extend(_plan_folder(catalog, device, folder, report, events))
-                if sum(len(p.to_read) for p in window) >= WINDOW_FILES:
-                    _read_window(catalog, device, window, extract, pool, report, events, problem)
-                    window = []
+                for chunk in _plan_folder(catalog, device, folder, report, events):
+                    window.append(chunk)
+                    if sum(len(p.to_read) for p in window) >= WINDOW_FILES:
+                        _read_window(catalog, device, window, extract, pool, report, events, problem)
+                        window = []
             _read_window(catalog, device, window, extract, pool, report, events, problem)
     except KeyboardInterrupt:
         report.interrupted = True  # every window written so far is in the catalog
