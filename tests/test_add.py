@@ -70,18 +70,12 @@ def _exiftool_create_date(path: Path) -> str:
     return str(json.loads(answer.stdout)[0].get("CreateDate", ""))
 
 
-# Files whose capture time we do not read yet (container formats with vendor-specific dates).
-UNREAD_TIMES: set[str] = set()
-
-
 def test_capture_time_agrees_with_exiftool(cataloged: tuple[Path, dict[str, MediaRecord]]) -> None:
     _, records = cataloged
     checked = 0
     for row in manifest():
         record = records[row["path"].removeprefix("media/")]
         expected = _manifest_time(row["datetime_original"])
-        if row["path"] in UNREAD_TIMES:
-            continue
         if expected is None and record.captured_source == "exif":
             expected = _manifest_time(_exiftool_create_date(MEDIA.parent / row["path"]))
             assert expected is not None, f"{row['path']}: a capture time exiftool does not see"
@@ -113,17 +107,13 @@ def test_camera_and_gps_agree_with_exiftool(cataloged: tuple[Path, dict[str, Med
     _, records = cataloged
     for row in manifest():
         record = records[row["path"].removeprefix("media/")]
-        if row["kind"] == "image" and row["path"] not in UNREAD_TIMES:
+        if row["kind"] == "image":
             assert (record.make or "") == row["make"], row["path"]
             assert (record.model or "") == row["model"], row["path"]
         if row["gps_lat"] and row["kind"] == "image":
             assert record.gps is not None, row["path"]
             assert record.gps.lat == pytest.approx(float(row["gps_lat"]), abs=1e-5), row["path"]
             assert record.gps.lon == pytest.approx(float(row["gps_lon"]), abs=1e-5), row["path"]
-
-
-# Stored dimensions of RAW containers whose main-image size sits in vendor tags not read yet.
-UNREAD_SIZES = {"media/raw_exiftool/PhaseOne.iiq", "media/raw_exiftool/FujiFilm.raf"}
 
 
 # Where exiftool's default ImageWidth is an embedded preview's, the camera image's size it reports
@@ -135,7 +125,7 @@ def test_dimensions_agree_with_exiftool(cataloged: tuple[Path, dict[str, MediaRe
     _, records = cataloged
     for row in manifest():
         record = records[row["path"].removeprefix("media/")]
-        if not row["width"] or row["path"] in UNREAD_SIZES:
+        if not row["width"]:
             continue
         expected = MAIN_IMAGE_SIZES.get(row["path"], (int(row["width"]), int(row["height"])))
         assert (record.width, record.height) == expected, row["path"]

@@ -123,6 +123,7 @@ SEEDS = [
     "raw_exiftool/Minolta.mrw",
     "raw_exiftool/Panasonic.rw2",
     "raw_exiftool/DNG.dng",
+    "raw_exiftool/PhaseOne.iiq",
     "nokia_8_3_5g/HMD_Nokia_8.3_5G.heif",
     "canon_eos_70d/Issue 649.avif",
     "htc_desire/HTC Desire.webp",

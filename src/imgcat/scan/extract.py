@@ -199,6 +199,8 @@ def _stored_size(
     stored: tuple[int, int] | None,
 ) -> tuple[int | None, int | None]:
     """Dimensions as stored, before orientation (what EXIF readers report)."""
+    if detected.format == "raf" and size is not None:
+        return size  # a RAF's embedded JPEG is the camera's picture at full size
     if detected.format in RAW_FORMATS:
         if facts.width and facts.height:
             return facts.width, facts.height

@@ -47,6 +47,8 @@ def _read_raw(data: bytes, raw_format: str) -> RawContents:
     tags = read_tiff(data, magic_ok=raw_format in ("orf", "rw2"))
     if raw_format == "rw2":
         _rw2_size(tags)
+    if raw_format == "iiq":
+        _iiq_size(data, tags)
     return RawContents(tags, largest_jpeg(data, tags.images))
 
 
@@ -120,6 +122,23 @@ def _rw2_size(tags: TiffTags) -> None:
     if None not in (top, left, bottom, right):
         tags.ifd0.tags[IMAGE_WIDTH] = (float(right) - float(left),)  # type: ignore[arg-type]
         tags.ifd0.tags[IMAGE_LENGTH] = (float(bottom) - float(top),)  # type: ignore[arg-type]
+
+
+def _iiq_size(data: bytes, tags: TiffTags) -> None:
+    """Phase One IIQ: after the TIFF header, `IIII` and the offset (from byte 8) of its own
+    directory of 16-byte entries (tag, type, size, value); 0x10c/0x10d are the image's size."""
+    if data[8:12] != b"IIII":
+        return
+    directory = 8 + struct.unpack_from("<I", data, 16)[0]
+    count = struct.unpack_from("<I", data, directory)[0]
+    values: dict[int, int] = {}
+    for index in range(min(count, 1000)):
+        tag, _, _, value = struct.unpack_from("<IIII", data, directory + 8 + 16 * index)
+        values[tag] = value
+    if 0x10C in values and 0x10D in values:
+        tags.images.append(
+            Directory({IMAGE_WIDTH: (float(values[0x10C]),), IMAGE_LENGTH: (float(values[0x10D]),)})
+        )
 
 
 def _crw(data: bytes) -> RawContents:

@@ -1,0 +1,37 @@
+"""`imgcat stats`: what the catalog holds, and the space exact duplicates take."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clirun import imgcat
+from media import MEDIA, copy_media
+
+
+def test_stats_counts_by_facet_and_the_space_of_duplicates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_media(tmp_path / "m", "exif_org", "sony_cybershot", "iphone_6")
+    db = str(tmp_path / "c.sqlite")
+    imgcat(capsys, "add", str(root), "-r", "--db", db, "--workers", "0", "-q", "--device", "laptop")
+    run = imgcat(capsys, "stats", "--json", "--db", db)
+    assert run.code == 0
+    figures = json.loads(run.out)
+    duplicate = (MEDIA / "exif_org" / "sony-cybershot.jpg").stat().st_size
+    assert (figures["duplicate_groups"], figures["duplicate_files"], figures["duplicate_bytes"]) == (
+        1,
+        1,
+        duplicate,
+    )
+    summary = figures["summary"]
+    assert summary["records"] == 5
+    assert {b["key"]: b["count"] for b in summary["by_kind"]} == {"image": 4, "video": 1}
+    assert {b["key"]: b["count"] for b in summary["by_year"]} == {"2000": 2, "2001": 1, "2014": 1, "2019": 1}
+    assert {b["key"]: b["count"] for b in summary["by_camera"]} == {"SONY CYBERSHOT": 3, "Apple iPhone 6": 2}
+    assert summary["by_device"] == [{"key": "laptop", "count": 5, "bytes": summary["bytes"]}]
+    table = imgcat(capsys, "stats", "--db", db)
+    assert "exact duplicates: 1 extra copies in 1 groups" in table.out
+    assert "SONY CYBERSHOT" in table.out
