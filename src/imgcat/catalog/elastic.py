@@ -345,7 +345,10 @@ class ElasticCatalog:
         LocationDocument.init(index=f"{self.index}-locations", using=self._client)
 
     def _run(self, body: Body) -> Body:
-        answer: Body = self._client.search(body=body).body
+        """One search request. A point-in-time search names no index (the PIT holds it); any
+        other request is sent to this catalog's index, never to the whole cluster."""
+        index = None if "pit" in body else self.index
+        answer: Body = self._client.search(index=index, body=body).body
         return answer
 
     def _bulk(self, actions: Iterable[Body]) -> int:
