@@ -145,7 +145,10 @@ def main() -> None:
         if shutil.which("exiftool"):
             command = ["exiftool", "-json", "-r", str(root)]
             exiftool = best_of(
-                args.repeat, lambda: subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+                args.repeat,
+                lambda: subprocess.run(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+                ),
             )
             line("peer: exiftool -json -r (metadata only)", exiftool, files, size)
         plain = best_of(args.repeat, lambda: run_pool(plain_phash, paths, args.workers))
