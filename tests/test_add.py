@@ -316,3 +316,18 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_goes_on(tmp_path: Path) -> None:
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 0, again.stderr
     assert SqliteCatalog(db).count() == 1500
+
+
+def test_files_read_by_an_older_extractor_are_read_again(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    old = catalog.get("d", str(root / "nikon_coolpix_p6000" / "DSCN0010.jpg"))
+    assert old is not None
+    catalog.upsert_many([replace(old, extractor_version=old.extractor_version - 1, phash=None)])
+    report = add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    assert (report.updated, report.unchanged) == (1, 3)
+    again = catalog.get("d", old.path)
+    assert again is not None and again.phash == old.phash and again.first_seen == old.first_seen

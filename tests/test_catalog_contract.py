@@ -10,7 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from conftest import ES_URL, full_record, make_record
-from imgcat.catalog.base import Bucket, Catalog
+from imgcat.catalog.base import Bucket, Catalog, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError
 
@@ -94,8 +94,8 @@ def test_stamps_and_states_give_what_decides_a_change(store: Catalog) -> None:
     odd = make_record("/a/\udcff.jpg", size=8)
     store.upsert_many([record, odd, make_record("/b/y.jpg")])
     assert sorted(store.iter_stamps("laptop", "/a")) == [
-        ("/a/x.jpg", 7, 99),
-        ("/a/\udcff.jpg", 8, odd.mtime_ns),
+        Stamp("/a/x.jpg", 7, 99, 1),
+        Stamp("/a/\udcff.jpg", 8, odd.mtime_ns, 1),
     ]
     [state] = store.states_of("laptop", ["/a/x.jpg", "/a/unknown.jpg"])
     assert (state.id, state.path, state.size, state.mtime_ns, state.inode, state.checksum) == (

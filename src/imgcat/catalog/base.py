@@ -15,11 +15,13 @@ T = TypeVar("T")
 
 
 class Stamp(NamedTuple):
-    """Path, size and modification time: all an unchanged file costs a sync or a re-`add`."""
+    """Path, size, modification time and the extractor version that read the file: all an
+    unchanged file costs a sync or a re-`add`."""
 
     path: str
     size: int
     mtime_ns: int
+    extractor_version: int
 
 
 class FileState(NamedTuple):
@@ -83,7 +85,8 @@ class Catalog(Protocol):
         ...
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
-        """(path, size, mtime) of every entry under `prefix`, read from an index where the store can."""
+        """(path, size, mtime, extractor version) of every entry under `prefix`, from an index where
+        the store can."""
         ...
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:

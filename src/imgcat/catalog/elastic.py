@@ -399,13 +399,13 @@ class ElasticCatalog:
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         query = under_query(device, prefix, recursive=recursive)
-        search = records_search(self.index, query, ["_doc"], ["path", "path_raw", "size", "mtime_ns"])
+        fields = ["path", "path_raw", "size", "mtime_ns", "extractor_version"]
+        search = records_search(self.index, query, ["_doc"], fields)
         with self._reaching():
             for hit in self._iter_hits(search):
-                source = hit["_source"]
-                yield Stamp(
-                    path_from_text(source["path"], source.get("path_raw")), source["size"], source["mtime_ns"]
-                )
+                s = hit["_source"]
+                path = path_from_text(s["path"], s.get("path_raw"))
+                yield Stamp(path, s["size"], s["mtime_ns"], s["extractor_version"])
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum"]

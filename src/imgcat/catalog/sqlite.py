@@ -86,8 +86,10 @@ MIGRATIONS: Final[dict[int, str]] = {
     CREATE INDEX media_dir_path ON media(dir, path);
     DROP INDEX media_device_dir;
     DROP INDEX media_device_path;
-    CREATE INDEX media_device_path_stamp ON media(device, path, size, mtime_ns, path_raw);
-    CREATE INDEX media_device_dir_stamp ON media(device, dir, path, size, mtime_ns, path_raw);
+    CREATE INDEX media_device_path_stamp
+        ON media(device, path, size, mtime_ns, path_raw, extractor_version);
+    CREATE INDEX media_device_dir_stamp
+        ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version);
     CREATE TABLE locations (
         device TEXT NOT NULL,
         path TEXT NOT NULL,
@@ -205,10 +207,9 @@ class SqliteCatalog:
         where, params = _under(device, prefix, recursive=recursive)
         rows = self._db.cursor()
         rows.row_factory = None  # plain tuples: the hot loop of an unchanged sync, on a covering index
-        for path, path_raw, size, mtime_ns in rows.execute(
-            f"SELECT path, path_raw, size, mtime_ns FROM media WHERE {where}", params
-        ):
-            yield Stamp(path if path_raw is None else path_from_text(path, path_raw), size, mtime_ns)
+        sql = f"SELECT path, path_raw, size, mtime_ns, extractor_version FROM media WHERE {where}"
+        for path, path_raw, size, mtime_ns, version in rows.execute(sql, params):
+            yield Stamp(path if path_raw is None else path_from_text(path, path_raw), size, mtime_ns, version)
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         sql = "SELECT id, path, path_raw, size, mtime_ns, inode, checksum FROM media WHERE id IN ({})"

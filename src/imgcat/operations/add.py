@@ -14,7 +14,7 @@ from imgcat.catalog.base import Catalog, Stamp
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.record import MediaRecord
 from imgcat.scan.companions import link_companions, stem_of
-from imgcat.scan.extract import Extraction, FileStat, extract_file
+from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
 
@@ -107,7 +107,12 @@ def _plan_folder(
     to_read = []
     for stat in folder.files:
         stamp = known.get(stat.path)
-        if stamp is not None and stamp.size == stat.size and stamp.mtime_ns == stat.mtime_ns:
+        if (
+            stamp is not None
+            and stamp.size == stat.size
+            and stamp.mtime_ns == stat.mtime_ns
+            and stamp.extractor_version >= EXTRACTOR_VERSION  # a newer imgcat reads more: read again
+        ):
             report.unchanged += 1
             events.advanced(1, stat.size)
         else:
