@@ -6,7 +6,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, NotRequired, TypedDict, get_args
+from typing import Literal, NotRequired, TypedDict, cast, get_args
 
 import xxhash
 
@@ -333,16 +333,16 @@ def _from_iso(value: str | None) -> datetime | None:
 def _kind(value: str) -> Kind:
     if value not in get_args(Kind):
         raise ValueError(f"unknown kind {value!r}")
-    return value  # type: ignore[return-value]
+    return cast(Kind, value)
 
 
 def _capture_source(value: str | None) -> CaptureSource | None:
     if value is not None and value not in get_args(CaptureSource):
         raise ValueError(f"unknown capture source {value!r}")
-    return value  # type: ignore[return-value]
+    return cast(CaptureSource | None, value)
 
 
 def _role(value: str) -> CompanionRole:
     if value not in get_args(CompanionRole):
         raise ValueError(f"unknown companion role {value!r}")
-    return value  # type: ignore[return-value]
+    return cast(CompanionRole, value)

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Final, TypedDict
+from typing import Any, Final, TypedDict, cast
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 from elasticsearch.dsl import (
@@ -190,7 +190,7 @@ def record_from_source(source: Body) -> MediaRecord:
         del data["path_raw"]
     gps = source.get("gps")
     data["gps"] = None if gps is None else {**gps, "alt": source.get("gps_alt")}
-    return record_from_json(RecordJson(**data))  # type: ignore[typeddict-item]
+    return record_from_json(cast(RecordJson, data))
 
 
 def index_actions(records: Iterable[MediaRecord], index: str) -> Iterator[Body]:

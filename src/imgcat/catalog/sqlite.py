@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from imgcat.catalog.base import (
     Bucket,
@@ -140,7 +140,7 @@ def record_from_row(row: sqlite3.Row) -> MediaRecord:
     errors: list[ErrorJson] = json.loads(row["errors"])
     data["companions"] = companions
     data["errors"] = errors
-    return record_from_json(RecordJson(**data))  # type: ignore[typeddict-item]
+    return record_from_json(cast(RecordJson, data))
 
 
 class SqliteCatalog:

@@ -119,9 +119,9 @@ def _mrw_tags(data: bytes) -> TiffTags:
 def _rw2_size(tags: TiffTags) -> None:
     """Panasonic RW2 keeps the image area as sensor borders (IFD0 tags 4-7): right-left x bottom-top."""
     top, left, bottom, right = (tags.ifd0.number(tag) for tag in (4, 5, 6, 7))
-    if None not in (top, left, bottom, right):
-        tags.ifd0.tags[IMAGE_WIDTH] = (float(right) - float(left),)  # type: ignore[arg-type]
-        tags.ifd0.tags[IMAGE_LENGTH] = (float(bottom) - float(top),)  # type: ignore[arg-type]
+    if top is not None and left is not None and bottom is not None and right is not None:
+        tags.ifd0.tags[IMAGE_WIDTH] = (right - left,)
+        tags.ifd0.tags[IMAGE_LENGTH] = (bottom - top,)
 
 
 def _iiq_size(data: bytes, tags: TiffTags) -> None:
