@@ -95,8 +95,12 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
         if detected is None:
             return Extraction(stat, not_media=True)
         whole = detected.kind == "image" and stat.size <= WHOLE_READ_LIMIT
-        data = head + file.read() if whole else b""
-        checksum = xxhash.xxh3_128_hexdigest(data) if whole else _stream_checksum(file, head)
+        if whole:
+            file.seek(0)
+            data = file.read()  # one buffer for the checksum, the metadata and the pixels
+            checksum = xxhash.xxh3_128_hexdigest(data)
+        else:
+            data, checksum = b"", _stream_checksum(file, head)
     after = os.stat(stat.path)
     if (after.st_size, after.st_mtime_ns) != (stat.size, stat.mtime_ns) or (whole and len(data) != stat.size):
         raise FileChangedError(stat.path)
@@ -145,12 +149,7 @@ def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[M
         tags = _embedded_tags(image, detected.format, data)
         turned = image.info.get("original_orientation")  # pillow-heif hands pixels over upright
         upright_orientation = turned if isinstance(turned, int) else None
-    facts = photo_facts(tags)
-    if facts.captured_at is None and image is not None:
-        xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
-        if isinstance(xmp, bytes | str):
-            captured_at, offset = xmp_capture_time(xmp)
-            facts = replace(facts, captured_at=captured_at, captured_offset=offset)
+    facts = _with_xmp_time(photo_facts(tags), image)
     errors.extend(ExtractError("exif", problem) for problem in tags.problems[:1])
     pixels: PixelFacts | None = None
     if image is not None:
@@ -165,6 +164,17 @@ def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[M
     stored = primary_image_size(data) if detected.format in ("heic", "avif") else None
     width, height = _stored_size(detected, facts, size, orientation, stored)
     return _photo(base, facts, pixels, width, height, orientation, errors), facts.content_id
+
+
+def _with_xmp_time(facts: PhotoFacts, image: Image.Image | None) -> PhotoFacts:
+    """Without an EXIF date, the XMP packet's (PNGs and edited files often carry only that)."""
+    if facts.captured_at is not None or image is None:
+        return facts
+    xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    if not isinstance(xmp, bytes | str):
+        return facts
+    captured_at, offset = xmp_capture_time(xmp)
+    return replace(facts, captured_at=captured_at, captured_offset=offset)
 
 
 _IMAGE_ERRORS: Final = (OSError, ValueError, SyntaxError, Image.DecompressionBombError, RuntimeError)
