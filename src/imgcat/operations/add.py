@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -75,15 +76,17 @@ def add_folder(
     extract = functools.partial(extract_file, device=device, now=now)
     try:
         with extraction_pool(workers) as pool:
+            reader = _WindowReader(catalog, device, extract, pool, report, events, problem)
             window: list[_Pending] = []
             for folder in walk_folders(root, recursive=recursive, on_problem=problem):
                 report.skipped += folder.skipped
                 for chunk in _plan_folder(catalog, device, folder, report, events):
                     window.append(chunk)
                     if sum(len(p.to_read) for p in window) >= WINDOW_FILES:
-                        _read_window(catalog, device, window, extract, pool, report, events, problem)
+                        reader.submit(window)
                         window = []
-            _read_window(catalog, device, window, extract, pool, report, events, problem)
+            reader.submit(window)
+            reader.finish()
     except KeyboardInterrupt:
         report.interrupted = True  # every window written so far is in the catalog
     return report
@@ -122,26 +125,41 @@ def _plan_folder(
     ]
 
 
-def _read_window(
-    catalog: Catalog,
-    device: str,
-    window: list[_Pending],
-    extract: Callable[[FileStat], Extraction],
-    pool: Executor | None,
-    report: AddReport,
-    events: ScanEvents,
-    problem: Callable[[str, str], None],
-) -> None:
-    stats = [stat for pending in window for stat in pending.to_read]
-    if not stats:
-        return
-    results = pool.map(extract, stats, chunksize=CHUNK_SIZE) if pool else map(extract, stats)
-    extractions = {e.stat.path: e for e in _advancing(results, events)}
-    fresh: list[MediaRecord] = []
-    for pending in window:
-        mine = [extractions[s.path] for s in pending.to_read]
-        fresh.extend(_settle_folder(catalog, device, pending, mine, report, problem))
-    _count_duplicates_and_moves(catalog, device, fresh, report)
+@dataclass
+class _WindowReader:
+    """Reads windows of files in the pool and writes them in order, keeping the next window
+    queued while one is written, so that no core waits for the catalog or for a straggler."""
+
+    catalog: Catalog
+    device: str
+    extract: Callable[[FileStat], Extraction]
+    pool: Executor | None
+    report: AddReport
+    events: ScanEvents
+    problem: Callable[[str, str], None]
+    in_flight: deque[tuple[list[_Pending], Iterator[Extraction]]] = field(default_factory=deque)
+
+    def submit(self, window: list[_Pending]) -> None:
+        stats = [stat for pending in window for stat in pending.to_read]
+        if not stats:
+            return
+        pool = self.pool
+        results = pool.map(self.extract, stats, chunksize=CHUNK_SIZE) if pool else map(self.extract, stats)
+        self.in_flight.append((window, iter(results)))
+        if len(self.in_flight) > 1:
+            self._write(*self.in_flight.popleft())
+
+    def finish(self) -> None:
+        while self.in_flight:
+            self._write(*self.in_flight.popleft())
+
+    def _write(self, window: list[_Pending], results: Iterator[Extraction]) -> None:
+        extractions = {e.stat.path: e for e in _advancing(results, self.events)}
+        fresh: list[MediaRecord] = []
+        for pending in window:
+            mine = [extractions[s.path] for s in pending.to_read]
+            fresh.extend(_settle_folder(self.catalog, self.device, pending, mine, self.report, self.problem))
+        _count_duplicates_and_moves(self.catalog, self.device, fresh, self.report)
 
 
 def _advancing(results: Iterable[Extraction], events: ScanEvents) -> Iterator[Extraction]:
