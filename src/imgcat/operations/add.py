@@ -49,6 +49,7 @@ class _Pending:
     folder: Folder
     known: dict[str, Stamp]
     to_read: list[FileStat]
+    by_stem: dict[str, list[str]]  # the folder's file paths by stem, built once for all its chunks
 
 
 def add_folder(
@@ -120,8 +121,13 @@ def _plan_folder(
             events.advanced(1, stat.size)
         else:
             to_read.append(stat)
+    by_stem: dict[str, list[str]] = {}
+    if to_read:
+        for stat in folder.files:
+            by_stem.setdefault(stem_of(os.path.basename(stat.path)), []).append(stat.path)
     return [
-        _Pending(folder, known, to_read[i : i + WINDOW_FILES]) for i in range(0, len(to_read), WINDOW_FILES)
+        _Pending(folder, known, to_read[i : i + WINDOW_FILES], by_stem)
+        for i in range(0, len(to_read), WINDOW_FILES)
     ]
 
 
@@ -199,7 +205,7 @@ def _settle_folder(
     earlier = {p: catalog.get(device, p) for p in changed if p in pending.known}
     records = [_keep_history(r, earlier.get(r.path)) for r in records]
     report.updated += sum(1 for r in records if r.path in pending.known)
-    neighbours = _companion_neighbours(catalog, device, pending.folder, records)
+    neighbours = _companion_neighbours(catalog, device, pending.by_stem, records)
     linked = link_companions(records + neighbours, pending.folder.sidecars, content_ids)
     relinked = [r for r, before in zip(linked[len(records) :], neighbours, strict=True) if r != before]
     catalog.upsert_many(linked[: len(records)] + relinked)
@@ -207,14 +213,12 @@ def _settle_folder(
 
 
 def _companion_neighbours(
-    catalog: Catalog, device: str, folder: Folder, records: list[MediaRecord]
+    catalog: Catalog, device: str, by_stem: dict[str, list[str]], records: list[MediaRecord]
 ) -> list[MediaRecord]:
     """The cataloged files of the folder that may pair with `records`: those sharing a stem."""
-    stems = {stem_of(r.name) for r in records}
     changed = {r.path for r in records}
-    paths = [
-        f.path for f in folder.files if f.path not in changed and stem_of(os.path.basename(f.path)) in stems
-    ]
+    stems = {stem_of(r.name) for r in records}
+    paths = [p for stem in stems for p in by_stem.get(stem, []) if p not in changed]
     return [r for r in (catalog.get(device, p) for p in paths) if r is not None]
 
 

@@ -231,14 +231,9 @@ def _photo(
     orientation: int | None,
     errors: list[ExtractError],
 ) -> MediaRecord:
-    turned = orientation in (5, 6, 7, 8)
     record = replace(
-        base,
-        width=width,
-        height=height,
+        _sized(base, width, height, turned=orientation in (5, 6, 7, 8)),
         orientation=orientation,
-        display_width=height if turned else width,
-        display_height=width if turned else height,
         captured_at=facts.captured_at,
         captured_offset=facts.captured_offset,
         captured_source="exif" if facts.captured_at else None,
@@ -273,13 +268,8 @@ def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
             facts = replace(facts, captured_at=captured_at, captured_offset=offset)
     except (OSError, RuntimeError, ValueError) as error:
         return replace(base, errors=(ExtractError("video", _reason(error)),)), None
-    turned = facts.rotation in (90, 270)
     record = replace(
-        base,
-        width=facts.width,
-        height=facts.height,
-        display_width=facts.height if turned else facts.width,
-        display_height=facts.width if turned else facts.height,
+        _sized(base, facts.width, facts.height, turned=facts.rotation in (90, 270)),
         rotation=facts.rotation,
         duration_s=facts.duration_s,
         fps=facts.fps,
@@ -295,6 +285,12 @@ def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
         gps=facts.gps,
     )
     return record, facts.content_id
+
+
+def _sized(record: MediaRecord, width: int | None, height: int | None, *, turned: bool) -> MediaRecord:
+    """The stored size, and the size as shown: swapped when the picture is turned a quarter."""
+    shown = (height, width) if turned else (width, height)
+    return replace(record, width=width, height=height, display_width=shown[0], display_height=shown[1])
 
 
 def _with_capture_time(record: MediaRecord) -> MediaRecord:
