@@ -13,6 +13,7 @@ from conftest import ES_URL, full_record, make_record
 from imgcat.catalog.base import Bucket, Catalog, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError
+from imgcat.record import Companion
 
 
 def paths(records: object) -> list[str]:
@@ -92,9 +93,14 @@ def test_odd_paths_round_trip_exactly(store: Catalog) -> None:
 def test_stamps_and_states_give_what_decides_a_change(store: Catalog) -> None:
     record = make_record("/a/x.jpg", size=7, mtime_ns=99, inode=5, checksum="ff")
     odd = make_record("/a/\udcff.jpg", size=8)
-    store.upsert_many([record, odd, make_record("/b/y.jpg")])
+    linked = make_record(
+        "/a/z.cr2",
+        companions=(Companion("jpeg", "/a/z.jpg"), Companion("sidecar", "/a/z.xmp")),
+    )
+    store.upsert_many([record, odd, linked, make_record("/b/y.jpg")])
     assert sorted(store.iter_stamps("laptop", "/a")) == [
         Stamp("/a/x.jpg", 7, 99, 1),
+        Stamp("/a/z.cr2", linked.size, linked.mtime_ns, 1, ("/a/z.xmp",)),
         Stamp("/a/\udcff.jpg", 8, odd.mtime_ns, 1),
     ]
     [state] = store.states_of("laptop", ["/a/x.jpg", "/a/unknown.jpg"])

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import piexif
 from PIL import Image
 
+from conftest import make_record
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.record import Companion
+from imgcat.scan.companions import link_companions, relink_companions
 from media import MEDIA
 
 
@@ -74,3 +77,38 @@ def test_a_new_file_links_to_its_cataloged_twin(tmp_path: Path) -> None:
     still = catalog.get("d", str(folder / "IMG_2927.HEIC"))
     assert still is not None
     assert still.companions == (Companion("live_video", str(folder / "IMG_2927.MOV")),)
+
+
+def test_a_sidecar_that_comes_or_goes_beside_an_unchanged_photo_is_relinked(tmp_path: Path) -> None:
+    folder = tmp_path / "DCIM"
+    folder.mkdir()
+    shutil.copy(MEDIA / "raw_exiftool" / "Nikon.nef", folder / "DSC_0001.NEF")
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(tmp_path), device="d", recursive=True, workers=0)
+    (folder / "DSC_0001.xmp").write_text("<x:xmpmeta/>")  # developed later in Lightroom
+    (folder / "notes.json").write_text("{}")  # named after nothing: never relinked for
+
+    again = add_folder(catalog, str(tmp_path), device="d", recursive=True, workers=0)
+    raw = catalog.get("d", str(folder / "DSC_0001.NEF"))
+    assert raw is not None and raw.companions == (Companion("sidecar", str(folder / "DSC_0001.xmp")),)
+    assert again.files_read == 0 and again.unchanged == 1
+
+    (folder / "DSC_0001.xmp").unlink()
+    add_folder(catalog, str(tmp_path), device="d", recursive=True, workers=0)
+    raw = catalog.get("d", str(folder / "DSC_0001.NEF"))
+    assert raw is not None and raw.companions == ()
+
+
+def test_relinking_keeps_live_photo_pairs_made_by_content_identifier() -> None:
+    still = make_record("/p/IMG_0001.HEIC", format="heic")
+    video = make_record("/p/clip.mov", kind="video", format="mov")
+    [still, video] = link_companions([still, video], [], {still.path: "A1", video.path: "A1"})
+    assert still.companions == (Companion("live_video", video.path),)
+
+    assert relink_companions([still, video], ["/p/IMG_0001.xmp"]) == [
+        replace(
+            still, companions=(Companion("live_video", video.path), Companion("sidecar", "/p/IMG_0001.xmp"))
+        ),
+        video,
+    ]
+    assert relink_companions([still], []) == [replace(still, companions=())]  # its video is gone

@@ -86,3 +86,17 @@ def test_a_file_that_is_not_a_catalog_gives_one_clear_error(tmp_path: Path) -> N
 def test_catalog_uses_write_ahead_logging(tmp_path: Path) -> None:
     catalog = SqliteCatalog(tmp_path / "c.sqlite")
     assert catalog._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+def test_stamps_are_read_from_a_covering_index(tmp_path: Path, recursive: bool) -> None:
+    """An unchanged re-scan or sync reads stamps only: never a table row per file."""
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    catalog.upsert_many([make_record(f"/a/{i}.jpg", checksum=f"c{i}") for i in range(50)])
+    statements: list[str] = []
+    catalog._db.set_trace_callback(statements.append)
+    assert len(list(catalog.iter_stamps("laptop", "/a", recursive=recursive))) == 50
+    catalog._db.set_trace_callback(None)
+    [query] = [s for s in statements if s.startswith("SELECT")]
+    plan = " | ".join(row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "COVERING INDEX" in plan and "SCAN media" not in plan, plan

@@ -15,13 +15,14 @@ T = TypeVar("T")
 
 
 class Stamp(NamedTuple):
-    """Path, size, modification time and the extractor version that read the file: all an
-    unchanged file costs a sync or a re-`add`."""
+    """Path, size, modification time, the extractor version that read the file and the sidecars
+    linked to it: all an unchanged file costs a sync or a re-`add`."""
 
     path: str
     size: int
     mtime_ns: int
     extractor_version: int
+    sidecars: tuple[str, ...] = ()
 
 
 class FileState(NamedTuple):
@@ -85,8 +86,8 @@ class Catalog(Protocol):
         ...
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
-        """(path, size, mtime, extractor version) of every entry under `prefix`, from an index where
-        the store can."""
+        """(path, size, mtime, extractor version, sidecars) of every entry under `prefix`, from an
+        index where the store can."""
         ...
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:

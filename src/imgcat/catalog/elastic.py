@@ -399,13 +399,14 @@ class ElasticCatalog:
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         query = under_query(device, prefix, recursive=recursive)
-        fields = ["path", "path_raw", "size", "mtime_ns", "extractor_version"]
+        fields = ["path", "path_raw", "size", "mtime_ns", "extractor_version", "companions"]
         search = records_search(self.index, query, ["_doc"], fields)
         with self._reaching():
             for hit in self._iter_hits(search):
                 s = hit["_source"]
                 path = path_from_text(s["path"], s.get("path_raw"))
-                yield Stamp(path, s["size"], s["mtime_ns"], s["extractor_version"])
+                sidecars = tuple(c["path"] for c in s.get("companions", []) if c["role"] == "sidecar")
+                yield Stamp(path, s["size"], s["mtime_ns"], s["extractor_version"], sidecars)
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum"]

@@ -33,7 +33,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
@@ -98,6 +98,14 @@ MIGRATIONS: Final[dict[int, str]] = {
         PRIMARY KEY (device, path)
     );
     """,
+    3: """
+    DROP INDEX media_device_path_stamp;
+    DROP INDEX media_device_dir_stamp;
+    CREATE INDEX media_device_path_stamp
+        ON media(device, path, size, mtime_ns, path_raw, extractor_version, companions);
+    CREATE INDEX media_device_dir_stamp
+        ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version, companions);
+    """,
 }
 
 _SCALARS: Final = (
@@ -141,6 +149,10 @@ def record_from_row(row: sqlite3.Row) -> MediaRecord:
     data["companions"] = companions
     data["errors"] = errors
     return record_from_json(cast(RecordJson, data))
+
+
+def _sidecar_paths(companions: list[CompanionJson]) -> tuple[str, ...]:
+    return tuple(c["path"] for c in companions if c["role"] == "sidecar")
 
 
 class SqliteCatalog:
@@ -207,9 +219,13 @@ class SqliteCatalog:
         where, params = _under(device, prefix, recursive=recursive)
         rows = self._db.cursor()
         rows.row_factory = None  # plain tuples: the hot loop of an unchanged sync, on a covering index
-        sql = f"SELECT path, path_raw, size, mtime_ns, extractor_version FROM media WHERE {where}"
-        for path, path_raw, size, mtime_ns, version in rows.execute(sql, params):
-            yield Stamp(path if path_raw is None else path_from_text(path, path_raw), size, mtime_ns, version)
+        sql = f"SELECT path, path_raw, size, mtime_ns, extractor_version, companions FROM media WHERE {where}"
+        for path, path_raw, size, mtime_ns, version, companions in rows.execute(sql, params):
+            path = path if path_raw is None else path_from_text(path, path_raw)
+            if companions == "[]":
+                yield Stamp(path, size, mtime_ns, version)
+            else:
+                yield Stamp(path, size, mtime_ns, version, _sidecar_paths(json.loads(companions)))
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         sql = "SELECT id, path, path_raw, size, mtime_ns, inode, checksum FROM media WHERE id IN ({})"

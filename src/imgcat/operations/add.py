@@ -14,7 +14,7 @@ from typing import Final
 from imgcat.catalog.base import Catalog, Stamp
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import link_companions, stem_of
+from imgcat.scan.companions import link_companions, relink_companions, sidecars_with_owner, stem_of
 from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
@@ -121,6 +121,7 @@ def _plan_folder(
             events.advanced(1, stat.size)
         else:
             to_read.append(stat)
+    _relink_if_sidecars_changed(catalog, device, folder, known, {s.path for s in to_read})
     by_stem: dict[str, list[str]] = {}
     if to_read:
         for stat in folder.files:
@@ -129,6 +130,21 @@ def _plan_folder(
         _Pending(folder, known, to_read[i : i + WINDOW_FILES], by_stem)
         for i in range(0, len(to_read), WINDOW_FILES)
     ]
+
+
+def _relink_if_sidecars_changed(
+    catalog: Catalog, device: str, folder: Folder, known: dict[str, Stamp], reading: set[str]
+) -> None:
+    """A sidecar that came or went beside an unchanged photo: relink the folder's records (those
+    being read again get their links when they are written)."""
+    stored = {sidecar for stamp in known.values() for sidecar in stamp.sidecars}
+    if sidecars_with_owner(folder.sidecars, known) == stored:
+        return
+    records = list(catalog.iter_under(device, folder.path, recursive=False))
+    relinked = relink_companions(records, folder.sidecars)
+    catalog.upsert_many(
+        r for r, before in zip(relinked, records, strict=True) if r != before and r.path not in reading
+    )
 
 
 @dataclass

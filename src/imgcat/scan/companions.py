@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Final
@@ -30,15 +30,43 @@ def link_companions(
     by_stem: dict[str, list[MediaRecord]] = defaultdict(list)
     for record in records:
         by_stem[stem_of(record.name)].append(record)
+    by_name = {record.name.lower(): record for record in records}
     _pair_live_photos(records, content_ids, by_stem, links)
     _pair_raw_twins(by_stem, links)
     for sidecar in sidecars:
-        owner = _sidecar_owner(os.path.basename(sidecar), records, by_stem)
+        owner = _sidecar_owner(os.path.basename(sidecar), by_name, by_stem)
         if owner is not None:
             links[owner.path].add(Companion("sidecar", sidecar))
     return [
         replace(r, companions=tuple(sorted(links[r.path], key=lambda c: (c.role, c.path)))) for r in records
     ]
+
+
+def relink_companions(records: Sequence[MediaRecord], sidecars: Sequence[str]) -> list[MediaRecord]:
+    """`link_companions` again over a folder's cataloged records, after files or sidecars came or
+    went: companions whose file is gone are dropped; Live Photo pairs made by Apple's content
+    identifier (which is not stored) are kept while both halves are there."""
+    present = {r.path for r in records}
+    kept_pairs = {
+        path: record.path
+        for record in records
+        for companion in record.companions
+        if companion.role == "live_video" and companion.path in present
+        for path in (record.path, companion.path)
+    }
+    return link_companions(records, sidecars, kept_pairs)
+
+
+def sidecars_with_owner(sidecars: Iterable[str], media_paths: Iterable[str]) -> set[str]:
+    """The sidecars named after one of `media_paths`: those `link_companions` attaches to one."""
+    names = {os.path.basename(path).lower() for path in media_paths}
+    stems = {stem_of(name) for name in names}
+    return {
+        sidecar
+        for sidecar in sidecars
+        if _named_after(os.path.basename(sidecar).lower(), names)
+        or stem_of(os.path.basename(sidecar)) in stems
+    }
 
 
 def _pair_live_photos(
@@ -91,15 +119,25 @@ def stem_of(name: str) -> str:
     return os.path.splitext(name)[0].lower()
 
 
+def _named_after(lowered: str, names: Container[str]) -> str | None:
+    """The media file name that a sidecar's (lowercased) name extends, longest first:
+    IMG_1.JPG.xmp, IMG_1.JPG.json and IMG_1.JPG.supplemental-metadata.json all name IMG_1.JPG."""
+    head = lowered
+    while "." in head:
+        head = head.rpartition(".")[0]
+        if head in names:
+            return head
+    return None
+
+
 def _sidecar_owner(
-    name: str, records: Sequence[MediaRecord], by_stem: Mapping[str, list[MediaRecord]]
+    name: str, by_name: Mapping[str, MediaRecord], by_stem: Mapping[str, list[MediaRecord]]
 ) -> MediaRecord | None:
-    lowered = name.lower()
-    for record in records:  # IMG_1.JPG.xmp, IMG_1.JPG.json, IMG_1.JPG.supplemental-metadata.json
-        if lowered.startswith(record.name.lower() + "."):
-            return record
+    full_name = _named_after(name.lower(), by_name)
+    if full_name is not None:
+        return by_name[full_name]
     candidates = by_stem.get(stem_of(name), [])
     stills = [r for r in candidates if r.kind == "image"]
-    raws = [r for r in stills if r.format in RAW_FORMATS] if lowered.endswith(".xmp") else []
+    raws = [r for r in stills if r.format in RAW_FORMATS] if name.lower().endswith(".xmp") else []
     chosen = raws or stills or candidates  # an XMP beside a RAW+JPEG pair is the RAW's (Lightroom)
     return chosen[0] if chosen else None
