@@ -69,6 +69,8 @@ def test_sync_of_an_unchanged_tree_reads_no_file(
     store: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = copy_media(tmp_path / "m", *FOLDERS)
+    (root / "nikon_coolpix_p6000/DSCN0010.xmp").write_text("<x:xmpmeta/>")
+    (root / "nikon_coolpix_p6000/album.json").write_text("{}")  # named after no photo
     add_folder(store, str(root), device="d", recursive=True, workers=0)
     from imgcat.operations import sync as sync_module
 
@@ -78,7 +80,33 @@ def test_sync_of_an_unchanged_tree_reads_no_file(
     monkeypatch.setattr(sync_module, "extract_file", no_reading)
     monkeypatch.setattr(sync_module, "_checksum", no_reading)
     plan = plan_sync(store, str(root), device="d", workers=0)
-    assert (plan.unchanged, plan.entries, plan.not_cataloged) == (12, 12, 0)
+    assert (plan.unchanged, plan.entries, plan.not_cataloged, plan.relink) == (12, 12, 0, {})
+
+
+def test_sync_links_companions_as_a_fresh_add_would(store: Catalog, tmp_path: Path) -> None:
+    folder, sorted_folder = tmp_path / "m" / "DCIM", tmp_path / "m" / "sorted"
+    folder.mkdir(parents=True)
+    sorted_folder.mkdir()
+    shutil.copy(MEDIA / "iphone_11_pro/IMG_2927.HEIC", folder / "IMG_2927.HEIC")
+    shutil.copy(MEDIA / "iphone_6/with-gps.mov", folder / "IMG_2927.MOV")
+    shutil.copy(MEDIA / "raw_exiftool/Nikon.nef", folder / "DSC_0001.NEF")
+    (folder / "DSC_0001.xmp").write_text("<x:xmpmeta/>")
+    shutil.copy(MEDIA / "nikon_coolpix_p6000/DSCN0010.jpg", folder / "DSCN0010.jpg")
+    add_folder(store, str(tmp_path / "m"), device="d", recursive=True, workers=0)
+
+    (folder / "IMG_2927.MOV").unlink()  # the Live Photo's video is deleted
+    (folder / "DSCN0010.xmp").write_text("<x:xmpmeta/>")  # a sidecar appears beside an unchanged photo
+    (folder / "DSC_0001.NEF").rename(sorted_folder / "DSC_0001.NEF")  # moved, away from its sidecar...
+    (sorted_folder / "DSC_0001.NEF.xmp").write_text("<x:xmpmeta/>")  # ...to one made for it there
+    _sync(store, tmp_path / "m")
+
+    fresh = SqliteCatalog(tmp_path / "fresh.sqlite")
+    add_folder(fresh, str(tmp_path / "m"), device="d", recursive=True, workers=0)
+    assert _comparable(store.iter_under("d", str(tmp_path))) == _comparable(
+        fresh.iter_under("d", str(tmp_path))
+    )
+    photo = store.get("d", str(folder / "DSCN0010.jpg"))
+    assert photo is not None and [c.path for c in photo.companions] == [str(folder / "DSCN0010.xmp")]
 
 
 def test_new_files_are_counted_not_added(store: Catalog, tmp_path: Path) -> None:

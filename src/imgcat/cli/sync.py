@@ -103,6 +103,7 @@ def _summary(plan: SyncPlan, *, applied: bool) -> dict[str, object]:
         "removed_paths": [s.path for s in plan.removals],
         "moves": [{"from": m.old.path, "to": m.new.path} for m in plan.moves],
         "updated_paths": [r.path for r in plan.updates],
+        "relinked_folders": list(plan.relink),
     }
 
 
@@ -127,6 +128,8 @@ def _print(plan: SyncPlan, *, applied: bool) -> None:
             console.print(f"would move: {move.old.path} -> {move.new.path}", markup=False)
         for record in plan.updates:
             console.print(f"would update: {record.path}", markup=False)
+        for folder in plan.relink:
+            console.print(f"would relink companions in: {folder}", markup=False)
     if plan.not_cataloged:
         console.print(
             f"{plan.not_cataloged} files on disk are not cataloged: run 'imgcat add -r {plan.root}'."

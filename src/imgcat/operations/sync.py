@@ -20,6 +20,7 @@ import xxhash
 from imgcat.catalog.base import Catalog, FileState
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.record import MediaRecord
+from imgcat.scan.companions import relink_companions, sidecars_with_owner
 from imgcat.scan.extract import FileStat, extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import walk_folders
@@ -49,6 +50,7 @@ class SyncPlan:
     removals: list[FileState] = field(default_factory=list)
     kept_unreadable: int = 0
     not_cataloged: int = 0
+    relink: dict[str, list[str]] = field(default_factory=dict)  # folder → its sidecars on disk
     missing_root: bool = False
     problems: list[tuple[str, str]] = field(default_factory=list)
 
@@ -89,8 +91,15 @@ def plan_sync(
             unreadable.append(path.rstrip("/") + "/")
 
     on_disk: dict[str, FileStat] = {}
+    sidecars_on_disk: dict[str, list[str]] = {}
+    in_sidecar_folder: dict[str, str] = {}  # path → folder, for folders that hold sidecars
     for folder in walk_folders(root, recursive=True, on_problem=problem):
         on_disk.update((found.path, found) for found in folder.files)
+        if folder.sidecars:
+            sidecars_on_disk[folder.path] = folder.sidecars
+            in_sidecar_folder.update((found.path, folder.path) for found in folder.files)
+    sidecars_linked: dict[str, set[str]] = defaultdict(set)
+    cataloged_beside_sidecars: dict[str, list[str]] = defaultdict(list)
     changed: list[FileStat] = []
     vanished: list[str] = []
     checked = 0
@@ -98,6 +107,10 @@ def plan_sync(
         checked += 1
         if checked % PROGRESS_EVERY == 0:
             events.advanced(PROGRESS_EVERY, 0)
+        if stamp.sidecars:
+            sidecars_linked[os.path.dirname(stamp.path)].update(stamp.sidecars)
+        if stamp.path in in_sidecar_folder:
+            cataloged_beside_sidecars[in_sidecar_folder[stamp.path]].append(stamp.path)
         stat = on_disk.pop(stamp.path, None)
         if stat is None:
             if any(stamp.path.startswith(folder) for folder in unreadable) or os.path.lexists(stamp.path):
@@ -113,6 +126,16 @@ def plan_sync(
     plan.moves, plan.removals = _find_moves(list(catalog.states_of(device, vanished)), list(on_disk.values()))
     plan.not_cataloged = len(on_disk) - len(plan.moves)
     plan.updates = _reread(catalog, device, changed, workers, plan)
+    touched = {
+        os.path.dirname(p) for p in [*vanished, *(m.new.path for m in plan.moves), *(s.path for s in changed)]
+    }
+    touched.update(
+        folder
+        for folder in {*sidecars_on_disk, *sidecars_linked}
+        if sidecars_with_owner(sidecars_on_disk.get(folder, []), cataloged_beside_sidecars[folder])
+        != sidecars_linked[folder]
+    )
+    plan.relink = {folder: sidecars_on_disk.get(folder, []) for folder in sorted(touched)}
     return plan
 
 
@@ -200,7 +223,8 @@ def refusal(plan: SyncPlan, *, threshold: float, prune_missing_root: bool, yes: 
 
 
 def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
-    """Write the plan to the catalog: moves keep their history, updates replace, removals go."""
+    """Write the plan to the catalog: moves keep their history, updates replace, removals go, and
+    the folders where files or sidecars came or went get their companions linked again."""
     moved: list[tuple[MediaRecord, str]] = []
     refreshed: list[MediaRecord] = []
     for move in plan.moves:
@@ -214,3 +238,8 @@ def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
     catalog.move_many(moved)
     catalog.upsert_many(refreshed + plan.updates)
     catalog.delete_many(s.id for s in plan.removals)
+    for folder, sidecars in plan.relink.items():
+        records = list(catalog.iter_under(plan.device, folder, recursive=False))
+        catalog.upsert_many(
+            r for r, before in zip(relink_companions(records, sidecars), records, strict=True) if r != before
+        )

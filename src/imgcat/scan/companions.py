@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Final
@@ -57,8 +57,10 @@ def relink_companions(records: Sequence[MediaRecord], sidecars: Sequence[str]) -
     return link_companions(records, sidecars, kept_pairs)
 
 
-def sidecars_with_owner(sidecars: Iterable[str], media_paths: Iterable[str]) -> set[str]:
+def sidecars_with_owner(sidecars: Collection[str], media_paths: Iterable[str]) -> set[str]:
     """The sidecars named after one of `media_paths`: those `link_companions` attaches to one."""
+    if not sidecars:
+        return set()  # the common folder: nothing to look up
     names = {os.path.basename(path).lower() for path in media_paths}
     stems = {stem_of(name) for name in names}
     return {
