@@ -52,3 +52,15 @@ def test_types_counts_by_extension_and_content(tmp_path: Path, capsys: pytest.Ca
     assert found[("txt", "other")] == (1, 5)
     counts = [t["count"] for t in json.loads(run.out)]
     assert counts == sorted(counts, reverse=True)
+
+
+def test_ls_table_shows_each_file_whole_under_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    root = copy_media(tmp_path / "m", "iphone_11_pro", "raw_exiftool")
+    run = imgcat(capsys, "ls", str(root), "-r", "--workers", "0")
+    assert run.code == 0
+    text = "".join(run.out.split())  # a long name may be folded over lines, never cut
+    assert "iphone_11_pro/IMG_2927.HEIC" in text and "raw_exiftool/CanonRaw.cr2" in text
+    assert "2020-05-0418:39" in text and "CanonEOS350D" in text and "CanonCanon" not in text

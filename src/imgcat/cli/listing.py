@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from imgcat.cli import render
@@ -44,16 +46,18 @@ def ls(
     with ScanProgress(quiet=True) as progress:
         if from_catalog:
             with opened(store) as catalog:
-                _show(catalog.iter_under(device_name(device), root, recursive=recursive), as_json, jsonl)
+                _show(
+                    catalog.iter_under(device_name(device), root, recursive=recursive), root, as_json, jsonl
+                )
         else:
             count = default_workers() if workers is None else workers
             records = scan_records(
                 root, device=device_name(device), recursive=recursive, workers=count, events=progress
             )
-            _show(records, as_json, jsonl)
+            _show(records, root, as_json, jsonl)
 
 
-def _show(records: Iterable[MediaRecord], as_json: bool, jsonl: bool) -> None:
+def _show(records: Iterable[MediaRecord], root: str, as_json: bool, jsonl: bool) -> None:
     if jsonl:
         for record in records:
             render.print_jsonl(record_to_json(record))
@@ -62,12 +66,18 @@ def _show(records: Iterable[MediaRecord], as_json: bool, jsonl: bool) -> None:
     if as_json:
         render.print_json([record_to_json(r) for r in items])
     else:
-        table = Table("path", "kind", "format", "size", "captured", "camera")
+        table = Table(title=root, title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("captured", no_wrap=True)
+        table.add_column("format", no_wrap=True)
+        table.add_column("size", justify="right", no_wrap=True)
+        table.add_column("camera", overflow="ellipsis", no_wrap=True, max_width=20)
+        table.add_column("file", overflow="fold")  # last, like ls -l: never cut
         for r in items:
-            camera = " ".join(part for part in (r.make, r.model) if part)
-            captured = "" if r.captured_at is None else r.captured_at.isoformat(sep=" ")
-            table.add_row(r.path, r.kind, r.format, render.human_bytes(r.size), captured, camera)
-        render.out().print(table)
+            captured = "" if r.captured_at is None else r.captured_at.strftime("%Y-%m-%d %H:%M")
+            camera = render.camera_name(r.make, r.model)
+            shown = os.path.relpath(r.path, root)
+            table.add_row(captured, r.format, render.human_bytes(r.size), camera, shown)
+        render.out().print(table, markup=False)
 
 
 def types(folder: Folder, recursive: Recursive = False, as_json: Json = False) -> None:

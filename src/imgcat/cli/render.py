@@ -32,3 +32,10 @@ def human_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     raise AssertionError("unreachable")
+
+
+def camera_name(make: str | None, model: str | None) -> str:
+    """'Apple iPhone 11 Pro'; 'Canon EOS 350D' (not 'Canon Canon EOS 350D': models often repeat the make)."""
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(part for part in (make, model) if part)
