@@ -11,6 +11,7 @@ from elasticsearch.dsl import Q
 
 from conftest import full_record, make_record
 from imgcat.catalog import elastic
+from imgcat.catalog.base import Stamp
 from imgcat.catalog.elastic import (
     MediaDocument,
     composite_buckets,
@@ -22,10 +23,12 @@ from imgcat.catalog.elastic import (
     pit_hits,
     record_from_source,
     records_search,
+    stamp_from_source,
     under_query,
 )
 from imgcat.catalog.open import ElasticTarget, SqliteTarget, redact, split_credentials, store_target
 from imgcat.errors import UsageError
+from imgcat.record import Companion
 
 
 def test_mapping_is_explicit_and_strict() -> None:
@@ -65,6 +68,15 @@ def test_source_round_trips_to_the_same_record() -> None:
         [action] = index_actions([record], "catalog")
         source = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in action["_source"].items()}
         assert record_from_source(source) == record
+
+
+def test_stamps_come_from_their_fields_only_with_the_sidecars() -> None:
+    record = make_record(
+        "/a/\udcff.cr2", companions=(Companion("jpeg", "/a/x.jpg"), Companion("sidecar", "/a/x.xmp"))
+    )
+    [action] = index_actions([record], "catalog")
+    source = {k: v for k, v in action["_source"].items() if k in elastic.STAMP_FIELDS}
+    assert stamp_from_source(source) == Stamp(record.path, record.size, record.mtime_ns, 1, ("/a/x.xmp",))
 
 
 def test_delete_and_move_actions() -> None:

@@ -222,6 +222,16 @@ def under_query(device: str | None, prefix: str, *, recursive: bool = True) -> Q
     return Q("bool", filter=filters)
 
 
+STAMP_FIELDS: Final = ["path", "path_raw", "size", "mtime_ns", "extractor_version", "companions"]
+
+
+def stamp_from_source(source: Body) -> Stamp:
+    """The stamp of an entry from its `_source`, fetched with STAMP_FIELDS only."""
+    sidecars = tuple(c["path"] for c in source.get("companions", []) if c["role"] == "sidecar")
+    path = path_from_text(source["path"], source.get("path_raw"))
+    return Stamp(path, source["size"], source["mtime_ns"], source["extractor_version"], sidecars)
+
+
 def records_search(index: str, query: Query, sort: list[str], fields: list[str] | None = None) -> Search:
     search = Search(index=index).query(query).sort(*sort).extra(size=PAGE_SIZE)
     return search if fields is None else search.source(includes=fields)
@@ -399,14 +409,10 @@ class ElasticCatalog:
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         query = under_query(device, prefix, recursive=recursive)
-        fields = ["path", "path_raw", "size", "mtime_ns", "extractor_version", "companions"]
-        search = records_search(self.index, query, ["_doc"], fields)
+        search = records_search(self.index, query, ["_doc"], STAMP_FIELDS)
         with self._reaching():
             for hit in self._iter_hits(search):
-                s = hit["_source"]
-                path = path_from_text(s["path"], s.get("path_raw"))
-                sidecars = tuple(c["path"] for c in s.get("companions", []) if c["role"] == "sidecar")
-                yield Stamp(path, s["size"], s["mtime_ns"], s["extractor_version"], sidecars)
+                yield stamp_from_source(hit["_source"])
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum"]
