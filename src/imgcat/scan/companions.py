@@ -142,4 +142,4 @@ def _sidecar_owner(
     stills = [r for r in candidates if r.kind == "image"]
     raws = [r for r in stills if r.format in RAW_FORMATS] if name.lower().endswith(".xmp") else []
     chosen = raws or stills or candidates  # an XMP beside a RAW+JPEG pair is the RAW's (Lightroom)
-    return chosen[0] if chosen else None
+    return min(chosen, key=lambda r: r.path) if chosen else None  # the same owner whatever the order
