@@ -13,8 +13,9 @@ from typing import Final
 
 from imgcat.catalog.base import Catalog, Stamp
 from imgcat.operations.events import NoEvents, ScanEvents
+from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import link_companions, relink_companions, sidecars_with_owner, stem_of
+from imgcat.scan.companions import link_companions, sidecars_with_owner, stem_of
 from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
@@ -138,13 +139,8 @@ def _relink_if_sidecars_changed(
     """A sidecar that came or went beside an unchanged photo: relink the folder's records (those
     being read again get their links when they are written)."""
     stored = {sidecar for stamp in known.values() for sidecar in stamp.sidecars}
-    if sidecars_with_owner(folder.sidecars, known) == stored:
-        return
-    records = list(catalog.iter_under(device, folder.path, recursive=False))
-    relinked = relink_companions(records, folder.sidecars)
-    catalog.upsert_many(
-        r for r, before in zip(relinked, records, strict=True) if r != before and r.path not in reading
-    )
+    if sidecars_with_owner(folder.sidecars, known) != stored:
+        relink_folder(catalog, device, folder.path, folder.sidecars, skip=reading)
 
 
 @dataclass

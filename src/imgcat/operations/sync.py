@@ -19,8 +19,9 @@ import xxhash
 
 from imgcat.catalog.base import Catalog, FileState
 from imgcat.operations.events import NoEvents, ScanEvents
+from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import relink_companions, sidecars_with_owner
+from imgcat.scan.companions import sidecars_with_owner
 from imgcat.scan.extract import FileStat, extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import walk_folders
@@ -239,7 +240,4 @@ def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
     catalog.upsert_many(refreshed + plan.updates)
     catalog.delete_many(s.id for s in plan.removals)
     for folder, sidecars in plan.relink.items():
-        records = list(catalog.iter_under(plan.device, folder, recursive=False))
-        catalog.upsert_many(
-            r for r, before in zip(relink_companions(records, sidecars), records, strict=True) if r != before
-        )
+        relink_folder(catalog, plan.device, folder, sidecars)
