@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -112,3 +113,31 @@ def test_relinking_keeps_live_photo_pairs_made_by_content_identifier() -> None:
         video,
     ]
     assert relink_companions([still], []) == [replace(still, companions=())]  # its video is gone
+
+
+def test_a_live_photo_paired_by_content_identifier_stays_paired_when_files_come_or_change(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "DCIM"
+    folder.mkdir()
+    shutil.copy(MEDIA / "iphone_11_pro" / "IMG_2927.HEIC", folder / "IMG_2927.HEIC")
+    shutil.copy(MEDIA / "iphone_6" / "with-gps.mov", folder / "clip.mov")
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(tmp_path), device="d", recursive=True, workers=0)
+    still, video = catalog.get("d", str(folder / "IMG_2927.HEIC")), catalog.get("d", str(folder / "clip.mov"))
+    assert still is not None and video is not None
+    # as the scanner pairs halves whose names differ, by the identifier Apple writes in both
+    catalog.upsert_many(
+        [
+            replace(still, companions=(Companion("live_video", video.path),)),
+            replace(video, companions=(Companion("live_still", still.path),)),
+        ]
+    )
+    _jpeg_taken_at(folder / "IMG_2927.JPG", "2020:05:04 18:39:11")  # an export beside the still
+    video_file = folder / "clip.mov"
+    os.utime(video_file, ns=(video_file.stat().st_atime_ns, video_file.stat().st_mtime_ns + 10**9))
+    add_folder(catalog, str(tmp_path), device="d", recursive=True, workers=0)  # reads the JPG and the MOV
+
+    still, video = catalog.get("d", str(folder / "IMG_2927.HEIC")), catalog.get("d", str(folder / "clip.mov"))
+    assert still is not None and Companion("live_video", str(folder / "clip.mov")) in still.companions
+    assert video is not None and video.companions == (Companion("live_still", still.path),)

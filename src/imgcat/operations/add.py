@@ -15,7 +15,7 @@ from imgcat.catalog.base import Catalog, Stamp
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import link_companions, sidecars_with_owner, stem_of
+from imgcat.scan.companions import LIVE_ROLES, relink_companions, sidecars_with_owner, stem_of
 from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
@@ -217,21 +217,29 @@ def _settle_folder(
     earlier = {p: catalog.get(device, p) for p in changed if p in pending.known}
     records = [_keep_history(r, earlier.get(r.path)) for r in records]
     report.updated += sum(1 for r in records if r.path in pending.known)
-    neighbours = _companion_neighbours(catalog, device, pending.by_stem, records)
-    linked = link_companions(records + neighbours, pending.folder.sidecars, content_ids)
+    neighbours = _companion_neighbours(catalog, device, pending.by_stem, records, earlier.values())
+    linked = relink_companions(records + neighbours, pending.folder.sidecars, content_ids)
     relinked = [r for r, before in zip(linked[len(records) :], neighbours, strict=True) if r != before]
     catalog.upsert_many(linked[: len(records)] + relinked)
     return [r for r in linked[: len(records)] if r.path not in pending.known]
 
 
 def _companion_neighbours(
-    catalog: Catalog, device: str, by_stem: dict[str, list[str]], records: list[MediaRecord]
+    catalog: Catalog,
+    device: str,
+    by_stem: dict[str, list[str]],
+    records: list[MediaRecord],
+    earlier: Iterable[MediaRecord | None],
 ) -> list[MediaRecord]:
-    """The cataloged files of the folder that may pair with `records`: those sharing a stem."""
+    """The cataloged files of the folder that may pair with `records`: those sharing a stem, and
+    the Live Photo halves that they, or the earlier versions of `records`, were paired with."""
     changed = {r.path for r in records}
-    stems = {stem_of(r.name) for r in records}
-    paths = [p for stem in stems for p in by_stem.get(stem, []) if p not in changed]
-    return [r for r in (catalog.get(device, p) for p in paths) if r is not None]
+    paths = {p for stem in {stem_of(r.name) for r in records} for p in by_stem.get(stem, [])} - changed
+    found = [r for r in (catalog.get(device, p) for p in sorted(paths)) if r is not None]
+    linked_before = [*found, *(r for r in earlier if r is not None)]
+    halves = {c.path for r in linked_before for c in r.companions if c.role in LIVE_ROLES}
+    halves -= changed | paths
+    return found + [r for r in (catalog.get(device, p) for p in sorted(halves)) if r is not None]
 
 
 def _keep_history(record: MediaRecord, earlier: MediaRecord | None) -> MediaRecord:

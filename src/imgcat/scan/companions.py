@@ -15,6 +15,7 @@ from imgcat.scan.detect import RAW_FORMATS
 TWIN_SECONDS: Final = 2.0
 LIVE_STILLS: Final = frozenset({"heic", "jpeg"})
 LIVE_VIDEOS: Final = frozenset({"mov", "mp4"})
+LIVE_ROLES: Final = frozenset({"live_video", "live_still"})
 
 
 def link_companions(
@@ -42,19 +43,20 @@ def link_companions(
     ]
 
 
-def relink_companions(records: Sequence[MediaRecord], sidecars: Sequence[str]) -> list[MediaRecord]:
-    """`link_companions` again over a folder's cataloged records, after files or sidecars came or
-    went: companions whose file is gone are dropped; Live Photo pairs made by Apple's content
+def relink_companions(
+    records: Sequence[MediaRecord], sidecars: Sequence[str], content_ids: Mapping[str, str] | None = None
+) -> list[MediaRecord]:
+    """`link_companions` over records of which some were linked before: companions whose file is
+    not among `records` are dropped, and Live Photo pairs made earlier by Apple's content
     identifier (which is not stored) are kept while both halves are there."""
     present = {r.path for r in records}
-    kept_pairs = {
-        path: record.path
-        for record in records
-        for companion in record.companions
-        if companion.role == "live_video" and companion.path in present
-        for path in (record.path, companion.path)
-    }
-    return link_companions(records, sidecars, kept_pairs)
+    ids = dict(content_ids or {})
+    for record in records:
+        for companion in record.companions:
+            if companion.role in LIVE_ROLES and companion.path in present:
+                shared = ids.get(record.path) or ids.get(companion.path) or min(record.path, companion.path)
+                ids[record.path] = ids[companion.path] = shared
+    return link_companions(records, sidecars, ids)
 
 
 def sidecars_with_owner(sidecars: Collection[str], media_paths: Iterable[str]) -> set[str]:
