@@ -27,6 +27,7 @@ def _bad_tree(root: Path) -> dict[str, Path]:
     files = {
         "truncated": bad / "truncated.jpg",
         "zero": bad / "zero.jpg",
+        "not_a_photo": bad / "saved-web-page.jpg",
         "flipped_exif": bad / "flipped_exif.jpg",
         "huge_count": bad / "huge_count.jpg",
         "unreadable": bad / "unreadable.jpg",
@@ -34,6 +35,8 @@ def _bad_tree(root: Path) -> dict[str, Path]:
     }
     files["truncated"].write_bytes(source[: len(source) // 3])
     files["zero"].write_bytes(b"")
+    files["not_a_photo"].write_text("<html>404 Not Found</html>")
+    (bad / "notes.txt").write_text("not media, and not named like it: no warning")
     flipped = bytearray(source)
     for i in range(40, 400, 7):  # inside the APP1/EXIF block
         flipped[i] ^= 0xFF
@@ -76,6 +79,9 @@ def test_a_bad_tree_completes_with_one_warning_per_bad_file(
     assert warned[str(files["locked"])] == "cannot list folder: Permission denied"
     assert str(files["truncated"]) in warned
     assert str(files["huge_count"]) in warned
+    assert warned[str(files["zero"])] == "empty file"
+    assert warned[str(files["not_a_photo"])] == "named like a photo or video, but its content is none"
+    assert str(root / "bad" / "notes.txt") not in warned
     catalog = SqliteCatalog(db)
     for good in GOOD:
         assert catalog.get(_host(), str(root / good)) is not None, good

@@ -42,6 +42,15 @@ EXTENSIONS: Final[dict[str, frozenset[str]]] = {
     "wmv": frozenset({"wmv", "asf"}),
     **{ext: frozenset({ext}) for ext in TIFF_RAW_EXTS},
 }
+# Names that promise a photo or video: one whose content is none is worth a warning (a failed
+# copy, a damaged card). Not those that other files often carry too: .ts (TypeScript), .mod
+# (go.mod, trackers), .raw (anything), .thm (a sidecar).
+MEDIA_NAMED: Final = frozenset(ext for exts in EXTENSIONS.values() for ext in exts) - {
+    "ts",
+    "mod",
+    "raw",
+    "thm",
+}
 RAW_FORMATS: Final = frozenset({"cr2", "cr3", "crw", "orf", "rw2", "raf", "mrw", "x3f", *TIFF_RAW_EXTS})
 VIDEO_FORMATS: Final = frozenset({"mp4", "mov", "3gp", "avi", "mkv", "webm", "mpegts", "m2ts", "mpeg", "wmv"})
 MIME: Final[dict[str, str]] = {

@@ -19,7 +19,7 @@ from PIL import Image
 
 from imgcat.record import CaptureSource, ExtractError, MediaRecord
 from imgcat.scan.bmff import primary_image_size
-from imgcat.scan.detect import HEAD_BYTES, RAW_FORMATS, Detected, detect
+from imgcat.scan.detect import HEAD_BYTES, MEDIA_NAMED, RAW_FORMATS, Detected, detect
 from imgcat.scan.exif import PhotoFacts, photo_facts, xmp_capture_time
 from imgcat.scan.names import date_from_name
 from imgcat.scan.pixels import PixelFacts, pixel_facts, work_image
@@ -67,6 +67,12 @@ class Extraction:
             return self.skipped
         if self.record is not None and self.record.errors:
             return "; ".join(f"{e.stage}: {e.message}" for e in self.record.errors)
+        if self.not_media and os.path.splitext(self.stat.path)[1][1:].lower() in MEDIA_NAMED:
+            return (
+                "empty file"
+                if self.stat.size == 0
+                else "named like a photo or video, but its content is none"
+            )
         return None
 
 
