@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from imgcat import layout
+
 
 def out() -> Console:
     """Standard output; rich honours NO_COLOR and drops colour when it is not a terminal."""
@@ -34,8 +36,4 @@ def human_bytes(size: float) -> str:
     raise AssertionError("unreachable")
 
 
-def camera_name(make: str | None, model: str | None) -> str:
-    """'Apple iPhone 11 Pro'; 'Canon EOS 350D' (not 'Canon Canon EOS 350D': models often repeat the make)."""
-    if make and model and model.lower().startswith(make.split()[0].lower()):
-        return model
-    return " ".join(part for part in (make, model) if part)
+camera_name = layout.camera_name
