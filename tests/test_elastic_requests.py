@@ -4,6 +4,7 @@ cluster when IMGCAT_TEST_ES_URL is set."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from conftest import full_record, make_record
 from imgcat.catalog import elastic
 from imgcat.catalog.base import Stamp
 from imgcat.catalog.elastic import (
-    MediaDocument,
+    MEDIA_MAPPING,
     composite_buckets,
     delete_actions,
     index_actions,
@@ -32,7 +33,7 @@ from imgcat.record import Companion
 
 
 def test_mapping_is_explicit_and_strict() -> None:
-    mapping = MediaDocument._doc_type.mapping.to_dict()
+    mapping = MEDIA_MAPPING
     props = mapping["properties"]
     assert mapping["dynamic"] == "strict"
     for keyword in ("device", "path", "dir", "name", "ext", "checksum", "phash", "dhash", "make", "model"):
@@ -41,13 +42,18 @@ def test_mapping_is_explicit_and_strict() -> None:
         assert props[date]["type"] == "date"
     assert props["gps"]["type"] == "geo_point"
     assert props["size"]["type"] == "long" and props["mtime_ns"]["type"] == "long"
-    assert props["companions"]["properties"] == {"role": {"type": "keyword"}, "path": {"type": "keyword"}}
+    assert props["inode"]["type"] == "unsigned_long"
+    assert props["companions"]["properties"]["role"] == {"type": "keyword"}
 
 
-def test_mapping_has_a_field_for_every_record_field() -> None:
-    props = set(MediaDocument._doc_type.mapping.to_dict()["properties"])
-    record_fields = set(elastic.record_to_source(full_record()))
-    assert record_fields <= props
+def test_mapping_holds_exactly_the_fields_a_document_can_have() -> None:
+    props = MEDIA_MAPPING["properties"]
+    odd = full_record("/photos/\udcff.jpg")
+    odd = replace(odd, companions=(Companion("sidecar", "/photos/\udcff.xmp"),))
+    source = elastic.record_to_source(odd)
+    assert set(source) == set(props)
+    assert set(source["companions"][0]) == set(props["companions"]["properties"])
+    assert set(source["errors"][0]) == set(props["errors"]["properties"])
 
 
 def test_index_action_carries_id_index_and_the_records_json() -> None:
@@ -169,7 +175,7 @@ def test_composite_loop_follows_after_key_until_no_buckets() -> None:
 
 
 def test_mapping_conflicts_name_each_incompatible_field() -> None:
-    wanted = MediaDocument._doc_type.mapping.to_dict()
+    wanted = MEDIA_MAPPING
     existing = {"properties": {"path": {"type": "text"}, "size": {"type": "long"},
                                "companions": {"properties": {"role": {"type": "text"}}}}}  # fmt: skip
     assert sorted(mapping_conflicts(wanted, existing)) == [
@@ -218,7 +224,7 @@ def test_locations_live_in_their_own_strict_index() -> None:
         "sort": ["path"],
         "size": elastic.PAGE_SIZE,
     }
-    assert elastic.LocationDocument._doc_type.mapping.to_dict()["dynamic"] == "strict"
+    assert elastic.LOCATION_MAPPING["dynamic"] == "strict"
 
 
 def test_states_are_looked_up_by_id_with_only_the_fields_they_need() -> None:

@@ -1,12 +1,56 @@
-"""The catalog record: one per media file, defined once, and its JSON shape at the edges."""
+"""The catalog record: one per media file, declared once, and its JSON shape at the edges.
+
+`MediaRecord` is the one declaration of a record's fields. Each field's annotation says how it is
+stored; `FIELDS` reads them once, and everything else is built from it: the JSON shape
+(`record_to_json`/`record_from_json`), SQLite's columns (`catalog/sqlite.py: COLUMNS`) and the
+Elasticsearch mapping (`catalog/elastic.py: MEDIA_MAPPING`). Tests check that a fresh and a
+migrated SQLite catalog have exactly the derived columns, and that a record with every field set
+round-trips through both stores.
+
+How a field is stored, by annotation (`X | None` for an optional field):
+    str, a Literal      KEYWORD  exact text: names, enumerations (Literal values are checked)
+    Label               LABEL    free text read from a file (camera, codec): at most LABEL_MAX chars
+    PathText            PATH     a path; adds path_raw (bytes if not UTF-8), dir, name, ext
+    int                 INT      signed 64-bit
+    U64                 U64      unsigned 64-bit (an inode); SQLite keeps it as signed two's complement
+    float, bool         FLOAT, BOOL
+    datetime            TIME     ISO 8601 text in JSON and SQLite, `date` in Elasticsearch
+    Hash64              HASH     a 64-bit hash, 16 hex digits
+    GeoPoint            GEO      SQLite: gps_lat/gps_lon/gps_alt; Elasticsearch: geo_point + gps_alt
+    tuple[Companion, ...], tuple[ExtractError, ...]   lists of objects (JSON text in SQLite)
+
+Adding a field is one line here plus a SQLite migration:
+    1. declare it on `MediaRecord`, optional with a default (`content_id: str | None = None`), so
+       records already stored read back without it;
+    2. add a migration step in `catalog/sqlite.py` (`MIGRATIONS[n] = add_columns("content_id")`,
+       `SCHEMA_VERSION = n + 1`); Elasticsearch adds the new field to an existing index's mapping
+       on the next write;
+    3. set it in `tests/conftest.py: full_record` (a test fails until every field is set there).
+A field that needs a new kind of storage needs a new `FieldType`, handled in the three places
+that match on it (here, sqlite.py, elastic.py).
+"""
 
 from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field, replace
+import types
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import datetime
-from typing import Literal, NotRequired, TypedDict, cast, get_args
+from enum import Enum
+from typing import (
+    Annotated,
+    Any,
+    Final,
+    Literal,
+    TypeAlias,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import xxhash
 
@@ -15,6 +59,29 @@ CaptureSource = Literal["exif", "video", "filename", "mtime"]
 CompanionRole = Literal["live_video", "live_still", "raw", "jpeg", "sidecar"]
 
 HASH_BITS = 64
+
+
+class FieldType(Enum):
+    """How a record field is kept in JSON and in the stores (see the module's docstring)."""
+
+    KEYWORD = "keyword"
+    LABEL = "label"
+    PATH = "path"
+    INT = "int"
+    U64 = "u64"
+    FLOAT = "float"
+    BOOL = "bool"
+    TIME = "time"
+    HASH = "hash"
+    GEO = "geo"
+    COMPANIONS = "companions"
+    ERRORS = "errors"
+
+
+Label = Annotated[str, FieldType.LABEL]
+PathText = Annotated[str, FieldType.PATH]
+U64 = Annotated[int, FieldType.U64]
+Hash64 = Annotated[int, FieldType.HASH]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +107,9 @@ class ExtractError:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MediaRecord:
-    """Everything imgcat knows about one media file.
+    """Everything imgcat knows about one media file. The fields, in this order, are the JSON shape.
 
     `path` is the absolute path as the OS gives it (os.fsdecode: undecodable bytes are kept as
     surrogates, so os.fsencode(path) gives the original bytes back). `captured_at` is aware when
@@ -50,16 +117,13 @@ class MediaRecord:
     """
 
     device: str
-    path: str
+    path: PathText
     size: int
     mtime_ns: int
-    inode: int
+    inode: U64
     checksum: str
     kind: Kind
     format: str
-    scanned_at: datetime
-    first_seen: datetime
-    extractor_version: int
     mime: str | None = None
     ext_mismatch: bool = False
     width: int | None = None
@@ -70,19 +134,19 @@ class MediaRecord:
     captured_at: datetime | None = None
     captured_offset: int | None = None
     captured_source: CaptureSource | None = None
-    make: str | None = None
-    model: str | None = None
-    lens: str | None = None
-    software: str | None = None
+    make: Label | None = None
+    model: Label | None = None
+    lens: Label | None = None
+    software: Label | None = None
     gps: GeoPoint | None = None
     duration_s: float | None = None
     fps: float | None = None
-    video_codec: str | None = None
-    audio_codec: str | None = None
+    video_codec: Label | None = None
+    audio_codec: Label | None = None
     bitrate: int | None = None
     rotation: int | None = None
-    phash: int | None = None
-    dhash: int | None = None
+    phash: Hash64 | None = None
+    dhash: Hash64 | None = None
     sharpness: float | None = None
     brightness: float | None = None
     contrast: float | None = None
@@ -91,6 +155,9 @@ class MediaRecord:
     entropy: float | None = None
     companions: tuple[Companion, ...] = field(default=())
     errors: tuple[ExtractError, ...] = field(default=())
+    first_seen: datetime
+    scanned_at: datetime
+    extractor_version: int
 
     @property
     def id(self) -> str:
@@ -110,6 +177,55 @@ class MediaRecord:
 
     def moved_to(self, new_path: str) -> MediaRecord:
         return replace(self, path=new_path)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field of `MediaRecord` and how it is stored."""
+
+    name: str
+    type: FieldType
+    required: bool
+    choices: tuple[str, ...] = ()  # a Literal's values
+
+
+_PLAIN_TYPES: Final[dict[object, FieldType]] = {
+    str: FieldType.KEYWORD,
+    int: FieldType.INT,
+    float: FieldType.FLOAT,
+    bool: FieldType.BOOL,
+    datetime: FieldType.TIME,
+    GeoPoint: FieldType.GEO,
+    tuple[Companion, ...]: FieldType.COMPANIONS,
+    tuple[ExtractError, ...]: FieldType.ERRORS,
+}
+
+
+def _field_spec(name: str, hint: object, required: bool) -> FieldSpec:
+    if get_origin(hint) in (Union, types.UnionType):
+        [hint] = [arg for arg in get_args(hint) if arg is not type(None)]
+    if get_origin(hint) is Annotated:
+        return FieldSpec(name, cast(FieldType, cast(Any, hint).__metadata__[0]), required)
+    if get_origin(hint) is Literal:
+        return FieldSpec(name, FieldType.KEYWORD, required, tuple(str(v) for v in get_args(hint)))
+    if hint not in _PLAIN_TYPES:
+        raise TypeError(f"MediaRecord.{name}: no storage is defined for {hint!r}")
+    return FieldSpec(name, _PLAIN_TYPES[hint], required)
+
+
+def _field_specs() -> tuple[FieldSpec, ...]:
+    hints = get_type_hints(MediaRecord, include_extras=True)
+    return tuple(
+        _field_spec(f.name, hints[f.name], f.default is MISSING and f.default_factory is MISSING)
+        for f in fields(MediaRecord)
+    )
+
+
+FIELDS: Final[tuple[FieldSpec, ...]] = _field_specs()
+
+
+PATH_FIELD: Final = next(spec.name for spec in FIELDS if spec.type is FieldType.PATH)
+DERIVED_FROM_PATH: Final = ("dir", "name", "ext")  # JSON keys computed from the path, never read back
 
 
 def record_id(device: str, path: str) -> str:
@@ -148,201 +264,114 @@ def hash_from_hex(text: str) -> int:
     return int(text, 16)
 
 
-class GeoJson(TypedDict):
-    lat: float
-    lon: float
-    alt: float | None
-
-
-class CompanionJson(TypedDict):
-    role: str
-    path: str
-
-
-class ErrorJson(TypedDict):
-    stage: str
-    message: str
-
-
-class RecordJson(TypedDict):
-    """A record as JSON: what `ls --json`, `ls --catalog --json` print, and what stores keep."""
-
-    id: str
-    device: str
-    path: str
-    path_raw: NotRequired[str]
-    dir: str
-    name: str
-    ext: str
-    size: int
-    mtime_ns: int
-    inode: int
-    checksum: str
-    kind: str
-    format: str
-    mime: str | None
-    ext_mismatch: bool
-    width: int | None
-    height: int | None
-    orientation: int | None
-    display_width: int | None
-    display_height: int | None
-    captured_at: str | None
-    captured_offset: int | None
-    captured_source: str | None
-    make: str | None
-    model: str | None
-    lens: str | None
-    software: str | None
-    gps: GeoJson | None
-    duration_s: float | None
-    fps: float | None
-    video_codec: str | None
-    audio_codec: str | None
-    bitrate: int | None
-    rotation: int | None
-    phash: str | None
-    dhash: str | None
-    sharpness: float | None
-    brightness: float | None
-    contrast: float | None
-    clipped_dark: float | None
-    clipped_bright: float | None
-    entropy: float | None
-    companions: list[CompanionJson]
-    errors: list[ErrorJson]
-    first_seen: str
-    scanned_at: str
-    extractor_version: int
+# A record as JSON: what `ls --json` prints and what the stores keep. Its keys are `id`, then each
+# field of FIELDS in order (the path adds `path_raw` when not UTF-8, then `dir`, `name`, `ext`).
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+RecordJson: TypeAlias = dict[str, JsonValue]
 
 
 def record_to_json(record: MediaRecord) -> RecordJson:
-    path, path_raw = path_to_text(record.path)
-    gps: GeoJson | None = None
-    if record.gps is not None:
-        gps = {"lat": record.gps.lat, "lon": record.gps.lon, "alt": record.gps.alt}
-    data: RecordJson = {
-        "id": record.id,
-        "device": record.device,
-        "path": path,
-        "dir": path_to_text(record.dir)[0],
-        "name": path_to_text(record.name)[0],
-        "ext": path_to_text(record.ext)[0],
-        "size": record.size,
-        "mtime_ns": record.mtime_ns,
-        "inode": record.inode,
-        "checksum": record.checksum,
-        "kind": record.kind,
-        "format": record.format,
-        "mime": record.mime,
-        "ext_mismatch": record.ext_mismatch,
-        "width": record.width,
-        "height": record.height,
-        "orientation": record.orientation,
-        "display_width": record.display_width,
-        "display_height": record.display_height,
-        "captured_at": _iso(record.captured_at),
-        "captured_offset": record.captured_offset,
-        "captured_source": record.captured_source,
-        "make": record.make,
-        "model": record.model,
-        "lens": record.lens,
-        "software": record.software,
-        "gps": gps,
-        "duration_s": record.duration_s,
-        "fps": record.fps,
-        "video_codec": record.video_codec,
-        "audio_codec": record.audio_codec,
-        "bitrate": record.bitrate,
-        "rotation": record.rotation,
-        "phash": None if record.phash is None else hash_to_hex(record.phash),
-        "dhash": None if record.dhash is None else hash_to_hex(record.dhash),
-        "sharpness": record.sharpness,
-        "brightness": record.brightness,
-        "contrast": record.contrast,
-        "clipped_dark": record.clipped_dark,
-        "clipped_bright": record.clipped_bright,
-        "entropy": record.entropy,
-        "companions": [{"role": c.role, "path": c.path} for c in record.companions],
-        "errors": [{"stage": e.stage, "message": e.message} for e in record.errors],
-        "first_seen": record.first_seen.isoformat(),
-        "scanned_at": record.scanned_at.isoformat(),
-        "extractor_version": record.extractor_version,
-    }
-    if path_raw is not None:
-        data["path_raw"] = path_raw
+    data: RecordJson = {"id": record.id}
+    for name, encode in _ENCODERS:
+        value = getattr(record, name)
+        if name == PATH_FIELD:
+            data[name], raw = path_to_text(value)
+            if raw is not None:
+                data[f"{name}_raw"] = raw
+            data["dir"] = path_to_text(record.dir)[0]
+            data["name"] = path_to_text(record.name)[0]
+            data["ext"] = path_to_text(record.ext)[0]
+        elif encode is None or value is None:
+            data[name] = value
+        else:
+            data[name] = encode(value)
     return data
 
 
 def record_from_json(data: RecordJson) -> MediaRecord:
-    gps = data["gps"]
-    return MediaRecord(
-        device=data["device"],
-        path=path_from_text(data["path"], data.get("path_raw")),
-        size=data["size"],
-        mtime_ns=data["mtime_ns"],
-        inode=data["inode"],
-        checksum=data["checksum"],
-        kind=_kind(data["kind"]),
-        format=data["format"],
-        mime=data["mime"],
-        ext_mismatch=data["ext_mismatch"],
-        width=data["width"],
-        height=data["height"],
-        orientation=data["orientation"],
-        display_width=data["display_width"],
-        display_height=data["display_height"],
-        captured_at=_from_iso(data["captured_at"]),
-        captured_offset=data["captured_offset"],
-        captured_source=_capture_source(data["captured_source"]),
-        make=data["make"],
-        model=data["model"],
-        lens=data["lens"],
-        software=data["software"],
-        gps=None if gps is None else GeoPoint(gps["lat"], gps["lon"], gps["alt"]),
-        duration_s=data["duration_s"],
-        fps=data["fps"],
-        video_codec=data["video_codec"],
-        audio_codec=data["audio_codec"],
-        bitrate=data["bitrate"],
-        rotation=data["rotation"],
-        phash=None if data["phash"] is None else hash_from_hex(data["phash"]),
-        dhash=None if data["dhash"] is None else hash_from_hex(data["dhash"]),
-        sharpness=data["sharpness"],
-        brightness=data["brightness"],
-        contrast=data["contrast"],
-        clipped_dark=data["clipped_dark"],
-        clipped_bright=data["clipped_bright"],
-        entropy=data["entropy"],
-        companions=tuple(Companion(_role(c["role"]), c["path"]) for c in data["companions"]),
-        errors=tuple(ExtractError(e["stage"], e["message"]) for e in data["errors"]),
-        first_seen=datetime.fromisoformat(data["first_seen"]),
-        scanned_at=datetime.fromisoformat(data["scanned_at"]),
-        extractor_version=data["extractor_version"],
-    )
+    """The record from its JSON. An optional field missing from `data` (stored before the field
+    existed) takes its default."""
+    values: dict[str, object] = {}
+    for spec in FIELDS:
+        value = data.get(spec.name)
+        if spec.type is FieldType.PATH:
+            raw = data.get(f"{spec.name}_raw")
+            values[spec.name] = path_from_text(cast(str, value), cast(str | None, raw))
+        elif value is not None:
+            values[spec.name] = _value_from_json(spec, value)
+        elif spec.required:
+            raise ValueError(f"a stored record has no {spec.name}")
+    return MediaRecord(**cast(dict[str, Any], values))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _geo_json(value: object) -> JsonValue:
+    gps = cast(GeoPoint, value)
+    return {"lat": gps.lat, "lon": gps.lon, "alt": gps.alt}
 
 
-def _from_iso(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+def _errors_json(value: object) -> JsonValue:
+    errors = cast(tuple[ExtractError, ...], value)
+    return [{"stage": e.stage, "message": path_to_text(e.message)[0]} for e in errors]
 
 
-def _kind(value: str) -> Kind:
-    if value not in get_args(Kind):
-        raise ValueError(f"unknown kind {value!r}")
-    return cast(Kind, value)
+def _companion_to_json(companion: Companion) -> JsonValue:
+    text, raw = path_to_text(companion.path)
+    if raw is None:
+        return {"role": companion.role, "path": text}
+    return {"role": companion.role, "path": text, "path_raw": raw}
 
 
-def _capture_source(value: str | None) -> CaptureSource | None:
-    if value is not None and value not in get_args(CaptureSource):
-        raise ValueError(f"unknown capture source {value!r}")
-    return cast(CaptureSource | None, value)
+def _companions_json(value: object) -> JsonValue:
+    return [_companion_to_json(c) for c in cast(tuple[Companion, ...], value)]
 
 
-def _role(value: str) -> CompanionRole:
-    if value not in get_args(CompanionRole):
-        raise ValueError(f"unknown companion role {value!r}")
-    return cast(CompanionRole, value)
+# How each field's value becomes JSON (None: as it is; the path: record_to_json itself), looked up
+# once for record_to_json's loop.
+_ENCODER_OF: Final[dict[FieldType, Callable[[object], JsonValue]]] = {
+    FieldType.TIME: lambda value: cast(datetime, value).isoformat(),
+    FieldType.HASH: lambda value: hash_to_hex(cast(int, value)),
+    FieldType.GEO: _geo_json,
+    FieldType.COMPANIONS: _companions_json,
+    FieldType.ERRORS: _errors_json,
+}
+_ENCODERS: Final = tuple((spec.name, _ENCODER_OF.get(spec.type)) for spec in FIELDS)
+
+
+def _value_from_json(spec: FieldSpec, value: JsonValue) -> object:
+    match spec.type:
+        case FieldType.KEYWORD if spec.choices:
+            return _choice(spec.name, value, spec.choices)
+        case FieldType.INT | FieldType.U64:
+            return int(cast(int, value))
+        case FieldType.FLOAT:
+            return float(cast(float, value))
+        case FieldType.BOOL:
+            return bool(value)
+        case FieldType.TIME:
+            return datetime.fromisoformat(cast(str, value))
+        case FieldType.HASH:
+            return hash_from_hex(cast(str, value))
+        case FieldType.GEO:
+            gps = cast(dict[str, float | None], value)
+            return GeoPoint(cast(float, gps["lat"]), cast(float, gps["lon"]), gps.get("alt"))
+        case FieldType.COMPANIONS:
+            return tuple(
+                Companion(
+                    cast(CompanionRole, _choice("role", c["role"], _ROLES)),
+                    path_from_text(c["path"], c.get("path_raw")),
+                )
+                for c in cast(list[dict[str, str]], value)
+            )
+        case FieldType.ERRORS:
+            return tuple(ExtractError(e["stage"], e["message"]) for e in cast(list[dict[str, str]], value))
+        case _:
+            return value
+
+
+_ROLES: Final = cast(tuple[str, ...], get_args(CompanionRole))
+
+
+def _choice(name: str, value: JsonValue, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}")
+    return value

@@ -1,4 +1,4 @@
-"""The shared catalog: an Elasticsearch index, written with elasticsearch-dsl as documented.
+"""The shared catalog: an Elasticsearch index whose mapping is built from the record's fields.
 
 Reads that can exceed 10,000 hits page with a point in time and `search_after`; groupings page a
 composite aggregation with `after_key`. Writes go through `helpers.streaming_bulk`. The request
@@ -13,26 +13,10 @@ import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Final, TypedDict, cast
+from typing import Any, Final, cast
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
-from elasticsearch.dsl import (
-    A,
-    Boolean,
-    Date,
-    Document,
-    Float,
-    GeoPoint,
-    InnerDoc,
-    Integer,
-    Keyword,
-    Long,
-    MetaField,
-    Object,
-    Q,
-    Search,
-    Text,
-)
+from elasticsearch.dsl import A, Q, Search
 from elasticsearch.dsl.query import Query
 
 from imgcat.catalog.base import (
@@ -48,7 +32,11 @@ from imgcat.catalog.base import (
 )
 from imgcat.errors import IncompatibleIndexError, StoreUnavailableError, StoreWriteError
 from imgcat.record import (
-    GeoJson,
+    DERIVED_FROM_PATH,
+    FIELDS,
+    FieldSpec,
+    FieldType,
+    JsonValue,
     MediaRecord,
     RecordJson,
     folder_bounds,
@@ -68,135 +56,96 @@ Body = dict[str, Any]
 RunRequest = Callable[[Body], Body]
 
 
-class CompanionDoc(InnerDoc):
-    role = Keyword()
-    path = Keyword()
+LABEL_IGNORE_ABOVE: Final = 1024  # characters; a keyword over 32,766 bytes is refused whole
+_UNINDEXED: Final[Body] = {"type": "keyword", "index": False}
 
 
-class ErrorDoc(InnerDoc):
-    stage = Keyword()
-    message = Text()
+def field_mapping(spec: FieldSpec) -> Body:
+    """The mapping properties that hold one record field."""
+    keyword: Body = {"type": "keyword"}
+    match spec.type:
+        case FieldType.PATH:
+            return {
+                spec.name: keyword,
+                f"{spec.name}_raw": _UNINDEXED,
+                **dict.fromkeys(DERIVED_FROM_PATH, keyword),
+            }
+        case FieldType.GEO:
+            return {spec.name: {"type": "geo_point"}, f"{spec.name}_alt": {"type": "float"}}
+        case FieldType.COMPANIONS:
+            parts = {"role": keyword, "path": keyword, "path_raw": _UNINDEXED}
+            return {spec.name: {"type": "object", "properties": parts}}
+        case FieldType.ERRORS:
+            parts = {"stage": keyword, "message": {"type": "text"}}
+            return {spec.name: {"type": "object", "properties": parts}}
+        case FieldType.LABEL:
+            return {spec.name: {"type": "keyword", "ignore_above": LABEL_IGNORE_ABOVE}}
+        case FieldType.KEYWORD | FieldType.HASH:
+            return {spec.name: keyword}
+    types = {
+        FieldType.INT: "long",
+        FieldType.U64: "unsigned_long",
+        FieldType.FLOAT: "float",
+        FieldType.BOOL: "boolean",
+        FieldType.TIME: "date",
+    }
+    return {spec.name: {"type": types[spec.type]}}
 
 
-class MediaDocument(Document):
-    """One media file. The `_id` is the record id; the fields are `RecordJson`'s."""
-
-    device = Keyword()
-    path = Keyword()
-    path_raw = Keyword(index=False)
-    dir = Keyword()
-    name = Keyword()
-    ext = Keyword()
-    size = Long()
-    mtime_ns = Long()
-    inode = Long()
-    checksum = Keyword()
-    kind = Keyword()
-    format = Keyword()
-    mime = Keyword()
-    ext_mismatch = Boolean()
-    width = Integer()
-    height = Integer()
-    orientation = Integer()
-    display_width = Integer()
-    display_height = Integer()
-    captured_at = Date()
-    captured_offset = Integer()
-    captured_source = Keyword()
-    make = Keyword()
-    model = Keyword()
-    lens = Keyword()
-    software = Keyword()
-    gps = GeoPoint()
-    gps_alt = Float()
-    duration_s = Float()
-    fps = Float()
-    video_codec = Keyword()
-    audio_codec = Keyword()
-    bitrate = Long()
-    rotation = Integer()
-    phash = Keyword()
-    dhash = Keyword()
-    sharpness = Float()
-    brightness = Float()
-    contrast = Float()
-    clipped_dark = Float()
-    clipped_bright = Float()
-    entropy = Float()
-    companions = Object(CompanionDoc, multi=True)
-    errors = Object(ErrorDoc, multi=True)
-    first_seen = Date()
-    scanned_at = Date()
-    extractor_version = Integer()
-
-    class Index:
-        name = DEFAULT_INDEX
-
-    class Meta:
-        dynamic = MetaField("strict")
-
-
-class LocationDocument(Document):
-    """A folder `add` cataloged; kept in the index `<index>-locations`."""
-
-    device = Keyword()
-    path = Keyword()
-    path_raw = Keyword(index=False)
-    added_at = Date()
-
-    class Meta:
-        dynamic = MetaField("strict")
+# One media file per document; the `_id` is the record id, the fields are the record's (FIELDS).
+MEDIA_MAPPING: Final[Body] = {
+    "dynamic": "strict",
+    "properties": {name: body for spec in FIELDS for name, body in field_mapping(spec).items()},
+}
+# A folder `add` cataloged; kept in the index `<index>-locations`.
+LOCATION_MAPPING: Final[Body] = {
+    "dynamic": "strict",
+    "properties": {
+        "device": {"type": "keyword"},
+        "path": {"type": "keyword"},
+        "path_raw": _UNINDEXED,
+        "added_at": {"type": "date"},
+    },
+}
+_GEO: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.GEO)
 
 
 def location_action(device: str, path: str, index: str, now: datetime) -> Body:
     text, raw = path_to_text(path)
-    document = LocationDocument(
-        meta={"id": record_id(device, path), "index": index},
-        device=device,
-        path=text,
-        path_raw=raw,
-        added_at=now,
-    )
-    return document.to_dict(include_meta=True)
+    source: Body = {"device": device, "path": text, "added_at": now.isoformat()}
+    if raw is not None:
+        source["path_raw"] = raw
+    return {"_index": index, "_id": record_id(device, path), "_source": source}
 
 
 def locations_search(index: str, device: str) -> Search:
     return Search(index=index).filter("term", device=device).sort("path").extra(size=PAGE_SIZE)
 
 
-class GeoSource(TypedDict):
-    lat: float
-    lon: float
-
-
 def record_to_source(record: MediaRecord) -> Body:
-    """The document body: the record's JSON, with altitude beside the geo_point."""
-    source: Body = dict(record_to_json(record))
+    """The document body: the record's JSON (no id: it is the `_id`), altitude beside the geo_point."""
+    source: Body = record_to_json(record)
     del source["id"]
-    gps: GeoJson | None = source.pop("gps")
-    if gps is not None:
-        source["gps"] = GeoSource(lat=gps["lat"], lon=gps["lon"])
-        source["gps_alt"] = gps["alt"]
+    for name in _GEO:
+        gps = source.pop(name)
+        if gps is not None:
+            source[name] = {"lat": gps["lat"], "lon": gps["lon"]}
+            source[f"{name}_alt"] = gps["alt"]
     return source
 
 
 def record_from_source(source: Body) -> MediaRecord:
-    data = {name: source.get(name) for name in RecordJson.__annotations__}
-    data["id"] = None
-    data["companions"] = source.get("companions", [])
-    data["errors"] = source.get("errors", [])
-    data["ext_mismatch"] = source.get("ext_mismatch", False)
-    if "path_raw" not in source:
-        del data["path_raw"]
-    gps = source.get("gps")
-    data["gps"] = None if gps is None else {**gps, "alt": source.get("gps_alt")}
-    return record_from_json(cast(RecordJson, data))
+    data: RecordJson = dict(source)
+    for name in _GEO:
+        gps = data.get(name)
+        alt = data.pop(f"{name}_alt", None)
+        data[name] = None if gps is None else {**cast(dict[str, JsonValue], gps), "alt": alt}
+    return record_from_json(data)
 
 
 def index_actions(records: Iterable[MediaRecord], index: str) -> Iterator[Body]:
     for record in records:
-        document = MediaDocument(meta={"id": record.id, "index": index}, **record_to_source(record))
-        yield document.to_dict(include_meta=True)
+        yield {"_index": index, "_id": record.id, "_source": record_to_source(record)}
 
 
 def delete_actions(ids: Iterable[str], index: str) -> Iterator[Body]:
@@ -341,7 +290,7 @@ class ElasticCatalog:
             ) from error
 
     def _prepare_index(self) -> None:
-        wanted = MediaDocument._doc_type.mapping.to_dict()
+        wanted = MEDIA_MAPPING
         if self._client.indices.exists(index=self.index):
             existing = self._client.indices.get_mapping(index=self.index)
             mappings = next(iter(existing.body.values()))["mappings"]
@@ -351,8 +300,11 @@ class ElasticCatalog:
                     f"index {self.index} at {self._url} has an incompatible mapping "
                     f"({'; '.join(conflicts)}); left unchanged: choose another --index"
                 )
-        MediaDocument.init(index=self.index, using=self._client)
-        LocationDocument.init(index=f"{self.index}-locations", using=self._client)
+        for index, mapping in ((self.index, MEDIA_MAPPING), (self.locations_index, LOCATION_MAPPING)):
+            if self._client.indices.exists(index=index):
+                self._client.indices.put_mapping(index=index, **mapping)
+            else:
+                self._client.indices.create(index=index, mappings=mapping)
 
     def _run(self, body: Body) -> Body:
         """One search request. A point-in-time search names no index (the PIT holds it); any

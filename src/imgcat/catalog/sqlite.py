@@ -21,8 +21,10 @@ from imgcat.catalog.base import (
 )
 from imgcat.errors import SchemaTooNewError, StoreUnavailableError
 from imgcat.record import (
-    CompanionJson,
-    ErrorJson,
+    DERIVED_FROM_PATH,
+    FIELDS,
+    FieldSpec,
+    FieldType,
     MediaRecord,
     RecordJson,
     folder_bounds,
@@ -39,6 +41,8 @@ BUSY_TIMEOUT_MS: Final = 60_000
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
 # version 3 the locations (folders `add` cataloged), indexes for queries across devices, and
 # covering (path, size, mtime) indexes so an unchanged sync reads only an index.
+# This first layout never changes: a field added to the record gets its columns from a migration
+# (`add_columns`), and a test checks that the migrated table holds exactly COLUMNS.
 _CREATE_V1: Final = """
 CREATE TABLE media (
     id TEXT PRIMARY KEY,
@@ -108,51 +112,84 @@ MIGRATIONS: Final[dict[int, str]] = {
     """,
 }
 
-_SCALARS: Final = (
-    "id", "device", "path", "path_raw", "dir", "name", "ext", "size", "mtime_ns", "inode",
-    "checksum", "kind", "format", "mime", "ext_mismatch", "width", "height", "orientation",
-    "display_width", "display_height", "captured_at", "captured_offset", "captured_source",
-    "make", "model", "lens", "software", "duration_s", "fps", "video_codec", "audio_codec",
-    "bitrate", "rotation", "phash", "dhash", "sharpness", "brightness", "contrast",
-    "clipped_dark", "clipped_bright", "entropy", "first_seen", "scanned_at", "extractor_version",
-)  # fmt: skip
-COLUMNS: Final = (*_SCALARS, "gps_lat", "gps_lon", "gps_alt", "companions", "errors")
+
+def field_columns(spec: FieldSpec) -> tuple[tuple[str, str], ...]:
+    """The SQLite columns (name, declaration) that hold one record field."""
+    match spec.type:
+        case FieldType.PATH:
+            return tuple((name, "TEXT") for name in (spec.name, f"{spec.name}_raw", *DERIVED_FROM_PATH))
+        case FieldType.GEO:
+            return tuple((f"{spec.name}_{part}", "REAL") for part in ("lat", "lon", "alt"))
+        case FieldType.COMPANIONS | FieldType.ERRORS:
+            return ((spec.name, "TEXT NOT NULL DEFAULT '[]'"),)
+        case FieldType.INT | FieldType.U64 | FieldType.BOOL:
+            declared = "INTEGER"
+        case FieldType.FLOAT:
+            declared = "REAL"
+        case _:
+            declared = "TEXT"
+    return ((spec.name, f"{declared} NOT NULL" if spec.required else declared),)
+
+
+COLUMN_TYPES: Final = {"id": "TEXT", **{name: kind for spec in FIELDS for name, kind in field_columns(spec)}}
+COLUMNS: Final = tuple(COLUMN_TYPES)
 _SELECT: Final = f"SELECT {', '.join(COLUMNS)} FROM media"
 _INSERT: Final = (
     f"INSERT OR REPLACE INTO media ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
+_FIELDS_OF: Final = {spec.name: spec for spec in FIELDS}
+_GEO: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.GEO)
+_LISTS: Final = tuple(spec.name for spec in FIELDS if spec.type in (FieldType.COMPANIONS, FieldType.ERRORS))
+_U64: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.U64)
+_U64_SPAN: Final = 1 << 64
 
 
-def record_to_row(record: MediaRecord) -> tuple[object, ...]:
-    data = record_to_json(record)
-    gps = data["gps"]
-    scalars = tuple(data.get(name) for name in _SCALARS)
-    return (
-        *scalars,
-        None if gps is None else gps["lat"],
-        None if gps is None else gps["lon"],
-        None if gps is None else gps["alt"],
-        json.dumps(data["companions"]),
-        json.dumps(data["errors"]),
+def add_columns(*names: str) -> str:
+    """The migration script that adds the columns of the named (new, optional) record fields."""
+    specs = [_FIELDS_OF[name] for name in names]
+    if any(spec.required for spec in specs):
+        raise ValueError("a field added to stored records must be optional")
+    return "".join(
+        f"ALTER TABLE media ADD COLUMN {column} {declared};\n"
+        for spec in specs
+        for column, declared in field_columns(spec)
     )
 
 
+def record_to_row(record: MediaRecord) -> tuple[object, ...]:
+    """The row, in COLUMNS order: the record's JSON with the points split into columns, lists as
+    JSON text and unsigned 64-bit values as SQLite's signed ones (two's complement)."""
+    data: dict[str, object] = dict(record_to_json(record))
+    for name in _GEO:
+        gps = cast(dict[str, float | None] | None, data.pop(name))
+        for part in ("lat", "lon", "alt"):
+            data[f"{name}_{part}"] = None if gps is None else gps[part]
+    for name in _LISTS:
+        data[name] = json.dumps(data[name])
+    for name in _U64:
+        value = cast(int, data[name])
+        data[name] = value - _U64_SPAN if value >= _U64_SPAN // 2 else value
+    return tuple(data.get(column) for column in COLUMNS)
+
+
 def record_from_row(row: sqlite3.Row) -> MediaRecord:
-    data = {name: row[name] for name in _SCALARS}
-    data["ext_mismatch"] = bool(row["ext_mismatch"])
-    if row["path_raw"] is None:
-        del data["path_raw"]
-    lat, lon = row["gps_lat"], row["gps_lon"]
-    data["gps"] = None if lat is None else {"lat": lat, "lon": lon, "alt": row["gps_alt"]}
-    companions: list[CompanionJson] = json.loads(row["companions"])
-    errors: list[ErrorJson] = json.loads(row["errors"])
-    data["companions"] = companions
-    data["errors"] = errors
-    return record_from_json(cast(RecordJson, data))
+    data: RecordJson = {column: row[column] for column in COLUMNS}
+    for name in _GEO:
+        lat, lon, alt = (data.pop(f"{name}_{part}") for part in ("lat", "lon", "alt"))
+        data[name] = None if lat is None else {"lat": lat, "lon": lon, "alt": alt}
+    for name in _LISTS:
+        data[name] = json.loads(cast(str, data[name]))
+    for name in _U64:
+        data[name] = _unsigned(cast(int, data[name]))
+    return record_from_json(data)
 
 
-def _sidecar_paths(companions: list[CompanionJson]) -> tuple[str, ...]:
-    return tuple(c["path"] for c in companions if c["role"] == "sidecar")
+def _unsigned(value: int) -> int:
+    return value + _U64_SPAN if value < 0 else value
+
+
+def _sidecar_paths(companions: list[dict[str, str]]) -> tuple[str, ...]:
+    return tuple(path_from_text(c["path"], c.get("path_raw")) for c in companions if c["role"] == "sidecar")
 
 
 class SqliteCatalog:
@@ -232,7 +269,8 @@ class SqliteCatalog:
         for batch in batched([record_id(device, p) for p in paths]):
             for row in self._db.execute(sql.format(", ".join("?" for _ in batch)), batch).fetchall():
                 path = path_from_text(row["path"], row["path_raw"])
-                yield FileState(row["id"], path, row["size"], row["mtime_ns"], row["inode"], row["checksum"])
+                inode = _unsigned(row["inode"])
+                yield FileState(row["id"], path, row["size"], row["mtime_ns"], inode, row["checksum"])
 
     def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
         for batch in batched(sorted(set(checksums))):
