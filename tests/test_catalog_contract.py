@@ -111,6 +111,16 @@ def test_stamps_and_states_give_what_decides_a_change(store: Catalog) -> None:
     assert list(store.states_of("nas", ["/a/x.jpg"])) == []
 
 
+def test_an_inode_of_2_63_or_more_is_kept_exactly(store: Catalog) -> None:
+    """Some file systems (network, FUSE) hand out inodes that do not fit a signed 64-bit integer."""
+    high = make_record("/a/high.jpg", inode=2**64 - 1)
+    edge = make_record("/a/edge.jpg", inode=2**63)
+    store.upsert_many([high, edge])
+    assert store.get("laptop", high.path) == high
+    states = {s.path: s.inode for s in store.states_of("laptop", [high.path, edge.path])}
+    assert states == {high.path: 2**64 - 1, edge.path: 2**63}
+
+
 def test_delete_many_counts_only_what_existed(store: Catalog) -> None:
     keep, drop = make_record("/a/keep.jpg"), make_record("/a/drop.jpg")
     store.upsert_many([keep, drop])
