@@ -26,6 +26,17 @@ def test_upsert_then_get_returns_every_field(store: Catalog) -> None:
     assert store.get("laptop", record.path) == record
 
 
+def test_get_many_finds_by_path_on_one_device_and_leaves_out_the_unknown(store: Catalog) -> None:
+    odd = make_record("/a/\udcff.jpg")
+    store.upsert_many([full_record("/a/x.jpg"), odd, make_record("/a/y.jpg", device="nas")])
+    found = store.get_many("laptop", ["/a/x.jpg", odd.path, "/a/y.jpg", "/a/none.jpg"])
+    assert found == {"/a/x.jpg": full_record("/a/x.jpg"), odd.path: odd}
+    assert store.get_many("laptop", []) == {}
+    many = [make_record(f"/b/{i}.jpg") for i in range(1200)]
+    store.upsert_many(many)
+    assert len(store.get_many("laptop", [r.path for r in many])) == 1200
+
+
 def test_get_of_unknown_path_or_other_device_is_none(store: Catalog) -> None:
     store.upsert_many([make_record("/a/x.jpg")])
     assert store.get("laptop", "/a/y.jpg") is None

@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from elasticsearch.dsl import Q
 
 from conftest import full_record, make_record
 from imgcat.catalog import elastic
@@ -28,7 +27,7 @@ from imgcat.catalog.elastic import (
     under_query,
 )
 from imgcat.catalog.open import ElasticTarget, SqliteTarget, redact, split_credentials, store_target
-from imgcat.errors import UsageError
+from imgcat.errors import StoreUnavailableError, UsageError
 from imgcat.record import Companion
 
 
@@ -227,8 +226,18 @@ def test_locations_live_in_their_own_strict_index() -> None:
     assert elastic.LOCATION_MAPPING["dynamic"] == "strict"
 
 
-def test_states_are_looked_up_by_id_with_only_the_fields_they_need() -> None:
-    ids = [make_record("/a/1.jpg").id, make_record("/a/2.jpg").id]
-    body = records_search("catalog", Q("ids", values=ids), ["_doc"], ["path", "size"]).to_dict()
-    assert body["query"] == {"ids": {"values": ids}}
-    assert body["_source"] == {"includes": ["path", "size"]}
+def test_states_come_from_their_fields_only() -> None:
+    record = make_record("/a/\udcff.jpg", inode=2**64 - 1)
+    [action] = index_actions([record], "catalog")
+    source = {k: v for k, v in action["_source"].items() if k in elastic.STATE_FIELDS}
+    state = elastic.state_from_source(source)
+    assert state == (record.id, record.path, record.size, record.mtime_ns, 2**64 - 1, record.checksum)
+
+
+def test_an_mget_answer_gives_the_found_documents_and_fails_on_an_unreadable_one() -> None:
+    found = {"_index": "catalog", "_id": "a", "found": True, "_source": {"path": "/a"}}
+    missing = {"_index": "catalog", "_id": "b", "found": False}
+    assert list(elastic.found_sources({"docs": [found, missing]})) == [{"path": "/a"}]
+    failed = {"_index": "catalog", "_id": "c", "error": {"type": "no_shard_available_action_exception"}}
+    with pytest.raises(StoreUnavailableError, match="no_shard_available"):
+        list(elastic.found_sources({"docs": [found, failed]}))

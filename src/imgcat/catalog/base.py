@@ -81,6 +81,11 @@ class Catalog(Protocol):
 
     def get(self, device: str, path: str) -> MediaRecord | None: ...
 
+    def get_many(self, device: str, paths: Collection[str]) -> dict[str, MediaRecord]:
+        """The entries at `paths`, by path (unknown paths are left out), in one round trip per
+        batch: what a loop over files asks instead of `get` per file."""
+        ...
+
     def iter_under(self, device: str | None, prefix: str, *, recursive: bool = True) -> Iterator[MediaRecord]:
         """Records under the folder `prefix`, ordered by path; only its own files if not recursive."""
         ...

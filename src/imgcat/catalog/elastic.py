@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+from elasticsearch import ApiError, AuthorizationException, Elasticsearch, TransportError, helpers
 from elasticsearch.dsl import A, Q, Search
 from elasticsearch.dsl.query import Query
 
@@ -181,6 +181,26 @@ def stamp_from_source(source: Body) -> Stamp:
     return Stamp(path, source["size"], source["mtime_ns"], source["extractor_version"], sidecars)
 
 
+STATE_FIELDS: Final = ["device", "path", "path_raw", "size", "mtime_ns", "inode", "checksum"]
+
+
+def state_from_source(source: Body) -> FileState:
+    """The state of an entry from its `_source`, fetched with STATE_FIELDS only."""
+    path = path_from_text(source["path"], source.get("path_raw"))
+    doc_id = record_id(source["device"], path)
+    return FileState(doc_id, path, source["size"], source["mtime_ns"], source["inode"], source["checksum"])
+
+
+def found_sources(answer: Body) -> Iterator[Body]:
+    """The `_source` of each document an mget found; a document the server could not read (a
+    missing index, a failed shard) is an error, not a missing entry."""
+    for doc in answer["docs"]:
+        if "error" in doc:
+            raise StoreUnavailableError(f"Elasticsearch could not read document {doc['_id']}: {doc['error']}")
+        if doc["found"]:
+            yield doc["_source"]
+
+
 def records_search(index: str, query: Query, sort: list[str], fields: list[str] | None = None) -> Search:
     search = Search(index=index).query(query).sort(*sort).extra(size=PAGE_SIZE)
     return search if fields is None else search.source(includes=fields)
@@ -268,6 +288,7 @@ class ElasticCatalog:
         self._client = client
         self._url = url
         self.index = index
+        self._unrefreshed = False  # written since the last refresh
         with self._reaching():
             client.info()
             self._prepare_index()
@@ -310,6 +331,7 @@ class ElasticCatalog:
         """One search request. A point-in-time search names no index (the PIT holds it); any
         other request is sent to this catalog's index, never to the whole cluster."""
         index = None if "pit" in body else self.index
+        self._make_visible()
         answer: Body = self._client.search(index=index, body=body).body
         return answer
 
@@ -324,7 +346,7 @@ class ElasticCatalog:
                 done += 1
             elif outcome.get("status") != 404:
                 failures.append(outcome)
-        self._client.indices.refresh(index=self.index)
+        self._unrefreshed = self._unrefreshed or done > 0 or bool(failures)
         if failures:
             first = failures[0].get("error")
             refused = len(failures)
@@ -336,14 +358,37 @@ class ElasticCatalog:
             return self._bulk(index_actions(records, self.index))
 
     def get(self, device: str, path: str) -> MediaRecord | None:
+        return self.get_many(device, [path]).get(path)
+
+    def get_many(self, device: str, paths: Collection[str]) -> dict[str, MediaRecord]:
+        found: dict[str, MediaRecord] = {}
         with self._reaching():
-            try:
-                hit = self._client.get(index=self.index, id=record_id(device, path))
-            except NotFoundError:
-                return None
-            return record_from_source(hit["_source"])
+            for source in self._mget([record_id(device, p) for p in paths]):
+                record = record_from_source(source)
+                found[record.path] = record
+        return found
+
+    def _mget(self, ids: list[str], fields: list[str] | None = None) -> Iterator[Body]:
+        """The `_source` of each document found, PAGE_SIZE ids per request. A get is real-time:
+        it sees this store's writes without a refresh."""
+        for batch in batched(ids, PAGE_SIZE):
+            answer = self._client.mget(index=self.index, ids=batch, source_includes=fields).body
+            yield from found_sources(answer)
+
+    def _make_visible(self) -> None:
+        """Refresh the index if this store wrote to it since the last search: called before a
+        search, which (unlike a get) sees only refreshed writes, and at close, so the next command
+        sees this one's writes. One refresh per read after writes, none per write."""
+        if not self._unrefreshed:
+            return
+        self._unrefreshed = False
+        # Without the `maintenance` privilege, writes become visible at the index's next periodic
+        # refresh (every second by default) instead.
+        with suppress(AuthorizationException):
+            self._client.indices.refresh(index=self.index)
 
     def _iter_hits(self, search: Search) -> Iterator[Body]:
+        self._make_visible()
         pit = self._client.open_point_in_time(index=self.index, keep_alive=KEEP_ALIVE)
         body = search.index().extra(pit={"id": pit["id"], "keep_alive": KEEP_ALIVE}).to_dict()
         try:
@@ -367,14 +412,10 @@ class ElasticCatalog:
                 yield stamp_from_source(hit["_source"])
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
-        fields = ["path", "path_raw", "size", "mtime_ns", "inode", "checksum"]
         with self._reaching():
-            for batch in batched([record_id(device, p) for p in paths], PAGE_SIZE):
-                search = records_search(self.index, Q("ids", values=batch), ["_doc"], fields)
-                for hit in self._iter_hits(search):
-                    s = hit["_source"]
-                    path = path_from_text(s["path"], s.get("path_raw"))
-                    yield FileState(hit["_id"], path, s["size"], s["mtime_ns"], s["inode"], s["checksum"])
+            ids = [record_id(device, p) for p in paths]
+            for source in self._mget(ids, STATE_FIELDS):
+                yield state_from_source(source)
 
     def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
         with self._reaching():
@@ -426,6 +467,7 @@ class ElasticCatalog:
         elif device is not None:
             search = search.filter("term", device=device)
         with self._reaching():
+            self._make_visible()
             return search.count()
 
     def summary(self) -> CatalogSummary:
@@ -450,7 +492,11 @@ class ElasticCatalog:
         )
 
     def close(self) -> None:
-        self._client.close()
+        try:
+            with self._reaching():
+                self._make_visible()
+        finally:
+            self._client.close()
 
 
 def _bucket_key(bucket: Body) -> str:

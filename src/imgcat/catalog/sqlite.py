@@ -247,6 +247,15 @@ class SqliteCatalog:
         row = self._db.execute(f"{_SELECT} WHERE id = ?", (record_id(device, path),)).fetchone()
         return None if row is None else record_from_row(row)
 
+    def get_many(self, device: str, paths: Collection[str]) -> dict[str, MediaRecord]:
+        found: dict[str, MediaRecord] = {}
+        for batch in batched([record_id(device, p) for p in paths]):
+            marks = ", ".join("?" for _ in batch)
+            for row in self._db.execute(f"{_SELECT} WHERE id IN ({marks})", batch).fetchall():
+                record = record_from_row(row)
+                found[record.path] = record
+        return found
+
     def iter_under(self, device: str | None, prefix: str, *, recursive: bool = True) -> Iterator[MediaRecord]:
         where, params = _under(device, prefix, recursive=recursive)
         for row in self._db.execute(f"{_SELECT} WHERE {where} ORDER BY path", params):

@@ -214,7 +214,7 @@ def _settle_folder(
     if not records:
         return []
     changed = {r.path for r in records}
-    earlier = {p: catalog.get(device, p) for p in changed if p in pending.known}
+    earlier = catalog.get_many(device, [p for p in changed if p in pending.known])
     records = [_keep_history(r, earlier.get(r.path)) for r in records]
     report.updated += sum(1 for r in records if r.path in pending.known)
     neighbours = _companion_neighbours(catalog, device, pending.by_stem, records, earlier.values())
@@ -229,17 +229,16 @@ def _companion_neighbours(
     device: str,
     by_stem: dict[str, list[str]],
     records: list[MediaRecord],
-    earlier: Iterable[MediaRecord | None],
+    earlier: Iterable[MediaRecord],
 ) -> list[MediaRecord]:
     """The cataloged files of the folder that may pair with `records`: those sharing a stem, and
     the Live Photo halves that they, or the earlier versions of `records`, were paired with."""
     changed = {r.path for r in records}
     paths = {p for stem in {stem_of(r.name) for r in records} for p in by_stem.get(stem, [])} - changed
-    found = [r for r in (catalog.get(device, p) for p in sorted(paths)) if r is not None]
-    linked_before = [*found, *(r for r in earlier if r is not None)]
-    halves = {c.path for r in linked_before for c in r.companions if c.role in LIVE_ROLES}
+    found = sorted(catalog.get_many(device, paths).values(), key=lambda r: r.path)
+    halves = {c.path for r in [*found, *earlier] for c in r.companions if c.role in LIVE_ROLES}
     halves -= changed | paths
-    return found + [r for r in (catalog.get(device, p) for p in sorted(halves)) if r is not None]
+    return found + sorted(catalog.get_many(device, halves).values(), key=lambda r: r.path)
 
 
 def _keep_history(record: MediaRecord, earlier: MediaRecord | None) -> MediaRecord:

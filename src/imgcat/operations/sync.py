@@ -190,15 +190,15 @@ def _reread(
     extract = functools.partial(extract_file, device=device, now=datetime.now(UTC))
     updates: list[MediaRecord] = []
     not_media: list[str] = []
+    history = {path: r.first_seen for path, r in catalog.get_many(device, [s.path for s in changed]).items()}
     with extraction_pool(workers if len(changed) > 8 else 0) as pool:
         results = pool.map(extract, changed, chunksize=4) if pool else map(extract, changed)
         for extraction in results:
             path = extraction.stat.path
             if extraction.problem:
                 plan.problems.append((path, extraction.problem))
-            earlier = catalog.get(device, path)
             if extraction.record is not None:
-                first_seen = extraction.record.first_seen if earlier is None else earlier.first_seen
+                first_seen = history.get(path, extraction.record.first_seen)
                 updates.append(replace(extraction.record, first_seen=first_seen))
             elif extraction.not_media:
                 not_media.append(path)  # replaced by something that is not a photo or video
@@ -228,8 +228,9 @@ def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
     the folders where files or sidecars came or went get their companions linked again."""
     moved: list[tuple[MediaRecord, str]] = []
     refreshed: list[MediaRecord] = []
+    records = catalog.get_many(plan.device, [move.old.path for move in plan.moves])
     for move in plan.moves:
-        record = catalog.get(plan.device, move.old.path)
+        record = records.get(move.old.path)
         if record is None:
             continue
         moved.append((record, move.new.path))
