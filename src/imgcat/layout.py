@@ -199,6 +199,7 @@ def place(pattern: Pattern, record: MediaRecord, date_source: DateSource = "any"
     """Where `record` goes under the destination. A token without a value gives `unknown`; a run of
     date tokens without a value (and the separators between them, `/` included) gives one."""
     values = {name: _clean(value) for name, value in token_values(record, date_source).items()}
+    values["camera"] = _clean(camera_name(values["make"], values["model"])) if values["camera"] else None
     folders: list[str] = []
     previous_unknown = False
     for segment in pattern.folders:

@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from imgcat import __version__
-from imgcat.cli import add, listing, options, stats, status, sync
+from imgcat.cli import add, listing, options, reorganize, stats, status, sync
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.command()(add.add)
 app.command()(listing.ls)
 app.command()(listing.types)
+app.command()(reorganize.reorganize)
 app.command()(stats.stats)
 app.command()(sync.sync)
 

@@ -1,0 +1,245 @@
+"""`imgcat reorganize [SRC...] --pattern P`: a tidy layout from the catalog, shown before anything moves."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import defaultdict
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+from rich.tree import Tree
+
+from imgcat.cli import render
+from imgcat.cli.add import Device, Json, Quiet, Workers, device_name
+from imgcat.cli.options import StoreOptions, opened, takes_store
+from imgcat.cli.progress import ScanProgress
+from imgcat.layout import DateSource, parse_pattern, valid_tokens
+from imgcat.operations.reorganize import (
+    OnDuplicate,
+    PlannedFile,
+    ReorganizePlan,
+    plan_reorganize,
+    reorganize_roots,
+)
+from imgcat.record import path_to_text
+from imgcat.scan.pool import default_workers
+
+NAMES_SHOWN = 3
+
+Sources = Annotated[
+    list[str] | None,
+    typer.Argument(help="Folders whose cataloged files are placed (default: every folder added on this "
+                   "device).", show_default=False),
+]  # fmt: skip
+PatternOption = Annotated[
+    str,
+    typer.Option("--pattern", "-p", show_default=False,
+                 help=f"Path template below DEST, e.g. '<year>/<month>'. Tokens: {valid_tokens()} "
+                 "({year} works too). A last segment with <name>, <ext>, <hour>, <minute> or <second> "
+                 "names the file; else names are kept."),
+]  # fmt: skip
+Dest = Annotated[
+    str | None,
+    typer.Option("--dest", help="Where the pattern starts (default: the root each file lies under).",
+                 show_default=False),
+]  # fmt: skip
+
+
+class DateSourceChoice(StrEnum):
+    exif = "exif"
+    any = "any"
+
+
+class OnDuplicateChoice(StrEnum):
+    skip = "skip"
+    trash = "trash"
+    keep_both = "keep-both"
+
+
+DateSourceOption = Annotated[
+    DateSourceChoice,
+    typer.Option("--date-source", help="exif: dates guessed from a file name or mtime count as none "
+                 "(such files go to unknown/); any: every capture date counts.", case_sensitive=False),
+]  # fmt: skip
+OnDuplicateOption = Annotated[
+    OnDuplicateChoice,
+    typer.Option("--on-duplicate", help="A unit whose content is already at its target: skip (leave it "
+                 "where it is), trash, or keep-both (a numbered name).", case_sensitive=False),
+]  # fmt: skip
+Copy = Annotated[bool, typer.Option("--copy", help="Copy instead of moving (the sources stay).")]
+
+
+@takes_store
+def reorganize(
+    store: StoreOptions,
+    pattern: PatternOption,
+    sources: Sources = None,
+    dest: Dest = None,
+    date_source: DateSourceOption = DateSourceChoice.any,
+    on_duplicate: OnDuplicateOption = OnDuplicateChoice.skip,
+    copy: Copy = False,
+    device: Device = None,
+    workers: Workers = None,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Lay out photos and videos by their catalog metadata, each with its companions (Live Photo
+    halves, RAW+JPEG, sidecars). Shows the planned layout; nothing moves (a dry run).
+
+    Example: imgcat reorganize ~/Pictures --pattern '<year>/<month>'
+    """
+    parsed = parse_pattern(pattern)
+    name = device_name(device)
+    with opened(store) as catalog:
+        roots = reorganize_roots(catalog, name, sources or [])
+        if not roots:
+            raise typer.BadParameter(f"no folder was added on device {name}; give SRC", param_hint="SRC")
+        with ScanProgress(quiet=quiet or as_json) as progress:
+            plan = plan_reorganize(
+                catalog, roots, parsed, device=name, destination=dest,
+                date_source=_date_source(date_source), on_duplicate=_on_duplicate(on_duplicate),
+                copy=copy, workers=default_workers() if workers is None else workers, events=progress,
+            )  # fmt: skip
+    if as_json:
+        render.print_json(plan_json(plan, applied=False))
+    elif not quiet:
+        _print(plan)
+
+
+def _date_source(choice: DateSourceChoice) -> DateSource:
+    return "exif" if choice is DateSourceChoice.exif else "any"
+
+
+def _on_duplicate(choice: OnDuplicateChoice) -> OnDuplicate:
+    if choice is OnDuplicateChoice.skip:
+        return "skip"
+    return "trash" if choice is OnDuplicateChoice.trash else "keep-both"
+
+
+def plan_json(plan: ReorganizePlan, *, applied: bool) -> dict[str, Any]:
+    """The plan as one JSON object: moves (from, to, reason), duplicates, skipped, totals."""
+    totals = plan.totals()
+    return {
+        "pattern": plan.pattern,
+        "roots": [_text(r) for r in plan.roots],
+        "destination": plan.destination,
+        "action": "copy" if plan.copy else "move",
+        "applied": applied,
+        "moves": [_file_json(f) for f in plan.files()],
+        "duplicates": [
+            {"path": _text(f.source), "duplicate_of": _text(f.target), "action": plan.on_duplicate}
+            for unit in plan.duplicates
+            for f in unit.files
+        ],
+        "skipped": [{"path": _text(s.path), "reason": s.reason} for s in plan.skipped],
+        "totals": {
+            "units": totals.units, "files": totals.files, "bytes": totals.bytes, "folders": totals.folders,
+            "in_place": totals.in_place, "duplicates": totals.duplicates, "skipped": totals.skipped,
+            "not_cataloged": totals.not_cataloged, "refreshed": totals.refreshed,
+        },
+    }  # fmt: skip
+
+
+def _file_json(planned: PlannedFile) -> dict[str, str]:
+    data = {"from": _text(planned.source), "to": _text(planned.target), "reason": planned.reason}
+    for key, path in (("from_raw", planned.source), ("to_raw", planned.target)):
+        raw = path_to_text(path)[1]
+        if raw is not None:
+            data[key] = raw
+    return data
+
+
+def _text(path: str) -> str:
+    return path_to_text(path)[0]
+
+
+def _print(plan: ReorganizePlan) -> None:
+    """A tree of the planned layout on a terminal; one `from<TAB>to` line per file in a pipe."""
+    console = render.out()
+    if not sys.stdout.isatty():
+        for planned in plan.files():
+            sys.stdout.write(f"{_shown(planned.source)}\t{_shown(planned.target)}\n")
+    else:
+        for tree in _trees(plan):
+            console.print(tree)
+    for skipped in plan.skipped:
+        render.err().print(Text(f"skipped: {_shown(skipped.path)}: {skipped.reason}"))
+    console.print(Text(_summary(plan)))
+
+
+def _trees(plan: ReorganizePlan) -> list[Tree]:
+    """Per destination, its planned folders: files counted (below, for folders that hold folders),
+    the first few names of each."""
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for planned in plan.files():
+        by_folder[os.path.dirname(planned.target)].append(os.path.basename(planned.target))
+    bases = [plan.destination] if plan.destination else list(plan.roots)
+    bases = [os.path.realpath(os.path.expanduser(b)) for b in bases]
+    trees: list[Tree] = []
+    for base in bases:
+        folders = {f: names for f, names in by_folder.items() if f == base or f.startswith(base + "/")}
+        if not folders:
+            continue
+        below: dict[str, int] = defaultdict(int)
+        for folder, names in folders.items():
+            relative = os.path.relpath(folder, base)
+            parts = [] if relative == "." else relative.split("/")
+            for depth in range(len(parts) + 1):
+                below["/".join(parts[:depth])] += len(names)
+        tree = Tree(Text(f"{_shown(base)}  ({_count(below[''], 'file')})"))
+        nodes: dict[str, Tree] = {"": tree}
+        keys = {os.path.relpath(f, base).replace(".", "", 1) if f == base else os.path.relpath(f, base): f
+                for f in folders}  # fmt: skip
+        parents = {"/".join(k.split("/")[:depth]) for k in keys for depth in range(len(k.split("/")))}
+        for key in sorted(below, key=lambda k: k.split("/")):
+            if key == "":
+                continue
+            parts = key.split("/")
+            label = Text(f"{_shown(parts[-1])}/  ({_count(below[key], 'file')})")
+            if key in keys and key not in parents:
+                label.append(": " + _names(folders[keys[key]]), style="dim")
+            nodes[key] = nodes["/".join(parts[:-1])].add(label)
+        for key, folder in keys.items():
+            if key in parents or key == "":
+                nodes[key].add(Text(_names(folders[folder]), style="dim"))
+        trees.append(tree)
+    return trees
+
+
+def _names(names: list[str]) -> str:
+    first = sorted(names)[:NAMES_SHOWN]
+    more = f", … {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+    return ", ".join(_shown(n) for n in first) + more
+
+
+def _summary(plan: ReorganizePlan) -> str:
+    totals = plan.totals()
+    verb = "copy" if plan.copy else "move"
+    lines = [
+        f"{verb} {_count(totals.files, 'file')} ({render.human_bytes(totals.bytes)}, "
+        f"{_count(totals.units, 'photo')} with their companions) into {_count(totals.folders, 'folder')}",
+        f"{_count(totals.in_place, 'file')} already in place",
+    ]
+    if plan.duplicates:
+        action = "to trash" if plan.on_duplicate == "trash" else "left where they are (--on-duplicate skip)"
+        lines.append(f"{_count(totals.duplicates, 'duplicate')} of files at their target: {action}")
+    if totals.skipped:
+        lines.append(f"{_count(totals.skipped, 'file')} skipped (listed above)")
+    if totals.not_cataloged:
+        lines.append(
+            f"{_count(totals.not_cataloged, 'file')} not cataloged, left in place: run 'imgcat add' first"
+        )
+    lines.append("dry run: nothing changed")
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _shown(text: str) -> str:
+    """A name as a terminal may show it: control characters escaped."""
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in text)
