@@ -13,7 +13,7 @@ from conftest import ES_URL, full_record, make_record
 from imgcat.catalog.base import Bucket, Catalog, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError
-from imgcat.record import Companion
+from imgcat.record import Companion, ExtractError
 
 
 def paths(records: object) -> list[str]:
@@ -205,6 +205,23 @@ def test_summary_counts_and_sizes_by_facet(store: Catalog) -> None:
     assert set(summary.by_year) == {Bucket("2019", 1, 2_345_678), Bucket("unknown", 2, 110)}
     assert set(summary.by_camera) == {
         Bucket("Apple iPhone 11 Pro", 1, 2_345_678), Bucket("NIKON D70", 1, 10), Bucket("unknown", 1, 100),
+    }  # fmt: skip
+
+
+def test_summary_counts_entries_with_errors_by_stage(store: Catalog) -> None:
+    cut = (ExtractError("container", "cut short"), ExtractError("container", "no moov box"))
+    store.upsert_many(
+        [
+            full_record("/p/1.jpg"),  # an EXIF error
+            make_record("/v/2.mov", size=100, kind="video", format="mov", errors=cut),
+            make_record("/p/3.jpg", size=10, errors=(ExtractError("content", "now an empty file"),)),
+            make_record("/p/4.jpg", size=1),
+        ]
+    )
+    summary = store.summary()
+    assert summary.with_errors == 3
+    assert set(summary.by_error) == {
+        Bucket("exif", 1, 2_345_678), Bucket("container", 1, 100), Bucket("content", 1, 10),
     }  # fmt: skip
 
 

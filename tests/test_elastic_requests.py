@@ -241,3 +241,10 @@ def test_an_mget_answer_gives_the_found_documents_and_fails_on_an_unreadable_one
     failed = {"_index": "catalog", "_id": "c", "error": {"type": "no_shard_available_action_exception"}}
     with pytest.raises(StoreUnavailableError, match="no_shard_available"):
         list(elastic.found_sources({"docs": [found, failed]}))
+
+
+def test_summary_counts_entries_with_errors_by_stage_in_the_same_request() -> None:
+    aggs = elastic.summary_search("catalog").to_dict()["aggs"]
+    assert aggs["with_errors"] == {"filter": {"exists": {"field": "errors.stage"}}}
+    assert aggs["error"]["terms"]["field"] == "errors.stage"
+    assert aggs["error"]["aggs"] == {"bytes": {"sum": {"field": "size"}}}

@@ -35,3 +35,18 @@ def test_stats_counts_by_facet_and_the_space_of_duplicates(
     table = imgcat(capsys, "stats", "--db", db)
     assert "exact duplicates: 1 extra copies in 1 groups" in table.out
     assert "SONY CYBERSHOT" in table.out
+
+
+def test_stats_shows_damaged_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    db = str(tmp_path / "c.sqlite")
+    imgcat(capsys, "add", str(root), "-r", "--db", db, "--workers", "0", "-q")
+    (root / "nikon_coolpix_p6000" / "DSCN0010.jpg").write_bytes(b"")  # a failed copy over it
+    synced = imgcat(capsys, "sync", str(root), "--db", db, "--workers", "0", "-q")
+    assert synced.code == 0
+    figures = json.loads(imgcat(capsys, "stats", "--json", "--db", db).out)["summary"]
+    assert (figures["records"], figures["with_errors"]) == (4, 1)
+    assert figures["by_error"] == [{"key": "content", "count": 1, "bytes": 0}]
+    table = imgcat(capsys, "stats", "--db", db).out
+    assert "read with errors (damaged, cut short or partly read): 1 files" in table
+    assert "by error" in table and "content" in table

@@ -11,13 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from clirun import imgcat
 from imgcat.catalog.base import Catalog
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.sync import apply_sync, plan_sync, refusal
-from imgcat.record import MediaRecord
+from imgcat.operations.sync import (
+    apply_sync,
+    plan_from_survey,
+    plan_sync,
+    refusal,
+    survey_root,
+    sync_plan_json,
+)
+from imgcat.record import ExtractError, MediaRecord
 from media import MEDIA, copy_media
 
 FOLDERS = ("nikon_coolpix_p6000", "iphone_6", "misc_png", "sony_cybershot", "canon_powershot_sx60hs")
@@ -80,7 +88,7 @@ def test_sync_of_an_unchanged_tree_reads_no_file(
     monkeypatch.setattr(sync_module, "extract_file", no_reading)
     monkeypatch.setattr(sync_module, "_checksum", no_reading)
     plan = plan_sync(store, str(root), device="d", workers=0)
-    assert (plan.unchanged, plan.entries, plan.not_cataloged, plan.relink) == (12, 12, 0, {})
+    assert (plan.unchanged, plan.entries, plan.not_cataloged, plan.relink) == (12, 12, 0, ())
 
 
 def test_sync_links_companions_as_a_fresh_add_would(store: Catalog, tmp_path: Path) -> None:
@@ -139,7 +147,7 @@ def test_a_missing_root_is_refused_unless_pruning_is_asked(store: Catalog, tmp_p
     plan = plan_sync(store, str(root), device="d", workers=0)
     assert plan.missing_root
     reason = refusal(plan, threshold=0.5, prune_missing_root=False, yes=True)
-    assert reason is not None and "missing or empty" in reason
+    assert reason is not None and "is empty (nothing but system files)" in reason
     assert store.count(device="d") == 4
     assert refusal(plan, threshold=0.5, prune_missing_root=True, yes=False) is None
     apply_sync(store, plan)
@@ -167,7 +175,7 @@ def test_cli_refuses_a_missing_root_and_changes_nothing(
     run = imgcat(capsys, "sync", "--db", db, "--device", "d")  # every location of the device
     assert run.code == 1
     assert run.err == (
-        f"error: {root} is missing or empty (an unplugged disk or offline NAS?): its 4 catalog entries "
+        f"error: {root} is missing (an unplugged disk or offline NAS?): its 4 catalog entries "
         "are kept; pass --prune-missing-root to drop them; nothing changed\n"
     )
     assert SqliteCatalog(Path(db)).count() == 4
@@ -206,31 +214,233 @@ def test_dry_run_lists_the_plan_and_changes_nothing(
     assert SqliteCatalog(Path(db)).count() == 4
 
 
-def test_an_unreadable_folder_keeps_its_entries(tmp_path: Path) -> None:
-    """Really unreadable: as root (CI), the sync runs without the capabilities that let root read
-    anything (setpriv), so chmod 000 holds as it does for a user."""
+def _as_a_user(*command: str) -> list[str]:
+    """As root (CI), run without the capabilities that let root read anything (setpriv), so that
+    permissions hold as they do for a user."""
+    if os.geteuid() == 0:
+        return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    return list(command)
+
+
+def _sync_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "imgcat", "sync", *args, "--db", str(db), "--device", "d"]
+    return subprocess.run(_as_a_user(*command, "--workers", "0"), capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("mode", "warning"),
+    [(0o000, "cannot list folder: Permission denied"), (0o644, "cannot enter folder: Permission denied")],
+    ids=["unlistable", "listed-not-enterable"],
+)
+def test_an_unreadable_folder_keeps_its_entries(tmp_path: Path, mode: int, warning: str) -> None:
     root = copy_media(tmp_path / "m", "nikon_coolpix_p6000", "iphone_6")
     db = tmp_path / "c.sqlite"
     catalog = SqliteCatalog(db)
     add_folder(catalog, str(root), device="d", recursive=True, workers=0)
     catalog.close()
-    script = (
-        "import json, sys; from pathlib import Path;"
-        "from imgcat.catalog.sqlite import SqliteCatalog;"
-        "from imgcat.operations.sync import plan_sync, apply_sync;"
-        "c = SqliteCatalog(Path(sys.argv[1])); p = plan_sync(c, sys.argv[2], device='d', workers=0);"
-        "apply_sync(c, p); print(json.dumps([p.kept_unreadable, len(p.removals), p.problems]))"
-    )
-    command = [sys.executable, "-c", script, str(db), str(root)]
-    if os.geteuid() == 0:
-        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
-    (root / "iphone_6").chmod(0)
+    (root / "iphone_6").chmod(mode)
     try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = _sync_cli(db, str(root), "--json")
     finally:
         (root / "iphone_6").chmod(0o755)
     assert result.returncode == 0, result.stderr
-    kept, removed, problems = json.loads(result.stdout)
-    assert (kept, removed) == (2, 0)
-    assert problems == [[str(root / "iphone_6"), "cannot list folder: Permission denied"]]
+    [plan] = json.loads(result.stdout)
+    assert (plan["kept_unreadable"], plan["removed"], plan["applied"]) == (2, 0, True)
+    assert sorted(plan["unreadable_paths"]) == sorted(str(p) for p in (root / "iphone_6").iterdir())
+    assert result.stderr == f"warning: {root / 'iphone_6'}: {warning}\n"  # once, not once per file
     assert SqliteCatalog(db).count() == 6
+
+
+def test_a_changed_file_that_cannot_be_read_keeps_its_entry(tmp_path: Path) -> None:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    db = tmp_path / "c.sqlite"
+    catalog = SqliteCatalog(db)
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    before = catalog.get("d", str(root / "nikon_coolpix_p6000/DSCN0010.jpg"))
+    catalog.close()
+    locked = root / "nikon_coolpix_p6000/DSCN0010.jpg"
+    locked.write_bytes(locked.read_bytes() + b"\0" * 16)  # changed, then unreadable
+    locked.chmod(0)
+    try:
+        result = _sync_cli(db, str(root), "--json")
+    finally:
+        locked.chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    [plan] = json.loads(result.stdout)
+    assert (plan["kept_unreadable"], plan["removed"], plan["updated"]) == (1, 0, 0)
+    assert plan["unreadable_paths"] == [str(locked)]
+    assert result.stderr == f"warning: {locked}: cannot read: Permission denied\n"
+    assert SqliteCatalog(db).get("d", str(locked)) == before
+
+
+def test_a_file_that_became_empty_or_not_media_keeps_its_entry_marked_damaged(
+    store: Catalog, tmp_path: Path
+) -> None:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000", "iphone_6")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    emptied, overwritten = root / "nikon_coolpix_p6000/DSCN0010.jpg", root / "iphone_6/with-gps.mov"
+    before = store.get("d", str(emptied))
+    assert before is not None and before.phash is not None
+    emptied.write_bytes(b"")  # a failed copy over it
+    overwritten.write_text("<html>404 Not Found</html>")
+    events = Recorded()
+    plan = plan_sync(store, str(root), device="d", workers=0, events=events)
+    assert (len(plan.removals), len(plan.damaged), len(plan.updates)) == (0, 2, 0)
+    assert events.problems == {
+        str(emptied): "damaged: now an empty file (was a jpeg photo); its entry is kept",
+        str(
+            overwritten
+        ): "damaged: now something that is not a photo or video (was a mov video); its entry is kept",
+    }
+    apply_sync(store, plan)
+    kept = store.get("d", str(emptied))
+    assert kept is not None
+    assert kept.errors == (ExtractError("content", "now an empty file (was a jpeg photo)"),)
+    assert (kept.size, kept.checksum, kept.phash) == (0, xxhash.xxh3_128_hexdigest(b""), None)
+    assert (kept.captured_at, kept.make, kept.first_seen) == (
+        before.captured_at,
+        before.make,
+        before.first_seen,
+    )
+    assert store.summary().with_errors == 2
+    assert {b.key: b.count for b in store.summary().by_error} == {"content": 2}
+    again = plan_sync(store, str(root), device="d", workers=0)  # marked once: no warning each time
+    assert (again.unchanged, again.damaged, again.removals) == (6, (), ())
+    report = add_folder(store, str(root), device="d", recursive=True, workers=0)
+    assert (report.unchanged, report.damaged) == (6, 0)
+    shutil.copy2(MEDIA / "nikon_coolpix_p6000/DSCN0010.jpg", emptied)  # restored: read again, whole
+    apply_sync(store, plan_sync(store, str(root), device="d", workers=0))
+    restored = store.get("d", str(emptied))
+    assert restored is not None and restored.errors == () and restored.phash == before.phash
+
+
+def test_add_keeps_the_entry_of_a_file_that_became_empty(store: Catalog, tmp_path: Path) -> None:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    emptied = root / "nikon_coolpix_p6000/DSCN0010.jpg"
+    emptied.write_bytes(b"")
+    events = Recorded()
+    report = add_folder(store, str(root), device="d", recursive=True, workers=0, events=events)
+    assert (report.damaged, report.not_media) == (1, 0)
+    assert events.problems == {
+        str(emptied): "damaged: now an empty file (was a jpeg photo); its entry is kept"
+    }
+    kept = store.get("d", str(emptied))
+    assert kept is not None and kept.errors[0].stage == "content" and kept.size == 0
+    assert add_folder(store, str(root), device="d", recursive=True, workers=0).unchanged == 4
+
+
+def test_a_root_holding_only_system_litter_is_empty_and_refused(store: Catalog, tmp_path: Path) -> None:
+    root = copy_media(tmp_path / "disk", "nikon_coolpix_p6000")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    shutil.rmtree(root)
+    root.mkdir()  # a recreated mount point, as the system leaves it
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    (root / "._DSCN0010.jpg").write_bytes(b"\0\5\26\7")
+    for litter in ("@eaDir", ".Spotlight-V100", ".Trashes", "lost+found"):
+        (root / litter).mkdir()
+    (root / "@eaDir" / "SYNOPHOTO_THUMB_XL.jpg").write_bytes(
+        (MEDIA / "nikon_coolpix_p6000/DSCN0010.jpg").read_bytes()
+    )
+    plan = plan_sync(store, str(root), device="d", workers=0)
+    assert plan.state == "empty"
+    reason = refusal(plan, threshold=0.5, prune_missing_root=False, yes=True)
+    assert reason == (
+        f"{root} is empty (nothing but system files) (an unplugged disk or offline NAS?): its 4 catalog "
+        "entries are kept; pass --prune-missing-root to drop them"
+    )
+    (root / "notes.txt").write_text("a file of the user's: the root is not empty")
+    assert plan_sync(store, str(root), device="d", workers=0).state == "present"
+
+
+def test_files_that_are_not_media_are_not_counted_as_not_cataloged(store: Catalog, tmp_path: Path) -> None:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    (root / "notes.txt").write_text("shopping list")
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "saved-page.jpg").write_text("<html>404 Not Found</html>")
+    copy_media(root, "iphone_6")  # two media files add would catalog
+    plan = plan_sync(store, str(root), device="d", workers=0)
+    assert (plan.not_cataloged, plan.not_media) == (2, 3)
+
+
+class Recorded:
+    """ScanEvents that keep the problems, path → reason."""
+
+    def __init__(self) -> None:
+        self.problems: dict[str, str] = {}
+
+    def planned(self, files: int, size: int) -> None:
+        pass
+
+    def advanced(self, files: int, size: int) -> None:
+        pass
+
+    def problem(self, path: str, reason: str) -> None:
+        assert path not in self.problems, f"warned twice about {path}"
+        self.problems[path] = reason
+
+
+def test_sync_over_several_roots_applies_those_that_pass_and_names_each_refused_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = copy_media(tmp_path / "a", "nikon_coolpix_p6000")
+    second = copy_media(tmp_path / "b", "iphone_6")
+    third = copy_media(tmp_path / "c", "misc_png")
+    db = str(tmp_path / "c.sqlite")
+    for root in (first, second, third):
+        imgcat(capsys, "add", str(root), "-r", "--db", db, "--device", "d", "--workers", "0", "-q")
+    (first / "nikon_coolpix_p6000/DSCN0010.jpg").unlink()
+    shutil.rmtree(second)  # unplugged
+    shutil.rmtree(third / "misc_png")  # mostly deleted: needs --yes
+    (third / "keep.txt").write_text("not empty")
+    run = imgcat(capsys, "sync", "--db", db, "--device", "d", "--workers", "0")
+    assert run.code == 1
+    assert run.err.splitlines() == [
+        f"refused: {second} is missing (an unplugged disk or offline NAS?): its 2 catalog entries are kept; "
+        "pass --prune-missing-root to drop them; nothing changed under it",
+        f"refused: sync would remove 2 of 2 entries under {third} (100%, more than 50%); pass --yes if those "
+        "files are really gone; nothing changed under it",
+        "error: 2 of 3 roots refused (named above); the other 1 synced",
+    ]
+    assert f"imgcat sync {first}\n" in run.out
+    assert f"imgcat sync {second} (refused: nothing changed)" in run.out
+    assert f"imgcat sync {third} (refused: nothing changed)" in run.out
+    catalog = SqliteCatalog(Path(db))
+    assert (
+        catalog.count("d", str(first)),
+        catalog.count("d", str(second)),
+        catalog.count("d", str(third)),
+    ) == (
+        3,
+        2,
+        2,
+    )
+    again = imgcat(capsys, "sync", "--db", db, "--device", "d", "--workers", "0", "--json", "--yes")
+    outcomes = {o["root"]: (o["applied"], o["refused"]) for o in json.loads(again.out)}
+    assert outcomes[str(first)] == (True, None) and outcomes[str(third)] == (True, None)
+    assert outcomes[str(second)][0] is False and "is missing" in str(outcomes[str(second)][1])
+    assert again.err.splitlines()[-1] == "error: 1 of 3 roots refused (named above); the other 2 synced"
+
+
+def test_the_plan_is_a_frozen_value_built_by_a_pure_function_and_printed_by_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    db = tmp_path / "c.sqlite"
+    catalog = SqliteCatalog(db)
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    (root / "nikon_coolpix_p6000/DSCN0010.jpg").rename(root / "renamed.jpg")
+    (root / "nikon_coolpix_p6000/DSCN0012.jpg").unlink()
+    survey = survey_root(catalog, str(root), device="d", workers=0)
+    plan = plan_from_survey(survey)
+    assert plan == plan_from_survey(survey)  # nothing else goes in
+    assert (len(plan.moves), len(plan.removals)) == (1, 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.entries = 0  # type: ignore[misc]
+    run = imgcat(capsys, "sync", str(root), "--dry-run", "--json", "--db", str(db), "--device", "d")
+    assert json.loads(run.out) == [{**sync_plan_json(plan), "applied": False, "refused": None}]
+    assert catalog.count() == 4

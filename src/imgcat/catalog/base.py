@@ -61,6 +61,8 @@ class CatalogSummary:
     by_year: tuple[Bucket, ...]
     by_camera: tuple[Bucket, ...]
     by_device: tuple[Bucket, ...]
+    with_errors: int = 0  # entries with anything in `errors`: damaged, cut, partly read
+    by_error: tuple[Bucket, ...] = ()  # those entries by the stage that failed (one may count twice)
 
 
 class Catalog(Protocol):

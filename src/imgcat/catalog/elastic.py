@@ -233,6 +233,10 @@ def summary_search(index: str) -> Search:
         "camera", "multi_terms", size=SUMMARY_BUCKETS,
         terms=[{"field": "make", "missing": ""}, {"field": "model", "missing": ""}],
     ).metric("bytes", "sum", field="size")  # fmt: skip
+    search.aggs.bucket("with_errors", "filter", Q("exists", field="errors.stage"))
+    search.aggs.bucket("error", "terms", field="errors.stage", size=SUMMARY_BUCKETS).metric(
+        "bytes", "sum", field="size"
+    )
     return search
 
 
@@ -489,6 +493,8 @@ class ElasticCatalog:
             by_year=buckets("year"),
             by_camera=buckets("camera"),
             by_device=buckets("device"),
+            with_errors=aggs["with_errors"]["doc_count"],
+            by_error=buckets("error"),
         )
 
     def close(self) -> None:

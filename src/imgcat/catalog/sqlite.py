@@ -351,7 +351,17 @@ class SqliteCatalog:
             by_year=self._buckets("COALESCE(substr(captured_at, 1, 4), 'unknown')"),
             by_camera=self._buckets("COALESCE(TRIM(COALESCE(make, '') || ' ' || COALESCE(model, '')), '')"),
             by_device=self._buckets("device"),
+            with_errors=self._db.execute("SELECT COUNT(*) FROM media WHERE errors != '[]'").fetchone()[0],
+            by_error=self._error_buckets(),
         )
+
+    def _error_buckets(self) -> tuple[Bucket, ...]:
+        sql = (
+            "SELECT key, COUNT(*), SUM(size) FROM (SELECT DISTINCT media.id, media.size, "
+            "json_extract(failed.value, '$.stage') AS key FROM media, json_each(media.errors) AS failed "
+            "WHERE media.errors != '[]') GROUP BY key"
+        )
+        return ranked(Bucket(str(key), count, size) for key, count, size in self._db.execute(sql))
 
     def _buckets(self, expression: str) -> tuple[Bucket, ...]:
         sql = f"SELECT {expression} AS key, COUNT(*), SUM(size) FROM media GROUP BY key"

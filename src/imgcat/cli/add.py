@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from imgcat import settings
-from imgcat.cli import render
+from imgcat.cli import render, signals
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.operations.add import AddReport, add_folder
@@ -74,7 +74,7 @@ def add(
         _print(report, allow_duplicates=allow_duplicates)
     if report.interrupted:
         render.err().print("interrupted: what was read so far is saved; run the same command to go on")
-        raise typer.Exit(130)
+        raise typer.Exit(signals.interrupted_exit_code())
 
 
 def _print(report: AddReport, *, allow_duplicates: bool) -> None:
@@ -86,7 +86,8 @@ def _print(report: AddReport, *, allow_duplicates: bool) -> None:
     for label, value in (
         ("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged),
         ("moved", report.moved), ("duplicates", report.duplicates),
-        ("not media (skipped)", report.not_media), ("other skipped", report.skipped),
+        ("damaged (entry kept)", report.damaged), ("not media (skipped)", report.not_media),
+        ("other skipped", report.skipped),
         ("with errors", report.errors),
     ):  # fmt: skip
         table.add_row(label, str(value))

@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from imgcat import __version__
-from imgcat.cli import add, listing, options, reorganize, stats, status, sync
+from imgcat.cli import add, listing, options, reorganize, signals, stats, status, sync
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("IMGCAT_DEBUG") == "1"
     try:
-        app(args=args, prog_name="imgcat")
+        with signals.as_interrupts():
+            app(args=args, prog_name="imgcat")
     except SystemExit as done:  # Typer ends every run, usage errors and Ctrl-C included, this way
         return done.code if isinstance(done.code, int) else int(done.code is not None)
     except BrokenPipeError:

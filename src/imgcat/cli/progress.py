@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
@@ -45,6 +47,15 @@ class ScanProgress:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self._progress.stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Put the bar away while the user is asked something."""
+        self._progress.stop()
+        try:
+            yield
+        finally:
+            self._progress.start()
 
     def planned(self, files: int, size: int) -> None:
         self._progress.update(self._task, total=size, total_files=files)

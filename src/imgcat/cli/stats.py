@@ -38,9 +38,14 @@ def _print(figures: CatalogStats) -> None:
         f"exact duplicates: {figures.duplicate_files} extra copies in {figures.duplicate_groups} groups, "
         f"{render.human_bytes(figures.duplicate_bytes)}"
     )
+    if summary.with_errors:
+        console.print(
+            f"read with errors (damaged, cut short or partly read): {summary.with_errors} files; "
+            "see 'by error' below"
+        )
     for title, buckets in (
         ("kind", summary.by_kind), ("format", summary.by_format), ("year", summary.by_year),
-        ("camera", summary.by_camera), ("device", summary.by_device),
+        ("camera", summary.by_camera), ("device", summary.by_device), ("error", summary.by_error),
     ):  # fmt: skip
         if buckets:
             console.print(_table(title, buckets))

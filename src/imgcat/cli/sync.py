@@ -8,12 +8,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from imgcat.cli import render
+from imgcat.cli import render, signals
 from imgcat.cli.add import Device, Json, Quiet, Workers, device_name
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.errors import ImgcatError
-from imgcat.operations.sync import DEFAULT_THRESHOLD, SyncPlan, apply_sync, plan_sync, refusal, sync_roots
+from imgcat.operations.roots import Refusal, RootOutcome, RootsRun
+from imgcat.operations.sync import (
+    DEFAULT_THRESHOLD,
+    SyncOptions,
+    SyncPlan,
+    sync_all,
+    sync_plan_json,
+    sync_roots,
+)
 from imgcat.scan.pool import default_workers
 
 Folder = Annotated[
@@ -34,7 +42,7 @@ Threshold = Annotated[
 
 
 class SyncRefusedError(ImgcatError):
-    """Sync would remove too much, or the root looks unplugged; nothing was changed."""
+    """Sync would remove too much, or a root looks unplugged; nothing was changed under it."""
 
 
 @takes_store
@@ -56,60 +64,83 @@ def sync(
     Example: imgcat sync ~/Pictures --dry-run
     """
     name = device_name(device)
-    plans: list[SyncPlan] = []
+    options = SyncOptions(threshold, prune_missing_root, yes, dry_run)
     with opened(store) as catalog:
         roots = sync_roots(catalog, name, folder)
         if not roots:
             raise SyncRefusedError(f"nothing to sync: no folder was added on device {name}; give DIR")
-        for root in roots:
-            with ScanProgress(quiet=quiet or as_json) as progress:
-                plan = plan_sync(catalog, root, device=name, workers=_workers(workers), events=progress)
-            reason = refusal(plan, threshold=threshold, prune_missing_root=prune_missing_root, yes=yes)
-            if reason and not dry_run and not _confirmed(plan, reason, missing=plan.missing_root):
-                raise SyncRefusedError(f"{reason}; nothing changed")
-            if not dry_run:
-                apply_sync(catalog, plan)
-            plans.append(plan)
+        with ScanProgress(quiet=quiet or as_json) as progress:
+
+            def confirm(plan: SyncPlan, refusal: Refusal) -> bool:
+                """Ask on a terminal; elsewhere, refuse."""
+                if not sys.stdin.isatty():
+                    return False
+                with progress.paused():
+                    return typer.confirm(f"{refusal.reason}.\nRemove them now?", default=False, err=True)
+
+            run = sync_all(
+                catalog,
+                roots,
+                device=name,
+                workers=default_workers() if workers is None else workers,
+                options=options,
+                events=progress,
+                confirm=confirm,
+            )
     if as_json:
-        render.print_json([_summary(p, applied=not dry_run) for p in plans])
+        render.print_json([_outcome_json(outcome) for outcome in run.outcomes])
     elif not quiet:
-        for plan in plans:
-            _print(plan, applied=not dry_run)
+        for outcome in run.outcomes:
+            _print(outcome, run)
+    _finish(run)
 
 
-def _workers(given: int | None) -> int:
-    return default_workers() if given is None else given
+def _finish(run: RootsRun[SyncPlan]) -> None:
+    """Say how the run ended, in sentences that are true, and exit accordingly."""
+    if run.interrupted:
+        if run.interrupted_at is None:
+            message = "interrupted while planning: nothing changed"
+        else:
+            message = (
+                f"interrupted while applying the changes under {run.interrupted_at}: part of them are in "
+                "the catalog; run the same command again to finish"
+            )
+        render.err().print(message, markup=False, soft_wrap=True)
+        raise typer.Exit(signals.interrupted_exit_code())
+    refused = run.refused
+    if run.dry_run or not refused:
+        return
+    reasons = [outcome.refusal.reason for outcome in refused if outcome.refusal is not None]
+    if len(run.outcomes) == 1:
+        raise SyncRefusedError(f"{reasons[0]}; nothing changed")
+    for reason in reasons:
+        render.err().print(f"refused: {reason}; nothing changed under it", markup=False, soft_wrap=True)
+    synced = len(run.applied)
+    raise SyncRefusedError(
+        f"{len(refused)} of {len(run.outcomes)} roots refused (named above); "
+        + (f"the other {synced} synced" if synced else "none synced")
+    )
 
 
-def _confirmed(plan: SyncPlan, reason: str, *, missing: bool) -> bool:
-    """Ask on a terminal (never for a missing root: that needs the flag); elsewhere, refuse."""
-    if missing or not sys.stdin.isatty():
-        return False
-    return typer.confirm(f"{reason}.\nRemove them now?", default=False, err=True)
-
-
-def _summary(plan: SyncPlan, *, applied: bool) -> dict[str, object]:
+def _outcome_json(outcome: RootOutcome[SyncPlan]) -> dict[str, object]:
     return {
-        "root": plan.root,
-        "applied": applied,
-        "checked": plan.entries,
-        "unchanged": plan.unchanged,
-        "updated": len(plan.updates),
-        "moved": len(plan.moves),
-        "removed": len(plan.removals),
-        "kept_unreadable": plan.kept_unreadable,
-        "not_cataloged": plan.not_cataloged,
-        "missing_root": plan.missing_root,
-        "removed_paths": [s.path for s in plan.removals],
-        "moves": [{"from": m.old.path, "to": m.new.path} for m in plan.moves],
-        "updated_paths": [r.path for r in plan.updates],
-        "relinked_folders": list(plan.relink),
+        **sync_plan_json(outcome.plan),
+        "applied": outcome.applied,
+        "refused": None if outcome.refusal is None or outcome.applied else outcome.refusal.reason,
     }
 
 
-def _print(plan: SyncPlan, *, applied: bool) -> None:
+def _print(outcome: RootOutcome[SyncPlan], run: RootsRun[SyncPlan]) -> None:
     console = render.out()
-    verb = "" if applied else " (dry run: nothing changed)"
+    plan = outcome.plan
+    if outcome.applied:
+        verb = ""
+    elif run.dry_run:
+        verb = " (dry run: nothing changed)"
+    elif outcome.refusal is not None and not run.interrupted:
+        verb = " (refused: nothing changed)"
+    else:
+        verb = " (interrupted: not applied)" if run.interrupted_at != outcome.root else " (interrupted)"
     console.print(f"imgcat sync {plan.root}{verb}", markup=False)
     table = Table(show_header=False)
     table.add_column("what")
@@ -117,20 +148,27 @@ def _print(plan: SyncPlan, *, applied: bool) -> None:
     for label, value in (
         ("checked", plan.entries), ("unchanged", plan.unchanged), ("updated", len(plan.updates)),
         ("moved", len(plan.moves)), ("removed", len(plan.removals)),
-        ("kept (unreadable)", plan.kept_unreadable), ("not cataloged", plan.not_cataloged),
+        ("damaged (entry kept)", len(plan.damaged)), ("unreadable (entry kept)", len(plan.unreadable)),
+        ("not cataloged", plan.not_cataloged), ("not media", plan.not_media),
     ):  # fmt: skip
         table.add_row(label, str(value))
     console.print(table)
-    if not applied:
+    if run.dry_run:
+        if outcome.refusal is not None:
+            console.print(f"a real run would refuse: {outcome.refusal.reason}", markup=False)
         for state in plan.removals:
             console.print(f"would remove: {state.path}", markup=False)
         for move in plan.moves:
             console.print(f"would move: {move.old.path} -> {move.new.path}", markup=False)
         for record in plan.updates:
             console.print(f"would update: {record.path}", markup=False)
-        for folder in plan.relink:
+        for record in plan.damaged:
+            console.print(f"would mark damaged: {record.path}", markup=False)
+        for folder, _sidecars in plan.relink:
             console.print(f"would relink companions in: {folder}", markup=False)
     if plan.not_cataloged:
         console.print(
-            f"{plan.not_cataloged} files on disk are not cataloged: run 'imgcat add -r {plan.root}'."
+            f"{plan.not_cataloged} photos and videos on disk are not cataloged: "
+            f"run 'imgcat add -r {plan.root}'.",
+            markup=False,
         )

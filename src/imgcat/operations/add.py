@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import Final
 
 from imgcat.catalog.base import Catalog, Stamp
+from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
 from imgcat.scan.companions import LIVE_ROLES, relink_companions, sidecars_with_owner, stem_of
-from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file
+from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file, file_checksum
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
 
@@ -34,6 +35,7 @@ class AddReport:
     unchanged: int = 0
     moved: int = 0
     duplicates: int = 0
+    damaged: int = 0
     not_media: int = 0
     skipped: int = 0
     errors: int = 0
@@ -200,6 +202,9 @@ def _settle_folder(
     for extraction in extractions:
         report.files_read += 0 if extraction.not_media else 1
         report.bytes_read += 0 if extraction.not_media else extraction.stat.size
+        if extraction.not_media and extraction.stat.path in pending.known:
+            _keep_damaged(catalog, device, extraction.stat, report, problem)
+            continue
         if extraction.problem:
             problem(extraction.stat.path, extraction.problem)
         if extraction.not_media:
@@ -239,6 +244,23 @@ def _companion_neighbours(
     halves = {c.path for r in [*found, *earlier] for c in r.companions if c.role in LIVE_ROLES}
     halves -= changed | paths
     return found + sorted(catalog.get_many(device, halves).values(), key=lambda r: r.path)
+
+
+def _keep_damaged(
+    catalog: Catalog, device: str, stat: FileStat, report: AddReport, problem: Callable[[str, str], None]
+) -> None:
+    """A cataloged file that is no longer media keeps its entry, marked damaged (see `damage`)."""
+    earlier = catalog.get(device, stat.path)
+    try:
+        checksum = file_checksum(stat.path)
+    except OSError as error:
+        problem(stat.path, f"cannot read: {error.strerror or error}")
+        return
+    if earlier is None:
+        return
+    problem(stat.path, f"damaged: {damage_reason(stat, earlier)}; its entry is kept")
+    catalog.upsert_many([marked_damaged(earlier, stat, checksum, datetime.now(UTC))])
+    report.damaged += 1
 
 
 def _keep_history(record: MediaRecord, earlier: MediaRecord | None) -> MediaRecord:

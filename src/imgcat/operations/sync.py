@@ -1,33 +1,47 @@
-"""`sync`: the disk is truth — but an unplugged disk is not an empty one.
+"""`sync`: the disk is truth — but an unplugged disk is not an empty one, and a file that is still
+there keeps its entry.
 
-`plan_sync` only reads: one walk of the root (a stat per file) and one streamed read of the catalog
-entries under it; it re-reads the contents of changed files only, and of uncataloged files only when
-their size matches a vanished entry (a possible move). `refusal` says whether the plan is safe to
-apply; `apply_sync` writes it to the catalog. The disk is never changed.
+Two steps per root. `survey_root` only reads: one walk of the root (a stat per file), one streamed
+read of the catalog entries under it, the contents of changed files, the first bytes of files the
+catalog does not know (are they media?), and the checksum of those whose size matches a vanished
+entry (a possible move). `plan_from_survey` is pure: it turns those facts into a frozen `SyncPlan`.
+`refusal` says whether a plan is safe to apply, `apply_sync` writes it to the catalog, and
+`sync_all` does all of it over several roots (planning every root before applying any). The disk
+is never changed.
+
+An entry is removed only when its file is known to be gone: not found at its path. A file that
+cannot be examined (a folder that cannot be listed or entered, a permission or I/O error) keeps its
+entry; a file that is no longer media (emptied, overwritten by a failed copy) keeps its entry too,
+marked damaged.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import stat as stat_mode
 from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Final
-
-import xxhash
+from typing import Final, Literal, TypedDict
 
 from imgcat.catalog.base import Catalog, FileState
+from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
-from imgcat.record import MediaRecord
+from imgcat.operations.roots import Refusal, RootsRun, plan_and_apply
+from imgcat.record import MediaRecord, path_to_text
 from imgcat.scan.companions import sidecars_with_owner
-from imgcat.scan.extract import FileStat, extract_file
+from imgcat.scan.detect import HEAD_BYTES, detect
+from imgcat.scan.extract import Extraction, FileStat, extract_file, file_checksum
 from imgcat.scan.pool import extraction_pool
-from imgcat.scan.walk import walk_folders
+from imgcat.scan.walk import holds_only_litter, walk_folders
 
 DEFAULT_THRESHOLD: Final = 0.5
 PROGRESS_EVERY: Final = 500
+
+RootState = Literal["present", "missing", "empty"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,26 +52,80 @@ class Move:
     new: FileStat
 
 
-@dataclass
-class SyncPlan:
-    """What a sync of one root would change in the catalog."""
+@dataclass(frozen=True, slots=True)
+class Reread:
+    """A changed file read again: what reading gave, the entry it had, and, for a file that is no
+    longer media, the checksum of what it holds now."""
+
+    extraction: Extraction
+    earlier: MediaRecord | None
+    checksum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RootSurvey:
+    """What one look at a root found, on disk and in the catalog: facts, no decisions."""
 
     root: str
     device: str
+    now: datetime
+    state: RootState = "present"
     entries: int = 0
     unchanged: int = 0
-    updates: list[MediaRecord] = field(default_factory=list)
-    moves: list[Move] = field(default_factory=list)
-    removals: list[FileState] = field(default_factory=list)
-    kept_unreadable: int = 0
-    not_cataloged: int = 0
-    relink: dict[str, list[str]] = field(default_factory=dict)  # folder → its sidecars on disk
-    missing_root: bool = False
-    problems: list[tuple[str, str]] = field(default_factory=list)
+    rereads: tuple[Reread, ...] = ()
+    vanished: tuple[FileState, ...] = ()  # entries whose file is not found at its path
+    unexamined: tuple[str, ...] = ()  # entries whose file may be there but could not be examined
+    uncataloged: tuple[FileStat, ...] = ()  # media files on disk that no entry names
+    not_media: int = 0  # other files on disk (notes, empty files, text named .jpg)
+    checksums: Mapping[str, str | None] = field(default_factory=dict)  # of move candidates
+    sidecars_on_disk: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sidecars_linked: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    cataloged_beside_sidecars: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    problems: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    """What a sync of one root would change in the catalog: a value, built once by
+    `plan_from_survey`, printed as JSON by `sync_plan_json`."""
+
+    root: str
+    device: str
+    state: RootState
+    entries: int
+    unchanged: int = 0
+    updates: tuple[MediaRecord, ...] = ()
+    moves: tuple[Move, ...] = ()
+    removals: tuple[FileState, ...] = ()
+    damaged: tuple[MediaRecord, ...] = ()  # kept, marked: the entries as they will be stored
+    unreadable: tuple[str, ...] = ()  # kept as they are: their files could not be examined
+    not_cataloged: int = 0  # media files on disk that `add` would catalog
+    not_media: int = 0
+    relink: tuple[tuple[str, tuple[str, ...]], ...] = ()  # folder → its sidecars on disk
+    problems: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def missing_root(self) -> bool:
+        return self.state != "present"
 
     @property
     def removal_share(self) -> float:
         return len(self.removals) / self.entries if self.entries else 0.0
+
+    @property
+    def changes(self) -> int:
+        return len(self.updates) + len(self.moves) + len(self.removals) + len(self.damaged) + len(self.relink)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """What the user allows a sync: how much it may remove without --yes, whether a missing root's
+    entries may go, and whether to change anything at all."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    prune_missing_root: bool = False
+    yes: bool = False
+    dry_run: bool = False
 
 
 def sync_roots(catalog: Catalog, device: str, folder: str | None) -> list[str]:
@@ -72,38 +140,72 @@ def sync_roots(catalog: Catalog, device: str, folder: str | None) -> list[str]:
     return roots
 
 
+def sync_all(
+    catalog: Catalog,
+    roots: Sequence[str],
+    *,
+    device: str,
+    workers: int,
+    options: SyncOptions,
+    events: ScanEvents | None = None,
+    confirm: Callable[[SyncPlan, Refusal], bool] | None = None,
+) -> RootsRun[SyncPlan]:
+    """Sync several roots: plan each, then apply those that are safe (or that `confirm` lets
+    through); the outcome of each root says whether it was applied, or why not."""
+    return plan_and_apply(
+        roots,
+        plan=lambda root: plan_sync(catalog, root, device=device, workers=workers, events=events),
+        check=lambda plan: sync_refusal(plan, options),
+        apply=lambda plan: apply_sync(catalog, plan),
+        dry_run=options.dry_run,
+        confirm=confirm,
+    )
+
+
 def plan_sync(
     catalog: Catalog, root: str, *, device: str, workers: int, events: ScanEvents | None = None
 ) -> SyncPlan:
+    return plan_from_survey(survey_root(catalog, root, device=device, workers=workers, events=events))
+
+
+def survey_root(
+    catalog: Catalog, root: str, *, device: str, workers: int, events: ScanEvents | None = None
+) -> RootSurvey:
+    """Look at a root on disk and in the catalog; change nothing."""
     events = events or NoEvents()
-    plan = SyncPlan(root, device)
-    if _root_is_missing(root):
-        plan.missing_root = True
+    now = datetime.now(UTC)
+    state = _root_state(root)
+    if state != "present":
         paths = [stamp.path for stamp in catalog.iter_stamps(device, root)]
-        plan.removals = list(catalog.states_of(device, paths))
-        plan.entries = len(plan.removals)
-        return plan
+        everything = tuple(catalog.states_of(device, paths))
+        return RootSurvey(root, device, now, state, entries=len(everything), vanished=everything)
+    problems: list[tuple[str, str]] = []
     unreadable: list[str] = []
 
     def problem(path: str, reason: str) -> None:
-        plan.problems.append((path, reason))
+        problems.append((path, reason))
         events.problem(path, reason)
-        if reason.startswith("cannot list folder"):
-            unreadable.append(path.rstrip("/") + "/")
 
     on_disk: dict[str, FileStat] = {}
-    sidecars_on_disk: dict[str, list[str]] = {}
+    sidecars_on_disk: dict[str, tuple[str, ...]] = {}
     in_sidecar_folder: dict[str, str] = {}  # path → folder, for folders that hold sidecars
-    for folder in walk_folders(root, recursive=True, on_problem=problem):
+    walk = walk_folders(
+        root,
+        recursive=True,
+        on_problem=problem,
+        on_unreadable=lambda folder: unreadable.append(folder.rstrip("/") + "/"),
+    )
+    for folder in walk:
         on_disk.update((found.path, found) for found in folder.files)
         if folder.sidecars:
-            sidecars_on_disk[folder.path] = folder.sidecars
+            sidecars_on_disk[folder.path] = tuple(folder.sidecars)
             in_sidecar_folder.update((found.path, folder.path) for found in folder.files)
     sidecars_linked: dict[str, set[str]] = defaultdict(set)
-    cataloged_beside_sidecars: dict[str, list[str]] = defaultdict(list)
+    beside_sidecars: dict[str, list[str]] = defaultdict(list)
     changed: list[FileStat] = []
-    vanished: list[str] = []
-    checked = 0
+    gone: list[str] = []
+    unexamined: list[str] = []
+    checked = unchanged = 0
     for stamp in catalog.iter_stamps(device, root):
         checked += 1
         if checked % PROGRESS_EVERY == 0:
@@ -111,108 +213,220 @@ def plan_sync(
         if stamp.sidecars:
             sidecars_linked[os.path.dirname(stamp.path)].update(stamp.sidecars)
         if stamp.path in in_sidecar_folder:
-            cataloged_beside_sidecars[in_sidecar_folder[stamp.path]].append(stamp.path)
-        stat = on_disk.pop(stamp.path, None)
-        if stat is None:
-            if any(stamp.path.startswith(folder) for folder in unreadable) or os.path.lexists(stamp.path):
-                plan.kept_unreadable += 1
+            beside_sidecars[in_sidecar_folder[stamp.path]].append(stamp.path)
+        found = on_disk.pop(stamp.path, None)
+        if found is None:
+            if stamp.path.startswith(tuple(unreadable)) or _may_still_be_there(stamp.path):
+                unexamined.append(stamp.path)
             else:
-                vanished.append(stamp.path)
-        elif stat.size == stamp.size and stat.mtime_ns == stamp.mtime_ns:
-            plan.unchanged += 1
+                gone.append(stamp.path)
+        elif found.size == stamp.size and found.mtime_ns == stamp.mtime_ns:
+            unchanged += 1
         else:
-            changed.append(stat)
+            changed.append(found)
     events.advanced(checked % PROGRESS_EVERY, 0)
-    plan.entries = checked
-    plan.moves, plan.removals = _find_moves(list(catalog.states_of(device, vanished)), list(on_disk.values()))
-    plan.not_cataloged = len(on_disk) - len(plan.moves)
-    plan.updates = _reread(catalog, device, changed, workers, plan)
+    states = tuple(catalog.states_of(device, gone))
+    uncataloged, not_media = _media_only(on_disk.values(), problem)
+    return RootSurvey(
+        root,
+        device,
+        now,
+        entries=checked,
+        unchanged=unchanged,
+        rereads=_reread(catalog, device, changed, workers, now, problem),
+        vanished=states,
+        unexamined=tuple(unexamined),
+        uncataloged=tuple(uncataloged),
+        not_media=not_media,
+        checksums=_move_checksums(states, uncataloged),
+        sidecars_on_disk=sidecars_on_disk,
+        sidecars_linked={folder: frozenset(paths) for folder, paths in sidecars_linked.items()},
+        cataloged_beside_sidecars={folder: tuple(paths) for folder, paths in beside_sidecars.items()},
+        problems=tuple(problems),
+    )
+
+
+def plan_from_survey(survey: RootSurvey) -> SyncPlan:
+    """The changes a survey calls for. Pure: the same survey always gives the same plan."""
+    if survey.state != "present":  # every entry would go, and only with --prune-missing-root
+        return SyncPlan(survey.root, survey.device, survey.state, survey.entries, removals=survey.vanished)
+    moves, removals = match_moves(survey.vanished, survey.uncataloged, survey.checksums)
+    updates: list[MediaRecord] = []
+    damaged: list[MediaRecord] = []
+    kept = list(survey.unexamined)
+    for reread in survey.rereads:
+        extraction, earlier = reread.extraction, reread.earlier
+        if extraction.record is not None:
+            first_seen = extraction.record.first_seen if earlier is None else earlier.first_seen
+            updates.append(replace(extraction.record, first_seen=first_seen))
+        elif extraction.not_media and earlier is not None and reread.checksum is not None:
+            damaged.append(marked_damaged(earlier, extraction.stat, reread.checksum, survey.now))
+        elif earlier is not None:
+            kept.append(extraction.stat.path)  # could not be read now: kept as it was
     touched = {
-        os.path.dirname(p) for p in [*vanished, *(m.new.path for m in plan.moves), *(s.path for s in changed)]
+        os.path.dirname(p)
+        for p in [
+            *(s.path for s in survey.vanished),
+            *(m.new.path for m in moves),
+            *(r.extraction.stat.path for r in survey.rereads),
+        ]
     }
     touched.update(
         folder
-        for folder in {*sidecars_on_disk, *sidecars_linked}
-        if sidecars_with_owner(sidecars_on_disk.get(folder, []), cataloged_beside_sidecars[folder])
-        != sidecars_linked[folder]
+        for folder in {*survey.sidecars_on_disk, *survey.sidecars_linked}
+        if sidecars_with_owner(
+            survey.sidecars_on_disk.get(folder, ()), survey.cataloged_beside_sidecars.get(folder, ())
+        )
+        != survey.sidecars_linked.get(folder, frozenset())
     )
-    plan.relink = {folder: sidecars_on_disk.get(folder, []) for folder in sorted(touched)}
-    return plan
+    return SyncPlan(
+        survey.root,
+        survey.device,
+        survey.state,
+        survey.entries,
+        unchanged=survey.unchanged,
+        updates=tuple(updates),
+        moves=tuple(moves),
+        removals=tuple(removals),
+        damaged=tuple(damaged),
+        unreadable=tuple(kept),
+        not_cataloged=len(survey.uncataloged) - len(moves),
+        not_media=survey.not_media,
+        relink=tuple((folder, survey.sidecars_on_disk.get(folder, ())) for folder in sorted(touched)),
+        problems=survey.problems,
+    )
 
 
-def _root_is_missing(root: str) -> bool:
-    """Gone, not a folder, or an empty folder (an unmounted mount point)."""
-    if not os.path.isdir(root):
-        return True
-    try:
-        with os.scandir(root) as entries:
-            return next(entries, None) is None
-    except OSError:
-        return False  # unreadable is not missing: its entries are kept
-
-
-def _find_moves(vanished: list[FileState], uncataloged: list[FileStat]) -> tuple[list[Move], list[FileState]]:
+def match_moves(
+    vanished: Sequence[FileState], uncataloged: Sequence[FileStat], checksums: Mapping[str, str | None]
+) -> tuple[list[Move], list[FileState]]:
     """Pair vanished entries with uncataloged files: same inode, size and mtime (a rename) first,
-    else same size and checksum (only files whose size matches a vanished entry are read)."""
+    else same size and checksum. The rest of the vanished entries are removals."""
     by_inode = {(s.inode, s.size, s.mtime_ns): s for s in vanished}
     by_size: dict[int, list[FileState]] = defaultdict(list)
     for state in vanished:
         by_size[state.size].append(state)
     moves: list[Move] = []
     taken: set[str] = set()
-    for stat in uncataloged:
-        old = by_inode.get((stat.inode, stat.size, stat.mtime_ns))
+    for found in uncataloged:
+        old = by_inode.get((found.inode, found.size, found.mtime_ns))
         if old is None or old.id in taken:
-            candidates = [s for s in by_size.get(stat.size, []) if s.id not in taken]
-            checksum = _checksum(stat.path) if candidates else None
-            old = next((s for s in candidates if s.checksum == checksum), None)
+            checksum = checksums.get(found.path)
+            candidates = [s for s in by_size.get(found.size, []) if s.id not in taken]
+            old = next((s for s in candidates if checksum is not None and s.checksum == checksum), None)
         if old is not None:
             taken.add(old.id)
-            moves.append(Move(old, stat))
+            moves.append(Move(old, found))
     return moves, [s for s in vanished if s.id not in taken]
 
 
-def _checksum(path: str) -> str | None:
-    digest = xxhash.xxh3_128()
+def _root_state(root: str) -> RootState:
+    """Gone or not a folder: missing. Holding nothing but system litter (an unmounted mount point
+    with a `.DS_Store`, a recreated folder): empty. A root that cannot be listed is present: its
+    entries are kept, as unreadable."""
+    if not os.path.isdir(root):
+        return "missing"
+    return "empty" if holds_only_litter(root) else "present"
+
+
+def _may_still_be_there(path: str) -> bool:
+    """False only when the file is known to be gone: nothing at its path, or something else there
+    now (a folder, a link). A file that cannot be examined (permission, I/O error, timeout) may
+    still be there."""
     try:
-        with open(path, "rb") as file:
-            while chunk := file.read(1024 * 1024):
-                digest.update(chunk)
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    if not stat_mode.S_ISREG(info.st_mode):
+        return False
+    parent = os.path.dirname(path)
+    return os.path.realpath(parent) == parent  # reached through a link now: not this tree's file
+
+
+def _media_only(
+    found: Collection[FileStat], problem: Callable[[str, str], None]
+) -> tuple[list[FileStat], int]:
+    """The files on disk that are photos or videos by their first bytes, and how many are not."""
+    media: list[FileStat] = []
+    others = 0
+    for stat in found:
+        try:
+            with open(stat.path, "rb") as file:
+                head = file.read(HEAD_BYTES)
+        except OSError as error:
+            problem(stat.path, f"cannot read: {error.strerror or error}")
+            continue
+        if detect(head, os.path.splitext(stat.path)[1].lstrip(".")) is None:
+            others += 1
+        else:
+            media.append(stat)
+    return media, others
+
+
+def _move_checksums(vanished: Sequence[FileState], uncataloged: Sequence[FileStat]) -> dict[str, str | None]:
+    """Checksums of the uncataloged files that may be a vanished entry moved: same size, and no
+    entry with the same inode (a rename needs no reading)."""
+    sizes = {s.size for s in vanished}
+    renames = {(s.inode, s.size, s.mtime_ns) for s in vanished}
+    return {
+        found.path: _checksum(found.path)
+        for found in uncataloged
+        if found.size in sizes and (found.inode, found.size, found.mtime_ns) not in renames
+    }
+
+
+def _checksum(path: str) -> str | None:
+    try:
+        return file_checksum(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _reread(
-    catalog: Catalog, device: str, changed: list[FileStat], workers: int, plan: SyncPlan
-) -> list[MediaRecord]:
-    """Fresh records for changed files, with their history (first_seen) kept."""
-    extract = functools.partial(extract_file, device=device, now=datetime.now(UTC))
-    updates: list[MediaRecord] = []
-    not_media: list[str] = []
-    history = {path: r.first_seen for path, r in catalog.get_many(device, [s.path for s in changed]).items()}
+    catalog: Catalog,
+    device: str,
+    changed: list[FileStat],
+    workers: int,
+    now: datetime,
+    problem: Callable[[str, str], None],
+) -> tuple[Reread, ...]:
+    """Read changed files again, with the entries they had."""
+    extract = functools.partial(extract_file, device=device, now=now)
+    rereads: list[Reread] = []
+    entries = catalog.get_many(device, [s.path for s in changed])
     with extraction_pool(workers if len(changed) > 8 else 0) as pool:
         results = pool.map(extract, changed, chunksize=4) if pool else map(extract, changed)
         for extraction in results:
             path = extraction.stat.path
-            if extraction.problem:
-                plan.problems.append((path, extraction.problem))
-            if extraction.record is not None:
-                first_seen = history.get(path, extraction.record.first_seen)
-                updates.append(replace(extraction.record, first_seen=first_seen))
-            elif extraction.not_media:
-                not_media.append(path)  # replaced by something that is not a photo or video
-    plan.removals.extend(catalog.states_of(device, not_media))
-    return updates
+            earlier = entries.get(path)
+            checksum = None
+            if extraction.not_media and earlier is not None:
+                checksum = _checksum(path)
+                problem(path, f"damaged: {damage_reason(extraction.stat, earlier)}; its entry is kept")
+            elif extraction.problem:
+                problem(path, extraction.problem)
+            rereads.append(Reread(extraction, earlier, checksum))
+    return tuple(rereads)
+
+
+def sync_refusal(plan: SyncPlan, options: SyncOptions) -> Refusal | None:
+    """Why this plan must not be applied with these options, or None if it is safe."""
+    reason = refusal(
+        plan, threshold=options.threshold, prune_missing_root=options.prune_missing_root, yes=options.yes
+    )
+    return None if reason is None else Refusal(reason, askable=not plan.missing_root)
 
 
 def refusal(plan: SyncPlan, *, threshold: float, prune_missing_root: bool, yes: bool) -> str | None:
     """Why this plan must not be applied without the user's word, or None if it is safe."""
+    what = "missing" if plan.state == "missing" else "empty (nothing but system files)"
     if plan.missing_root and plan.entries == 0:
-        return f"{plan.root} is missing or empty, and nothing is cataloged under it"
+        return f"{plan.root} is {what}, and nothing is cataloged under it"
     if plan.missing_root and not prune_missing_root:
         return (
-            f"{plan.root} is missing or empty (an unplugged disk or offline NAS?): its {plan.entries} "
+            f"{plan.root} is {what} (an unplugged disk or offline NAS?): its {plan.entries} "
             "catalog entries are kept; pass --prune-missing-root to drop them"
         )
     if plan.missing_root or yes or plan.removal_share <= threshold:
@@ -224,8 +438,9 @@ def refusal(plan: SyncPlan, *, threshold: float, prune_missing_root: bool, yes: 
 
 
 def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
-    """Write the plan to the catalog: moves keep their history, updates replace, removals go, and
-    the folders where files or sidecars came or went get their companions linked again."""
+    """Write the plan to the catalog: moves keep their history, updates replace, damaged entries are
+    marked, removals go, and the folders where files or sidecars came or went get their companions
+    linked again."""
     moved: list[tuple[MediaRecord, str]] = []
     refreshed: list[MediaRecord] = []
     records = catalog.get_many(plan.device, [move.old.path for move in plan.moves])
@@ -238,7 +453,63 @@ def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
             replace(record.moved_to(move.new.path), inode=move.new.inode, mtime_ns=move.new.mtime_ns)
         )
     catalog.move_many(moved)
-    catalog.upsert_many(refreshed + plan.updates)
+    catalog.upsert_many([*refreshed, *plan.updates, *plan.damaged])
     catalog.delete_many(s.id for s in plan.removals)
-    for folder, sidecars in plan.relink.items():
+    for folder, sidecars in plan.relink:
         relink_folder(catalog, plan.device, folder, sidecars)
+
+
+class ProblemJson(TypedDict):
+    path: str
+    reason: str
+
+
+class SyncPlanJson(TypedDict):
+    root: str
+    root_state: str
+    missing_root: bool
+    checked: int
+    unchanged: int
+    updated: int
+    moved: int
+    removed: int
+    damaged: int
+    kept_unreadable: int
+    not_cataloged: int
+    not_media: int
+    updated_paths: list[str]
+    moves: list[dict[str, str]]
+    removed_paths: list[str]
+    damaged_paths: list[str]
+    unreadable_paths: list[str]
+    relinked_folders: list[str]
+    problems: list[ProblemJson]
+
+
+def sync_plan_json(plan: SyncPlan) -> SyncPlanJson:
+    """The plan as JSON: its figures, then every path it names (paths as in `RecordJson`)."""
+    return {
+        "root": _text(plan.root),
+        "root_state": plan.state,
+        "missing_root": plan.missing_root,
+        "checked": plan.entries,
+        "unchanged": plan.unchanged,
+        "updated": len(plan.updates),
+        "moved": len(plan.moves),
+        "removed": len(plan.removals),
+        "damaged": len(plan.damaged),
+        "kept_unreadable": len(plan.unreadable),
+        "not_cataloged": plan.not_cataloged,
+        "not_media": plan.not_media,
+        "updated_paths": [_text(r.path) for r in plan.updates],
+        "moves": [{"from": _text(m.old.path), "to": _text(m.new.path)} for m in plan.moves],
+        "removed_paths": [_text(s.path) for s in plan.removals],
+        "damaged_paths": [_text(r.path) for r in plan.damaged],
+        "unreadable_paths": [_text(p) for p in plan.unreadable],
+        "relinked_folders": [_text(folder) for folder, _ in plan.relink],
+        "problems": [{"path": _text(p), "reason": reason} for p, reason in plan.problems],
+    }
+
+
+def _text(path: str) -> str:
+    return path_to_text(path)[0]

@@ -132,6 +132,12 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
     return Extraction(stat, _with_capture_time(record), content_id=content_id)
 
 
+def file_checksum(path: str) -> str:
+    """The content checksum of a file, read in chunks (raises OSError if it cannot be read)."""
+    with open(path, "rb") as file:
+        return _stream_checksum(file, b"")
+
+
 def _stream_checksum(file: io.BufferedReader, head: bytes) -> str:
     digest = xxhash.xxh3_128(head)
     while chunk := file.read(CHUNK):

@@ -18,6 +18,12 @@ CLUTTER_DIRS: Final = frozenset(
      "$RECYCLE.BIN", "System Volume Information", ".git", "#recycle", "#snapshot", ".@__thumb"}
 )  # fmt: skip
 SIDECAR_EXTS: Final = frozenset({"xmp", "aae", "thm", "json"})
+# What operating systems and file systems leave on a disk by themselves: a root holding only these
+# holds nothing of the user's (an unmounted mount point, a recreated folder).
+LITTER_NAMES: Final = CLUTTER_FILES | CLUTTER_DIRS | frozenset(
+    {"lost+found", ".localized", ".VolumeIcon.icns", ".DocumentRevisions-V100", ".apdisk",
+     ".com.apple.timemachine.donotpresent", "AUTORUN.INF", "autorun.inf"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +44,38 @@ def resolve_root(folder: str) -> str:
     return path
 
 
+def is_litter(name: str) -> bool:
+    """A name that the system, not the user, put there (`.DS_Store`, `Thumbs.db`, `@eaDir`, `._*`)."""
+    return name in LITTER_NAMES or name.startswith("._")
+
+
+def holds_only_litter(folder: str) -> bool:
+    """True when the folder exists and holds nothing but system litter (or nothing at all).
+    A folder that cannot be listed is not called empty: what it holds is unknown."""
+    try:
+        with os.scandir(folder) as entries:
+            return all(is_litter(entry.name) for entry in entries)
+    except OSError:
+        return False
+
+
 def is_sidecar(name: str) -> bool:
     stem, dot, ext = name.rpartition(".")
     return bool(dot and stem) and ext.lower() in SIDECAR_EXTS
 
 
-def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str], None]) -> Iterator[Folder]:
+def walk_folders(
+    root: str,
+    *,
+    recursive: bool,
+    on_problem: Callable[[str, str], None],
+    on_unreadable: Callable[[str], None] | None = None,
+) -> Iterator[Folder]:
     """Folders under `root` (itself first), each with its regular files sorted by name.
 
     Symbolic links are never followed (no loops, no second path to the same photo); a broken one
-    is reported. Folders that cannot be listed are reported and passed over.
+    is reported. A folder that cannot be listed, or listed but not entered (no search permission),
+    is reported once and passed over with everything below it; `on_unreadable` hears its path.
     """
     pending = [root]
     while pending:
@@ -57,35 +85,58 @@ def walk_folders(root: str, *, recursive: bool, on_problem: Callable[[str, str],
                 listed = list(entries)
         except OSError as error:
             on_problem(folder, f"cannot list folder: {error.strerror or error}")
+            if on_unreadable is not None:
+                on_unreadable(folder)
             continue
-        files: list[FileStat] = []
-        sidecars: list[str] = []
-        skipped = 0
-        subfolders: list[str] = []
-        for entry in listed:
-            name = entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):  # the entry's type comes with the listing
-                    if recursive and name not in CLUTTER_DIRS:
-                        subfolders.append(entry.path)
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    if entry.is_symlink() and not os.path.exists(entry.path):
-                        on_problem(entry.path, "broken or looping symbolic link; not followed")
-                    skipped += 1
-                    continue
-                info = entry.stat(follow_symlinks=False)
-            except OSError as error:
-                on_problem(entry.path, f"cannot read: {error.strerror or error}")
+        examined = _examine(folder, listed, recursive=recursive, on_problem=on_problem)
+        if examined is None:
+            if on_unreadable is not None:
+                on_unreadable(folder)
+            continue
+        found, subfolders = examined
+        pending.extend(sorted(subfolders, reverse=True))
+        yield found
+
+
+def _examine(
+    folder: str, listed: list[os.DirEntry[str]], *, recursive: bool, on_problem: Callable[[str, str], None]
+) -> tuple[Folder, list[str]] | None:
+    """The folder's files, sidecars and subfolders from its listing; None if it cannot be entered."""
+    try:
+        if listed:
+            listed[0].stat(follow_symlinks=False)  # kept by the entry: costs the walk nothing more
+    except PermissionError as error:  # listed, but no search permission: nothing inside can be read
+        on_problem(folder, f"cannot enter folder: {error.strerror or error}")
+        return None
+    except OSError:
+        pass  # that entry alone; reported below
+    files: list[FileStat] = []
+    sidecars: list[str] = []
+    skipped = 0
+    subfolders: list[str] = []
+    for entry in listed:
+        name = entry.name
+        try:
+            if entry.is_dir(follow_symlinks=False):  # the entry's type comes with the listing
+                if recursive and name not in CLUTTER_DIRS:
+                    subfolders.append(entry.path)
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                if entry.is_symlink() and not os.path.exists(entry.path):
+                    on_problem(entry.path, "broken or looping symbolic link; not followed")
                 skipped += 1
                 continue
-            if name in CLUTTER_FILES or name.startswith("._"):
-                skipped += 1
-            elif name.rpartition(".")[2].lower() in SIDECAR_EXTS and is_sidecar(name):
-                sidecars.append(entry.path)
-            else:
-                files.append(FileStat(entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
-        files.sort()  # by path, as FileStat starts with it
-        sidecars.sort()
-        pending.extend(sorted(subfolders, reverse=True))
-        yield Folder(folder, files, sidecars, skipped)
+            info = entry.stat(follow_symlinks=False)
+        except OSError as error:
+            on_problem(entry.path, f"cannot read: {error.strerror or error}")
+            skipped += 1
+            continue
+        if name in CLUTTER_FILES or name.startswith("._"):
+            skipped += 1
+        elif name.rpartition(".")[2].lower() in SIDECAR_EXTS and is_sidecar(name):
+            sidecars.append(entry.path)
+        else:
+            files.append(FileStat(entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
+    files.sort()  # by path, as FileStat starts with it
+    sidecars.sort()
+    return Folder(folder, files, sidecars, skipped), subfolders
