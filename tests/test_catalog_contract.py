@@ -5,12 +5,13 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from conftest import ES_URL, full_record, make_record
-from imgcat.catalog.base import Bucket, Catalog, Stamp
+from imgcat.catalog.base import Bucket, Catalog, ContentQuery, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError
 from imgcat.record import Companion, ExtractError
@@ -281,3 +282,72 @@ def test_locations_are_remembered_per_device(store: Catalog) -> None:
     assert list(store.iter_locations("laptop")) == ["/home/me/Pictures", "/media/usb/DCIM", "/raw/\udcff"]
     assert list(store.iter_locations("nas")) == ["/volume1/photo"]
     assert list(store.iter_locations("phone")) == []
+
+
+def _keys(groups: object) -> list[tuple[str, list[str]]]:
+    return [(g.checksum, [c.path for c in g.copies]) for g in groups]  # type: ignore[attr-defined]
+
+
+def test_content_groups_hold_every_copy_in_order_with_what_deciding_needs(store: Catalog) -> None:
+    shot = datetime.fromisoformat("2019-07-04T15:30:12+02:00")
+    linked = (Companion("live_video", "/b/1.mov"), Companion("sidecar", "/b/1.xmp"))
+    store.upsert_many(
+        [
+            make_record("/b/1.jpg", checksum="dup", captured_at=shot, companions=linked, inode=7),
+            make_record("/a/1.jpg", checksum="dup", mtime_ns=5),
+            make_record("/c/\udcff.jpg", checksum="dup", device="nas"),
+            make_record("/a/2.jpg", checksum="single"),
+        ]
+    )
+    [group] = store.content_groups(ContentQuery())
+    assert (group.checksum, group.size) == ("dup", 1000)
+    assert [(c.device, c.path) for c in group.copies] == [
+        ("laptop", "/a/1.jpg"), ("laptop", "/b/1.jpg"), ("nas", "/c/\udcff.jpg"),
+    ]  # fmt: skip
+    first, second, _ = group.copies
+    assert (first.mtime_ns, first.captured_at, first.companions) == (5, None, ())
+    assert (second.id, second.inode, second.kind) == (make_record("/b/1.jpg").id, 7, "image")
+    assert second.captured_at == shot and second.companions == linked
+    every = _keys(store.content_groups(ContentQuery(min_copies=1)))
+    assert every == [("dup", ["/a/1.jpg", "/b/1.jpg", "/c/\udcff.jpg"]), ("single", ["/a/2.jpg"])]
+
+
+def test_content_groups_filter_by_folder_size_and_kind(store: Catalog) -> None:
+    store.upsert_many(
+        [
+            make_record("/keep/x.jpg", checksum="a"), make_record("/other/x.jpg", checksum="a"),
+            make_record("/other/y.jpg", checksum="b"), make_record("/other/z.jpg", checksum="b"),
+            make_record("/keeps/w.jpg", checksum="c"), make_record("/other/w.jpg", checksum="c"),
+            make_record("/keep/small.jpg", checksum="d", size=10),
+            make_record("/other/small.jpg", checksum="d", size=10),
+            make_record("/keep/v.mov", checksum="e", kind="video", format="mov"),
+            make_record("/other/v.mov", checksum="e", kind="video", format="mov"),
+            make_record("/keep/alone.jpg", checksum="f"),
+        ]
+    )  # fmt: skip
+    under = _keys(store.content_groups(ContentQuery(under=("/keep",))))
+    assert under == [
+        ("a", ["/keep/x.jpg", "/other/x.jpg"]), ("d", ["/keep/small.jpg", "/other/small.jpg"]),
+        ("e", ["/keep/v.mov", "/other/v.mov"]),
+    ]  # fmt: skip
+    assert [c for c, _ in _keys(store.content_groups(ContentQuery(min_size=11)))] == ["a", "b", "c", "e"]
+    assert [c for c, _ in _keys(store.content_groups(ContentQuery(kind="video")))] == ["e"]
+    assert [c for c, _ in _keys(store.content_groups(ContentQuery(kind="image", under=("/keep",))))] == [
+        "a", "d",
+    ]  # fmt: skip
+    assert _keys(store.content_groups(ContentQuery(min_copies=1, under=("/keep",), min_size=11))) == [
+        ("a", ["/keep/x.jpg", "/other/x.jpg"]), ("e", ["/keep/v.mov", "/other/v.mov"]),
+        ("f", ["/keep/alone.jpg"]),
+    ]  # fmt: skip
+
+
+def test_all_15000_content_groups_are_returned(store: Catalog) -> None:
+    groups = 15_000
+    store.upsert_many(
+        make_record(f"/copy{n}/{i:05d}.jpg", checksum=f"{i:032x}") for i in range(groups) for n in (1, 2)
+    )
+    store.upsert_many(make_record(f"/single/{i}.jpg", checksum=f"s{i}") for i in range(500))
+    seen = [(g.checksum, len(g.copies)) for g in store.content_groups(ContentQuery())]
+    assert [c for c, _ in seen] == [f"{i:032x}" for i in range(groups)]
+    assert all(size == 2 for _, size in seen)
+    assert sum(1 for _ in store.content_groups(ContentQuery(min_copies=1))) == groups + 500

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import full_record, make_record
 from imgcat.catalog import elastic
-from imgcat.catalog.base import Stamp
+from imgcat.catalog.base import ContentCopy, ContentQuery, Stamp
 from imgcat.catalog.elastic import (
     MEDIA_MAPPING,
     composite_buckets,
@@ -248,3 +248,58 @@ def test_summary_counts_entries_with_errors_by_stage_in_the_same_request() -> No
     assert aggs["with_errors"] == {"filter": {"exists": {"field": "errors.stage"}}}
     assert aggs["error"]["terms"]["field"] == "errors.stage"
     assert aggs["error"]["aggs"] == {"bytes": {"sum": {"field": "size"}}}
+
+
+def test_content_keys_are_a_composite_of_checksum_and_size_with_the_filters() -> None:
+    query = ContentQuery(under=("/keep",), min_size=100, kind="video")
+    body = elastic.content_keys_search("catalog", query).to_dict()
+    assert body["size"] == 0
+    assert body["aggs"]["contents"]["composite"] == {
+        "size": elastic.PAGE_SIZE,
+        "sources": [{"checksum": {"terms": {"field": "checksum"}}}, {"size": {"terms": {"field": "size"}}}],
+    }
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                {"range": {"size": {"gte": 100}}},
+                {"term": {"kind": "video"}},
+                {"bool": {"should": [under_query(None, "/keep").to_dict()]}},
+            ]
+        }
+    }
+    assert "query" not in elastic.content_keys_search("catalog", ContentQuery()).to_dict()
+
+
+def test_content_members_are_fetched_by_checksum_in_content_order_with_few_fields() -> None:
+    body = elastic.content_members_search("catalog", ["aa", "bb"], ContentQuery(kind="image")).to_dict()
+    assert body["query"] == {
+        "bool": {"filter": [{"terms": {"checksum": ["aa", "bb"]}}, {"term": {"kind": "image"}}]}
+    }
+    assert body["sort"] == ["checksum", "size", "device", "path"]
+    assert body["_source"] == {"includes": elastic.COPY_FIELDS}
+    scan = elastic.content_scan_search("catalog", ContentQuery(min_copies=1)).to_dict()
+    assert scan["query"] == {"match_all": {}} and scan["sort"] == body["sort"]
+
+
+def test_a_copy_is_read_from_its_fields_only() -> None:
+    record = full_record("/a/\udcff.jpg")
+    [action] = index_actions([record], "catalog")
+    source = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in action["_source"].items()}
+    hit = {"_id": record.id, "_source": {k: v for k, v in source.items() if k in elastic.COPY_FIELDS}}
+    copy = elastic.copy_from_hit(hit)
+    assert copy == ContentCopy(
+        record.id, "laptop", record.path, record.size, record.mtime_ns, record.inode, record.checksum,
+        "image", record.captured_at, record.companions,
+    )  # fmt: skip
+
+
+def test_only_keys_with_enough_entries_are_fetched_unless_a_folder_narrowed_the_count() -> None:
+    page = [
+        {"key": {"checksum": "b", "size": 1}, "doc_count": 1},
+        {"key": {"checksum": "a", "size": 1}, "doc_count": 3},
+        {"key": {"checksum": "c", "size": 1}, "doc_count": 2},
+    ]
+    assert elastic.wanted_checksums(page, ContentQuery()) == ["a", "c"]
+    assert elastic.wanted_checksums(page, ContentQuery(min_copies=3)) == ["a"]
+    assert elastic.wanted_checksums(page, ContentQuery(under=("/x",))) == ["a", "b", "c"]
+    assert elastic.wanted_checksums(page, ContentQuery(min_copies=1)) == ["a", "b", "c"]

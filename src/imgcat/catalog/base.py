@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, TypeVar
+from datetime import datetime
+from typing import NamedTuple, Protocol, TypeVar, cast
 
-from imgcat.record import MediaRecord
+from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, path_from_text
 
 WRITE_BATCH = 500
 SUMMARY_BUCKETS = 100
@@ -43,6 +45,46 @@ class ChecksumGroup:
 
     checksum: str
     records: tuple[MediaRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentQuery:
+    """Which contents `content_groups` returns.
+
+    `min_copies`: 2 for duplicates, 1 for every content (single copies too). `under`: only
+    contents with at least one entry (any device) at or below one of these folders; the group
+    still holds every entry of the content. `min_size` and `kind` filter the contents.
+    """
+
+    min_copies: int = 2
+    under: tuple[str, ...] = ()
+    min_size: int = 0
+    kind: Kind | None = None
+
+
+class ContentCopy(NamedTuple):
+    """One catalog entry of a content, with what deciding between copies needs (no full record:
+    planning over a million entries must stay cheap)."""
+
+    id: str
+    device: str
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    checksum: str
+    kind: str
+    captured_at: datetime | None
+    companions: tuple[Companion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentGroup:
+    """Every catalog entry of one content: same checksum, same size; copies by device, then path."""
+
+    checksum: str
+    size: int
+    copies: tuple[ContentCopy, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +159,11 @@ class Catalog(Protocol):
         """Every group of two or more entries with the same checksum, ordered by checksum."""
         ...
 
+    def content_groups(self, query: ContentQuery) -> Iterator[ContentGroup]:
+        """Entries grouped by content (checksum and size), streamed in checksum order; groups with
+        fewer than `query.min_copies` entries are left out."""
+        ...
+
     def add_location(self, device: str, path: str) -> None:
         """Remember a folder that `add` cataloged, so `sync` knows the roots of a device."""
         ...
@@ -146,3 +193,19 @@ def batched(items: Iterable[T], size: int = WRITE_BATCH) -> Iterator[list[T]]:
 def ranked(buckets: Iterable[Bucket]) -> tuple[Bucket, ...]:
     """Buckets the way every store reports them: most entries first, then by key."""
     return tuple(sorted(buckets, key=lambda b: (-b.count, b.key))[:SUMMARY_BUCKETS])
+
+
+def grouped_copies(copies: Iterable[ContentCopy], min_copies: int) -> Iterator[ContentGroup]:
+    """Copies ordered by (checksum, size) into groups of at least `min_copies`, each sorted by
+    device then path: the one grouping both stores share."""
+    for (checksum, size), members in itertools.groupby(copies, key=lambda c: (c.checksum, c.size)):
+        group = sorted(members, key=lambda c: (c.device, c.path))
+        if len(group) >= min_copies:
+            yield ContentGroup(checksum, size, tuple(group))
+
+
+def companions_from_json(data: Iterable[dict[str, str]]) -> tuple[Companion, ...]:
+    """Companions as the stores keep them in JSON (`role`, `path`, `path_raw` if not UTF-8)."""
+    return tuple(
+        Companion(cast(CompanionRole, c["role"]), path_from_text(c["path"], c.get("path_raw"))) for c in data
+    )

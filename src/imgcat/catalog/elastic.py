@@ -25,9 +25,14 @@ from imgcat.catalog.base import (
     Bucket,
     CatalogSummary,
     ChecksumGroup,
+    ContentCopy,
+    ContentGroup,
+    ContentQuery,
     FileState,
     Stamp,
     batched,
+    companions_from_json,
+    grouped_copies,
     ranked,
 )
 from imgcat.errors import IncompatibleIndexError, StoreUnavailableError, StoreWriteError
@@ -216,6 +221,68 @@ def checksum_buckets_search(index: str) -> Search:
 
 def members_search(index: str, checksums: list[str]) -> Search:
     return records_search(index, Q("terms", checksum=checksums), ["checksum", "device", "path"])
+
+
+COPY_FIELDS: Final = [
+    "device", "path", "path_raw", "size", "mtime_ns", "inode", "checksum", "kind", "captured_at",
+    "companions",
+]  # fmt: skip
+CONTENT_SORT: Final = ["checksum", "size", "device", "path"]
+
+
+def content_filter(query: ContentQuery) -> list[Query]:
+    """What every entry of a wanted content satisfies: its size and kind (a content has one)."""
+    filters = [Q("range", size={"gte": query.min_size})] if query.min_size else []
+    if query.kind is not None:
+        filters.append(Q("term", kind=query.kind))
+    return filters
+
+
+def content_keys_search(index: str, query: ContentQuery) -> Search:
+    """The (checksum, size) of each wanted content, as a composite aggregation paged by `after_key`.
+    With `under`, only entries below those folders are aggregated: the keys of contents that have a
+    copy there (their other copies are fetched by `content_members_search`)."""
+    filters = content_filter(query)
+    if query.under:
+        filters.append(Q("bool", should=[under_query(None, folder) for folder in query.under]))
+    search = Search(index=index).extra(size=0)
+    if filters:
+        search = search.query(Q("bool", filter=filters))
+    sources = [{"checksum": A("terms", field="checksum")}, {"size": A("terms", field="size")}]
+    search.aggs.bucket("contents", "composite", size=PAGE_SIZE, sources=sources)
+    return search
+
+
+def content_members_search(index: str, checksums: list[str], query: ContentQuery) -> Search:
+    where = Q("bool", filter=[Q("terms", checksum=checksums), *content_filter(query)])
+    return records_search(index, where, CONTENT_SORT, COPY_FIELDS)
+
+
+def content_scan_search(index: str, query: ContentQuery) -> Search:
+    """Every wanted entry in content order: the single copies' view, where no aggregation helps."""
+    filters = content_filter(query)
+    where = Q("bool", filter=filters) if filters else Q("match_all")
+    return records_search(index, where, CONTENT_SORT, COPY_FIELDS)
+
+
+def wanted_checksums(page: list[Body], query: ContentQuery) -> list[str]:
+    """The checksums of a page of content keys whose entries to fetch. A key's count is the whole
+    group's unless `under` narrowed the aggregation: then every key is fetched, and counted after."""
+    if query.under or query.min_copies <= 1:
+        return sorted({b["key"]["checksum"] for b in page})
+    return sorted({b["key"]["checksum"] for b in page if b["doc_count"] >= query.min_copies})
+
+
+def copy_from_hit(hit: Body) -> ContentCopy:
+    """A ContentCopy from a hit fetched with COPY_FIELDS."""
+    s = hit["_source"]
+    captured = s.get("captured_at")
+    companions = companions_from_json(s.get("companions", []))
+    return ContentCopy(
+        hit["_id"], s["device"], path_from_text(s["path"], s.get("path_raw")), s["size"], s["mtime_ns"],
+        s["inode"], s["checksum"], s["kind"], None if captured is None else datetime.fromisoformat(captured),
+        companions,
+    )  # fmt: skip
 
 
 def summary_search(index: str) -> Search:
@@ -446,6 +513,20 @@ class ElasticCatalog:
                 hits = self._iter_hits(members_search(self.index, checksums))
                 for checksum, group in itertools.groupby(hits, key=lambda hit: hit["_source"]["checksum"]):
                     yield ChecksumGroup(checksum, tuple(record_from_source(h["_source"]) for h in group))
+
+    def content_groups(self, query: ContentQuery) -> Iterator[ContentGroup]:
+        with self._reaching():
+            if query.min_copies <= 1 and not query.under:
+                hits = self._iter_hits(content_scan_search(self.index, query))
+                yield from grouped_copies(map(copy_from_hit, hits), query.min_copies)
+                return
+            body = content_keys_search(self.index, query).to_dict()
+            buckets = composite_buckets(body, "contents", self._run)
+            for page in _pages(buckets):
+                checksums = wanted_checksums(page, query)
+                if checksums:
+                    hits = self._iter_hits(content_members_search(self.index, checksums, query))
+                    yield from grouped_copies(map(copy_from_hit, hits), query.min_copies)
 
     @property
     def locations_index(self) -> str:

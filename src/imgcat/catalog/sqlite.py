@@ -8,15 +8,20 @@ import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from imgcat.catalog.base import (
     Bucket,
     CatalogSummary,
     ChecksumGroup,
+    ContentCopy,
+    ContentGroup,
+    ContentQuery,
     FileState,
     Stamp,
     batched,
+    companions_from_json,
+    grouped_copies,
     ranked,
 )
 from imgcat.errors import SchemaTooNewError, StoreUnavailableError
@@ -316,6 +321,25 @@ class SqliteCatalog:
         for checksum, group in itertools.groupby(rows, key=lambda row: row["checksum"]):
             yield ChecksumGroup(checksum, tuple(record_from_row(row) for row in group))
 
+    def content_groups(self, query: ContentQuery) -> Iterator[ContentGroup]:
+        where, params = _content_filter(query)
+        if query.under:
+            clauses = [_under(None, folder, recursive=True) for folder in query.under]
+            near = " OR ".join(clause for clause, _ in clauses)
+            keys = f"SELECT DISTINCT checksum FROM media WHERE {where} AND ({near})"
+            params = [*params, *(p for _, folder_params in clauses for p in folder_params), *params]
+            sql = f"SELECT {_COPY_COLUMNS} FROM media WHERE checksum IN ({keys}) AND {where}"
+        elif query.min_copies > 1:
+            keys = f"SELECT checksum FROM media WHERE {where} GROUP BY checksum HAVING COUNT(*) >= ?"
+            params = [*params, query.min_copies, *params]
+            sql = f"SELECT {_COPY_COLUMNS} FROM media WHERE checksum IN ({keys}) AND {where}"
+        else:
+            sql = f"SELECT {_COPY_COLUMNS} FROM media WHERE {where}"
+        rows = self._db.cursor()
+        rows.row_factory = None  # plain tuples: up to a million rows go through here
+        copies = map(_copy_from_row, rows.execute(f"{sql} ORDER BY checksum, size", params))
+        yield from grouped_copies(copies, query.min_copies)
+
     def add_location(self, device: str, path: str) -> None:
         text, raw = path_to_text(path)
         with self._write():
@@ -389,6 +413,29 @@ def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Se
         low,
         high,
     ]
+
+
+_COPY_COLUMNS: Final = (
+    "id, device, path, path_raw, size, mtime_ns, inode, checksum, kind, captured_at, companions"
+)
+
+
+def _content_filter(query: ContentQuery) -> tuple[str, list[object]]:
+    clauses: list[str] = ["size >= ?"]
+    params: list[object] = [query.min_size]
+    if query.kind is not None:
+        clauses.append("kind = ?")
+        params.append(query.kind)
+    return " AND ".join(clauses), params
+
+
+def _copy_from_row(row: tuple[Any, ...]) -> ContentCopy:
+    doc_id, device, path, path_raw, size, mtime_ns, inode, checksum, kind, captured, companions = row
+    return ContentCopy(
+        doc_id, device, path if path_raw is None else path_from_text(path, path_raw), size, mtime_ns,
+        _unsigned(inode), checksum, kind, None if captured is None else datetime.fromisoformat(captured),
+        () if companions == "[]" else companions_from_json(json.loads(companions)),
+    )  # fmt: skip
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:

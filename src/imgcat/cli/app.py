@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from imgcat import __version__
-from imgcat.cli import add, listing, options, reorganize, signals, stats, status, sync
+from imgcat.cli import add, dupes, listing, options, reorganize, signals, stats, status, sync
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 
 app.command()(add.add)
+app.command()(dupes.dupes)
 app.command()(listing.ls)
 app.command()(listing.types)
 app.command()(reorganize.reorganize)

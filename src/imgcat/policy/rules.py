@@ -1,0 +1,324 @@
+"""Deciding, per group of identical files, which copies stay and which go, and saying why.
+
+Pure: the copies come in as `Candidate`s (what the catalog and the disk said about them), and a
+`GroupVerdict` goes out. Nothing here reads the disk or the catalog.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from imgcat.errors import ImgcatError, UsageError
+from imgcat.policy.names import looks_like_copy
+
+Decision = Literal["keep", "remove"]
+PREFERENCES: Final = ("original-name", "shortest-path", "oldest", "newest")
+DEFAULT_PREFER: Final = ("original-name", "shortest-path")
+MEDIA_ROLES: Final = frozenset({"live_video", "live_still", "raw", "jpeg"})
+
+
+class PolicyError(UsageError):
+    """The rules given cannot be applied as written."""
+
+
+class UnsafePlanError(ImgcatError):
+    """A rule set would leave a content without a copy verified here; nothing is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The rules, combinable. Every group keeps `keep_copies` copies (on as many devices with
+    `distinct_devices`); `same_dir` removes only copies that share a folder with a kept one."""
+
+    keep_copies: int = 1
+    same_dir: bool = False
+    distinct_devices: bool = False
+    keep_in: tuple[str, ...] = ()
+    remove_from: tuple[str, ...] = ()
+    prefer: tuple[str, ...] = DEFAULT_PREFER
+    count_other_devices: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keep_copies < 1:
+            raise PolicyError(f"--keep-copies must be 1 or more, not {self.keep_copies}")
+        for preference in self.prefer:
+            if preference not in PREFERENCES and not (preference.startswith("root:") and len(preference) > 5):
+                known = ", ".join((*PREFERENCES, "root:PATH"))
+                raise PolicyError(f"unknown --prefer {preference!r}; use one of {known}")
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionFact:
+    """A file that makes one photo with a copy (Live Photo half, RAW/JPEG twin, sidecar), and its
+    content checksum when known (None: not cataloged, unreadable, or on another device)."""
+
+    role: str
+    path: str
+    checksum: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One file of a group as the rules see it. `links` are its other paths (hard links: one file).
+    `local`: on a device reachable here, checked on disk, and the only kind ever acted on.
+    `storage`: what --distinct-devices counts (the device, or the disk under it). `follows`: the
+    decision already made for one of its media companions (a photo is a unit)."""
+
+    device: str
+    path: str
+    links: tuple[str, ...] = ()
+    mtime_ns: int = 0
+    captured_at: datetime | None = None
+    local: bool = True
+    storage: str = ""
+    companions: tuple[CompanionFact, ...] = ()
+    follows: Decision | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, *self.links)
+
+    @property
+    def where(self) -> str:
+        return self.storage or self.device
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    candidate: Candidate
+    decision: Decision
+    reason: str
+    twins: tuple[tuple[str, str], ...] = field(default=())  # (companion path, its kept twin's path)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupVerdict:
+    """The decision for every file of one group; `shortfall` says why a group that cannot meet the
+    rules (under-protected) is left alone."""
+
+    verdicts: tuple[Verdict, ...]
+    shortfall: str | None = None
+
+    @property
+    def removed(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.decision == "remove")
+
+    @property
+    def kept(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.decision == "keep")
+
+
+def is_under(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or below it (a folder prefix, never a mere string prefix)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _first_under(paths: Iterable[str], folders: Sequence[str]) -> str | None:
+    for path in paths:
+        for folder in folders:
+            if is_under(path, folder):
+                return folder
+    return None
+
+
+def shortfall(candidates: Sequence[Candidate], policy: Policy) -> str | None:
+    """Why a group cannot keep what the policy asks (too few copies, or on too few devices)."""
+    counted = [c for c in candidates if c.local or policy.count_other_devices]
+    wanted = policy.keep_copies
+    if len(counted) < wanted:
+        return f"under-protected: {_copies(len(counted))}, {wanted} asked"
+    devices = len({c.where for c in counted})
+    if policy.distinct_devices and devices < wanted:
+        return f"under-protected: on {devices} device{'s' if devices != 1 else ''}, {wanted} asked"
+    return None
+
+
+def _copies(count: int) -> str:
+    return f"{count} cop{'ies' if count != 1 else 'y'}" + ("" if count else " here")
+
+
+def decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
+    """Keep or remove each file of one group of identical files, with a one-line reason each.
+
+    Only files on this device's disks (`local`) are ever removed, and at least one of them is
+    always kept: the copy the removed ones are compared with before anything happens.
+    """
+    rank = _ranking(policy)
+    local = sorted((c for c in candidates if c.local), key=rank)
+    reasons: dict[int, str] = {}
+    for c in candidates:
+        if not c.local:
+            counts = "counted" if policy.count_other_devices else "not counted (--count-other-devices)"
+            reasons[id(c)] = f"on device {c.device}: not checked from here, never acted on; {counts}"
+    missing = shortfall(candidates, policy)
+    if missing is not None or len(local) < 2:
+        why = missing or "the only copy here"
+        return GroupVerdict(
+            tuple(Verdict(c, "keep", reasons.get(id(c), why)) for c in candidates),
+            missing,
+        )
+    kept: list[Candidate] = []
+
+    def keep(candidate: Candidate, reason: str) -> None:
+        if id(candidate) not in reasons:
+            reasons[id(candidate)] = reason
+            kept.append(candidate)
+
+    for c in local:
+        protected = _first_under(c.paths, policy.keep_in)
+        if protected is not None:
+            keep(c, f"under --keep-in {protected}")
+        elif c.follows == "keep":
+            keep(c, "kept with its companions (a photo is a unit)")
+    if policy.same_dir:
+        for c in local:
+            folder = posixpath.dirname(c.path)
+            if not any(posixpath.dirname(k.path) == folder for k in kept):
+                mates = [m for m in local if posixpath.dirname(m.path) == folder]
+                lead = "kept in its folder (--same-dir)" if len(mates) > 1 else "the only copy in its folder"
+                keep(c, _why_best(c, mates, rank, policy, lead))
+    counted = [c for c in candidates if not c.local and policy.count_other_devices]
+    while not _enough([*counted, *kept], policy):
+        devices = {c.where for c in [*counted, *kept]}
+        spare = [c for c in local if id(c) not in reasons]
+        fresh = [c for c in spare if c.where not in devices] if policy.distinct_devices else spare
+        pick = (fresh or spare)[0]
+        nth = f"copy {len(counted) + len(kept) + 1} of {policy.keep_copies}"
+        if not kept:
+            keep(pick, _why_best(pick, local, rank, policy, "kept"))
+        elif policy.distinct_devices and pick.where not in devices:
+            keep(pick, f"{nth}, on {pick.where} (--distinct-devices)")
+        else:
+            keep(pick, f"{nth} (--keep-copies)")
+    if not kept:
+        keep(local[0], _why_best(local[0], local, rank, policy, "kept: the copy checked against"))
+    verdicts = {id(c): Verdict(c, "keep", reasons[id(c)]) for c in candidates if id(c) in reasons}
+    for c in local:
+        if id(c) not in reasons:
+            verdicts[id(c)] = _removal(c, kept, policy)
+    result = GroupVerdict(tuple(verdicts[id(c)] for c in candidates))
+    if result.removed and not any(v.candidate.local for v in result.kept):
+        raise UnsafePlanError(f"the rules would leave no copy here of {candidates[0].path}")
+    return result
+
+
+def _enough(kept: Sequence[Candidate], policy: Policy) -> bool:
+    if len(kept) < policy.keep_copies:
+        return False
+    return not policy.distinct_devices or len({c.where for c in kept}) >= policy.keep_copies
+
+
+def _removal(candidate: Candidate, kept: Sequence[Candidate], policy: Policy) -> Verdict:
+    """Remove, unless a companion of this copy has no same-content twin beside a kept copy."""
+    local_kept = [k for k in kept if k.local]
+    same_folder = [k for k in local_kept if posixpath.dirname(k.path) == posixpath.dirname(candidate.path)]
+    twins: list[tuple[str, str]] = []
+    for companion in candidate.companions:
+        twin = _twin(companion, kept)
+        if twin is None:
+            name = posixpath.basename(companion.path)
+            return Verdict(
+                candidate, "keep", f"kept: its companion {name} has no same-content twin beside a kept copy"
+            )
+        twins.append((companion.path, twin))
+    reference = (same_folder or local_kept)[0]
+    where = f"{posixpath.basename(reference.path)} in the same folder" if same_folder else reference.path
+    reason = f"duplicate of {where}"
+    folder = _first_under(candidate.paths, policy.remove_from)
+    if folder is not None:
+        reason = f"under --remove-from {folder}; {reason}"
+    if candidate.follows == "remove":
+        reason += "; goes with its companions"
+    return Verdict(candidate, "remove", reason, tuple(twins))
+
+
+def _twin(companion: CompanionFact, kept: Sequence[Candidate]) -> str | None:
+    if companion.checksum is None:
+        return None
+    for k in kept:
+        for theirs in k.companions:
+            if theirs.role == companion.role and theirs.checksum == companion.checksum:
+                return theirs.path
+    return None
+
+
+RankKey = tuple[float | str, ...]
+
+
+def _ranking(policy: Policy) -> Callable[[Candidate], RankKey]:
+    """The survivor order: the best copy to keep first. Copies under --keep-in, those whose
+    companion was kept, those outside --remove-from, those with companions, then --prefer, then
+    the path (a deterministic tie-break)."""
+    preferences = [_preference(p) for p in policy.prefer]
+
+    def rank(c: Candidate) -> RankKey:
+        return (
+            0 if _first_under(c.paths, policy.keep_in) else 1,
+            {"keep": 0, None: 1, "remove": 2}[c.follows],
+            1 if policy.remove_from and all(_first_under([p], policy.remove_from) for p in c.paths) else 0,
+            0 if c.companions else 1,
+            *(value for preference in preferences for value in preference(c)),
+            c.path,
+            c.device,
+        )
+
+    return rank
+
+
+_LABELS: Final = (
+    "under --keep-in", "its companions were kept", "outside --remove-from", "with its companions",
+)  # fmt: skip
+
+
+def _why_best(
+    chosen: Candidate,
+    local: Sequence[Candidate],
+    rank: Callable[[Candidate], RankKey],
+    policy: Policy,
+    lead: str,
+) -> str:
+    """`lead`, and what made `chosen` win over the next best copy (the first rank part that differs)."""
+    others = [c for c in local if c is not chosen]
+    if not others:
+        return lead
+    mine, theirs = rank(chosen), rank(min(others, key=rank))
+    labels = [*_LABELS, *(label for p in policy.prefer for label in _preference_labels(p)), "first by path"]
+    for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
+        if a != b and index < len(labels):
+            return f"{lead}: {labels[index]}"
+    return f"{lead}: first by path"
+
+
+def _preference(name: str) -> Callable[[Candidate], tuple[float | str, ...]]:
+    if name == "original-name":
+        return lambda c: (1 if looks_like_copy(c.path) else 0,)
+    if name == "shortest-path":
+        return lambda c: (len(c.path),)
+    if name == "oldest":
+        return lambda c: (_captured(c), c.mtime_ns)
+    if name == "newest":
+        return lambda c: (-_captured(c) if c.captured_at else math.inf, -c.mtime_ns)
+    root = name.removeprefix("root:")
+    return lambda c: (0 if _first_under(c.paths, [root]) else 1,)
+
+
+def _preference_labels(name: str) -> tuple[str, ...]:
+    if name == "oldest":
+        return ("oldest capture time", "oldest file")
+    if name == "newest":
+        return ("newest capture time", "newest file")
+    labels = {"original-name": "original name", "shortest-path": "shortest path"}
+    return (labels.get(name, f"under {name.removeprefix('root:')} (--prefer root:)"),)
+
+
+def _captured(c: Candidate) -> float:
+    """Capture time as a number (a naive local time read as UTC: copies of one content share it)."""
+    if c.captured_at is None:
+        return math.inf
+    moment = c.captured_at if c.captured_at.tzinfo else c.captured_at.replace(tzinfo=UTC)
+    return moment.timestamp()
