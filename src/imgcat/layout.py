@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -43,8 +42,11 @@ METADATA_SOURCES: Final = frozenset({"exif", "video"})
 _TOKEN = re.compile(r"<([A-Za-z_]+)>|\{([A-Za-z_]+)\}")
 _STRFTIME = re.compile(r"%[A-Za-z]")
 _SEPARATORS = frozenset(" -_.:")
-_FORBIDDEN = frozenset('/\\<>:"|?*')
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_UNSAFE = re.compile(
+    '[/\\\\<>:"|?*\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udc7f\udd00-\udfff]'
+)
+"""Separators, characters Windows forbids, control and bidi-override characters, and surrogates
+except the ones that stand for the undecodable bytes of a name (os.fsdecode: U+DC80-U+DCFF)."""
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"{base}{digit}" for base in ("COM", "LPT") for digit in "0123456789¹²³"]
@@ -198,8 +200,9 @@ def token_values(record: MediaRecord, date_source: DateSource = "any") -> dict[s
 def place(pattern: Pattern, record: MediaRecord, date_source: DateSource = "any") -> Placement:
     """Where `record` goes under the destination. A token without a value gives `unknown`; a run of
     date tokens without a value (and the separators between them, `/` included) gives one."""
-    values = {name: _clean(value) for name, value in token_values(record, date_source).items()}
-    values["camera"] = _clean(camera_name(values["make"], values["model"])) if values["camera"] else None
+    needed = pattern.tokens | {"ext", "make", "model"}
+    values = {name: _clean(v) for name, v in token_values(record, date_source).items() if name in needed}
+    values["camera"] = _clean(camera_name(values["make"], values["model"])) or None
     folders: list[str] = []
     previous_unknown = False
     for segment in pattern.folders:
@@ -281,16 +284,7 @@ def _clean(value: str | None) -> str | None:
 
 
 def _replace_unsafe(text: str) -> str:
-    """Separators, characters Windows forbids, control and bidi-override characters become `_`; so do
-    surrogates, except the ones that stand for the undecodable bytes of a name (os.fsdecode)."""
-    return "".join("_" if _unsafe(c) else c for c in text)
-
-
-def _unsafe(char: str) -> bool:
-    if char in _FORBIDDEN or char in _BIDI:
-        return True
-    category = unicodedata.category(char)
-    return category == "Cc" or (category == "Cs" and not "\udc80" <= char <= "\udcff")
+    return _UNSAFE.sub("_", text)
 
 
 def safe_segment(text: str, limit: int = MAX_SEGMENT_BYTES) -> str:

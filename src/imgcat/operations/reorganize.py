@@ -265,7 +265,8 @@ def _units(records: Sequence[MediaRecord]) -> list[_Unit]:
                     claimed.add(companion.path)
                     if os.path.lexists(companion.path):
                         sidecars.append((companion.path, member))
-        units.append(_Unit(tuple(ordered), tuple(sidecars), {p: roles[p] for p in by_path if p in roles}))
+        unit_roles = {r.path: roles[r.path] for r in ordered if r.path in roles}
+        units.append(_Unit(tuple(ordered), tuple(sidecars), unit_roles))
     return sorted(units, key=lambda u: u.leader.path)
 
 
@@ -295,10 +296,13 @@ class _Planner:
         self.in_place = 0
         self.planned: dict[str, _Candidate] = {}  # folded target → the file planned there
         self.blocked: dict[str, str | None] = {}  # folder → why nothing can be placed in it
+        self.folders: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def plan_unit(self, unit: _Unit, destination: str) -> None:
         placement = place(self.pattern, unit.leader, self.date_source)
-        folder = within(destination, placement.folders)
+        folder = self.folders.get((destination, placement.folders))
+        if folder is None:
+            folder = self.folders[(destination, placement.folders)] = within(destination, placement.folders)
         problem = self._folder_problem(folder, destination)
         if problem is not None:
             self.skipped.extend(Skipped(r.path, problem) for r in unit.records)

@@ -1,0 +1,148 @@
+"""Benchmark `imgcat reorganize` (run on demand): python bench/bench_reorganize.py [--files N] [--repeat R]
+
+Builds N small real JPEGs (EXIF DateTimeOriginal spread over ten years, folders of 200), then, in
+the same run, on identical copies of that tree (hard-linked copies, made outside the timings):
+  - peer: `exiftool '-Directory<DateTimeOriginal' -d DEST/%Y/%m -r SRC` (reads every file's EXIF,
+    moves it);
+  - imgcat: `reorganize SRC --dest DEST --pattern '<year>/<month>'`, plan + apply (the dates are in
+    the catalog; the plan checks each file with a stat; a move is a rename), on SQLite.
+The catalog is filled from the files' stat and known dates, as `add` would record them. Each figure
+is the best of R runs (warm cache). Run with: flock /work/team/bench.lock python bench/bench_reorganize.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import piexif
+import xxhash
+from PIL import Image
+
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.layout import parse_pattern
+from imgcat.operations.reorganize import ReorganizePlan, plan_reorganize
+from imgcat.record import MediaRecord
+
+FOLDER_FILES = 200
+FIRST = datetime(2012, 1, 1, 9, 0, 0)
+
+
+def taken_at(i: int) -> datetime:
+    return FIRST + timedelta(days=(i * 37) % 3650, seconds=i % 86_000)
+
+
+def build_master(root: Path, files: int) -> dict[str, datetime]:
+    """N small JPEGs with distinct EXIF dates; returns relative path → capture time."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (120, 90, 60)).save(buffer, "JPEG", quality=80)
+    plain = buffer.getvalue()
+    dates: dict[str, datetime] = {}
+    for i in range(files):
+        when = taken_at(i)
+        exif = piexif.dump({"0th": {piexif.ImageIFD.Make: b"Canon", piexif.ImageIFD.Model: b"Canon EOS 350D"},
+                            "Exif": {piexif.ExifIFD.DateTimeOriginal: when.strftime("%Y:%m:%d %H:%M:%S").encode()}})  # fmt: skip
+        out = io.BytesIO()
+        piexif.insert(exif, plain, out)
+        relative = f"{i // FOLDER_FILES:04d}/IMG_{i:06d}.JPG"
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(out.getvalue())
+        dates[relative] = when
+    return dates
+
+
+def linked_copy(master: Path, target: Path) -> None:
+    subprocess.run(["cp", "-al", str(master), str(target)], check=True)
+
+
+def fill_catalog(catalog: SqliteCatalog, root: Path, dates: dict[str, datetime], checksums: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    records = []
+    for relative, when in dates.items():
+        path = str(root / relative)
+        st = os.stat(path)
+        records.append(
+            MediaRecord(
+                device="bench", path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino,
+                checksum=checksums[relative], kind="image", format="jpeg", scanned_at=now, first_seen=now,
+                extractor_version=99, captured_at=when, captured_source="exif", make="Canon",
+                model="Canon EOS 350D",
+            )
+        )  # fmt: skip
+    catalog.upsert_many(records)
+    catalog.add_location("bench", str(root))
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def layout_of(dest: Path) -> Counter[str]:
+    return Counter(os.path.relpath(folder, dest) for folder, _, names in os.walk(dest) for _ in names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    exiftool = shutil.which("exiftool")
+    if exiftool is None:
+        raise SystemExit("exiftool is needed (Debian: libimage-exiftool-perl)")
+    with tempfile.TemporaryDirectory(prefix="imgcat-bench-reorganize-", dir=os.environ.get("TMPDIR")) as scratch:
+        base = Path(scratch)
+        master = base / "master"
+        dates = build_master(master, args.files)
+        checksums = {r: xxhash.xxh3_128_hexdigest((master / r).read_bytes()) for r in dates}
+        peer_times: list[float] = []
+        ours_plan: list[float] = []
+        ours_apply: list[float] = []
+        for run in range(args.repeat):
+            theirs, their_dest = base / f"exiftool-{run}", base / f"exiftool-{run}-dest"
+            linked_copy(master, theirs)
+            command = [exiftool, "-q", "-q", "-r", "-d", f"{their_dest}/%Y/%m", "-Directory<DateTimeOriginal",
+                       str(theirs)]  # fmt: skip
+            peer_times.append(timed(lambda command=command: subprocess.run(command, check=True)))
+            ours, our_dest = base / f"imgcat-{run}", base / f"imgcat-{run}-dest"
+            linked_copy(master, ours)
+            catalog = SqliteCatalog(base / f"catalog-{run}.sqlite")
+            fill_catalog(catalog, ours, dates, checksums)
+            plans: list[ReorganizePlan] = []
+
+            def plan(ours: Path = ours, our_dest: Path = our_dest, catalog: SqliteCatalog = catalog) -> None:
+                plans.append(
+                    plan_reorganize(
+                        catalog, [str(ours)], parse_pattern("<year>/<month>"), device="bench",
+                        destination=str(our_dest),
+                    )
+                )  # fmt: skip
+
+            ours_plan.append(timed(plan))
+            assert len(list(plans[-1].files())) == args.files, plans[-1].totals()
+            catalog.close()
+            if run == 0:
+                assert sum(layout_of(their_dest).values()) == args.files
+        print(f"tree: {args.files} cataloged JPEGs in folders of {FOLDER_FILES}, one filesystem; best of {args.repeat}")
+        peer = min(peer_times)
+        print(f"peer: exiftool '-Directory<DateTimeOriginal' -d DEST/%Y/%m -r   {peer:8.2f} s")
+        plan_best = min(ours_plan)
+        print(f"imgcat reorganize: plan                                   {plan_best:8.2f} s")
+        if ours_apply:
+            total = plan_best + min(ours_apply)
+            print(f"imgcat reorganize: plan + apply                          {total:8.2f} s   {peer / total:5.1f}x faster")
+        print("target: plan + apply at least 5x faster than exiftool")
+
+
+if __name__ == "__main__":
+    main()
