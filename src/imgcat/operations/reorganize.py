@@ -179,6 +179,11 @@ def plan_reorganize(
             raise ReorganizeRefusedError(f"{reason}; run 'imgcat sync' first")
         syncs.append(sync)
         dest = os.path.realpath(os.path.expanduser(destination)) if destination else root
+        planner.skipped.extend(Skipped(p, "cannot be examined; left where it is") for p in sync.unreadable)
+        planner.skipped.extend(
+            Skipped(r.path, "no longer reads as a photo or video (see imgcat sync); left where it is")
+            for r in sync.damaged
+        )
         for folder_records in _by_folder(_current_records(catalog, device, root, sync)).values():
             for unit in _units(folder_records):
                 planner.plan_unit(unit, dest)
@@ -198,9 +203,9 @@ def plan_reorganize(
 
 def _current_records(catalog: Catalog, device: str, root: str, sync: SyncPlan) -> Iterator[MediaRecord]:
     """The catalog's records under `root` as they will be once `sync` is applied: changed files
-    read again, moved files at their new path, vanished files gone."""
+    read again, moved files at their new path; vanished, damaged and unexaminable files left out."""
     updates = {r.path: r for r in sync.updates}
-    gone = {s.path for s in sync.removals}
+    gone = {s.path for s in sync.removals} | set(sync.unreadable) | {r.path for r in sync.damaged}
     moved = {m.old.path: m.new.path for m in sync.moves}
     for record in catalog.iter_under(device, root):
         if record.path in gone:
