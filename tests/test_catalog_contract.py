@@ -67,6 +67,22 @@ def test_folder_prefix_is_not_a_string_prefix(store: Catalog) -> None:
     assert store.count(prefix="/a/b") == 2
 
 
+def test_entries_with_content_ids_are_found_in_their_folder_only(store: Catalog) -> None:
+    store.upsert_many(
+        [
+            make_record("/a/IMG_1.HEIC", content_id="A1"),
+            make_record("/a/clip.mov", kind="video", format="mov", content_id="A1"),
+            make_record("/a/IMG_2.HEIC", content_id="B2"),
+            make_record("/a/IMG_3.HEIC"),
+            make_record("/a/b/IMG_1.HEIC", content_id="A1"),  # a copy in a subfolder
+            make_record("/a/IMG_1.HEIC", device="phone", content_id="A1"),
+        ]
+    )
+    assert paths(store.with_content_ids("laptop", "/a", ["A1", "C3"])) == ["/a/IMG_1.HEIC", "/a/clip.mov"]
+    assert paths(store.with_content_ids("laptop", "/a/", {"B2"})) == ["/a/IMG_2.HEIC"]
+    assert paths(store.with_content_ids("laptop", "/a", [])) == []
+
+
 def test_non_recursive_listing_holds_only_the_folders_own_files(store: Catalog) -> None:
     store.upsert_many(make_record(p) for p in ["/a/b/1.jpg", "/a/b/c/2.jpg", "/a/b/0.jpg"])
     assert paths(store.iter_under("laptop", "/a/b", recursive=False)) == ["/a/b/0.jpg", "/a/b/1.jpg"]

@@ -15,6 +15,7 @@ from imgcat.catalog.base import ContentCopy, ContentQuery, Stamp
 from imgcat.catalog.elastic import (
     MEDIA_MAPPING,
     composite_buckets,
+    content_ids_search,
     delete_actions,
     index_actions,
     mapping_conflicts,
@@ -121,6 +122,19 @@ def test_members_search_asks_for_the_page_of_checksums() -> None:
     body = members_search("catalog", ["aa", "bb"]).to_dict()
     assert body["query"] == {"terms": {"checksum": ["aa", "bb"]}}
     assert body["sort"] == ["checksum", "device", "path"]
+
+
+def test_content_ids_are_looked_up_in_one_folder_of_one_device() -> None:
+    body = content_ids_search("catalog", "laptop", "/a/b/", ["A1", "B2"]).to_dict()
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                {"bool": {"filter": [{"term": {"device": "laptop"}}, {"term": {"dir": "/a/b"}}]}},
+                {"terms": {"content_id": ["A1", "B2"]}},
+            ]
+        }
+    }
+    assert body["sort"] == ["path"] and MEDIA_MAPPING["properties"]["content_id"]["type"] == "keyword"
 
 
 def test_pit_loop_follows_search_after_and_the_renewed_pit_id() -> None:

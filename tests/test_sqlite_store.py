@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_catalog_from_schema_version_1_is_migrated_on_open(tmp_path: Path) -> No
     old.executescript(sqlite_store._CREATE_V1)
     old.execute("PRAGMA user_version = 1")
     record = make_record("/old/IMG_1.jpg", checksum="abc")
-    columns = [c for c in sqlite_store.COLUMNS if c not in ("companions", "errors")]
+    columns = [row[1] for row in old.execute("PRAGMA table_info(media)")]  # version 1's
     row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
     old.execute(
         f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
@@ -64,6 +65,34 @@ def test_catalog_from_schema_version_1_is_migrated_on_open(tmp_path: Path) -> No
     assert catalog.get("laptop", "/old/IMG_1.jpg") == record
     catalog.upsert_many([full_record("/new/IMG_2.jpg")])
     assert catalog.get("laptop", "/new/IMG_2.jpg") == full_record("/new/IMG_2.jpg")
+
+
+def test_catalog_from_schema_version_4_gains_content_ids_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "v4.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(sqlite_store._CREATE_V1)
+    for step in (1, 2, 3):
+        old.executescript(sqlite_store.MIGRATIONS[step])
+    old.execute("PRAGMA user_version = 4")
+    record = make_record("/old/IMG_1.HEIC", checksum="abc", format="heic")
+    columns = [row[1] for row in old.execute("PRAGMA table_info(media)")]  # version 4's
+    row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
+    old.execute(
+        f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(db)
+    assert (catalog.schema_version, catalog.get("laptop", record.path)) == (5, record)
+    video = make_record("/old/clip.mov", kind="video", format="mov", content_id="A1")
+    catalog.upsert_many([replace(record, content_id="A1"), video])
+    found = list(catalog.with_content_ids("laptop", "/old", ["A1"]))
+    assert [r.path for r in found] == ["/old/IMG_1.HEIC", "/old/clip.mov"]
+    query = f"{sqlite_store._SELECT} WHERE content_id IN (?) AND device = ? AND dir = ?"
+    plan = " | ".join(row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}", ["A1", "d", "/"]))
+    assert "media_content_id" in plan, plan
 
 
 def test_catalog_from_a_newer_imgcat_is_refused_untouched(tmp_path: Path) -> None:

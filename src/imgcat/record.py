@@ -55,8 +55,8 @@ from typing import (
 import xxhash
 
 Kind = Literal["image", "video"]
-CaptureSource = Literal["exif", "video", "filename", "mtime"]
-CompanionRole = Literal["live_video", "live_still", "raw", "jpeg", "sidecar"]
+CaptureSource = Literal["exif", "video", "sidecar", "filename", "mtime"]
+CompanionRole = Literal["live_video", "live_still", "raw", "jpeg", "edited", "original", "sidecar"]
 
 HASH_BITS = 64
 
@@ -93,7 +93,8 @@ class GeoPoint:
 
 @dataclass(frozen=True, slots=True)
 class Companion:
-    """A file that makes one photo with the record's file (Live Photo half, RAW/JPEG twin, sidecar)."""
+    """A file that makes one photo with the record's file; `role` says what the other file is to this
+    one: its Live Photo video or still, its RAW or JPEG twin, its edited version or original, a sidecar."""
 
     role: CompanionRole
     path: str
@@ -153,6 +154,7 @@ class MediaRecord:
     clipped_dark: float | None = None
     clipped_bright: float | None = None
     entropy: float | None = None
+    content_id: Label | None = None  # Apple's Live Photo pairing id, the same in the still and the video
     companions: tuple[Companion, ...] = field(default=())
     errors: tuple[ExtractError, ...] = field(default=())
     first_seen: datetime

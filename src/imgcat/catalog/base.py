@@ -147,6 +147,13 @@ class Catalog(Protocol):
         """Every entry (any device) whose content checksum is one of `checksums`."""
         ...
 
+    def with_content_ids(
+        self, device: str, folder: str, content_ids: Collection[str]
+    ) -> Iterator[MediaRecord]:
+        """The entries of `folder` (its own files, not below) that carry one of Apple's Live Photo
+        `content_ids`, ordered by path: the other halves of the photos being cataloged."""
+        ...
+
     def delete_many(self, ids: Iterable[str]) -> int:
         """Remove entries by id; returns how many existed."""
         ...

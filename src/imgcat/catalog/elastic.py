@@ -285,6 +285,12 @@ def copy_from_hit(hit: Body) -> ContentCopy:
     )  # fmt: skip
 
 
+def content_ids_search(index: str, device: str, folder: str, content_ids: list[str]) -> Search:
+    """The entries of one folder that carry one of `content_ids`."""
+    query = under_query(device, folder, recursive=False)
+    return records_search(index, Q("bool", filter=[query, Q("terms", content_id=content_ids)]), ["path"])
+
+
 def summary_search(index: str) -> Search:
     search = Search(index=index).extra(size=0, track_total_hits=True)
     search.aggs.metric("bytes", "sum", field="size")
@@ -492,6 +498,14 @@ class ElasticCatalog:
         with self._reaching():
             for batch in batched(sorted(set(checksums)), PAGE_SIZE):
                 for hit in self._iter_hits(members_search(self.index, batch)):
+                    yield record_from_source(hit["_source"])
+
+    def with_content_ids(
+        self, device: str, folder: str, content_ids: Collection[str]
+    ) -> Iterator[MediaRecord]:
+        with self._reaching():
+            for batch in batched(sorted(set(content_ids)), PAGE_SIZE):
+                for hit in self._iter_hits(content_ids_search(self.index, device, folder, batch)):
                     yield record_from_source(hit["_source"])
 
     def delete_many(self, ids: Iterable[str]) -> int:

@@ -40,12 +40,13 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
 # version 3 the locations (folders `add` cataloged), indexes for queries across devices, and
-# covering (path, size, mtime) indexes so an unchanged sync reads only an index.
+# covering (path, size, mtime) indexes so an unchanged sync reads only an index; version 5 the
+# Live Photo content identifier, indexed to find a photo's other half.
 # This first layout never changes: a field added to the record gets its columns from a migration
 # (`add_columns`), and a test checks that the migrated table holds exactly COLUMNS.
 _CREATE_V1: Final = """
@@ -84,38 +85,6 @@ CREATE INDEX media_checksum ON media(checksum);
 CREATE INDEX media_size ON media(size);
 CREATE INDEX media_captured_at ON media(captured_at);
 """
-
-MIGRATIONS: Final[dict[int, str]] = {
-    1: """
-    ALTER TABLE media ADD COLUMN companions TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE media ADD COLUMN errors TEXT NOT NULL DEFAULT '[]';
-    """,
-    2: """
-    CREATE INDEX media_path ON media(path);
-    CREATE INDEX media_dir_path ON media(dir, path);
-    DROP INDEX media_device_dir;
-    DROP INDEX media_device_path;
-    CREATE INDEX media_device_path_stamp
-        ON media(device, path, size, mtime_ns, path_raw, extractor_version);
-    CREATE INDEX media_device_dir_stamp
-        ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version);
-    CREATE TABLE locations (
-        device TEXT NOT NULL,
-        path TEXT NOT NULL,
-        path_raw TEXT,
-        added_at TEXT NOT NULL,
-        PRIMARY KEY (device, path)
-    );
-    """,
-    3: """
-    DROP INDEX media_device_path_stamp;
-    DROP INDEX media_device_dir_stamp;
-    CREATE INDEX media_device_path_stamp
-        ON media(device, path, size, mtime_ns, path_raw, extractor_version, companions);
-    CREATE INDEX media_device_dir_stamp
-        ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version, companions);
-    """,
-}
 
 
 def field_columns(spec: FieldSpec) -> tuple[tuple[str, str], ...]:
@@ -159,6 +128,40 @@ def add_columns(*names: str) -> str:
         for spec in specs
         for column, declared in field_columns(spec)
     )
+
+
+MIGRATIONS: Final[dict[int, str]] = {
+    1: """
+    ALTER TABLE media ADD COLUMN companions TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE media ADD COLUMN errors TEXT NOT NULL DEFAULT '[]';
+    """,
+    2: """
+    CREATE INDEX media_path ON media(path);
+    CREATE INDEX media_dir_path ON media(dir, path);
+    DROP INDEX media_device_dir;
+    DROP INDEX media_device_path;
+    CREATE INDEX media_device_path_stamp
+        ON media(device, path, size, mtime_ns, path_raw, extractor_version);
+    CREATE INDEX media_device_dir_stamp
+        ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version);
+    CREATE TABLE locations (
+        device TEXT NOT NULL,
+        path TEXT NOT NULL,
+        path_raw TEXT,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (device, path)
+    );
+    """,
+    3: """
+    DROP INDEX media_device_path_stamp;
+    DROP INDEX media_device_dir_stamp;
+    CREATE INDEX media_device_path_stamp
+        ON media(device, path, size, mtime_ns, path_raw, extractor_version, companions);
+    CREATE INDEX media_device_dir_stamp
+        ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version, companions);
+    """,
+    4: add_columns("content_id") + "CREATE INDEX media_content_id ON media(content_id);",
+}
 
 
 def record_to_row(record: MediaRecord) -> tuple[object, ...]:
@@ -291,6 +294,16 @@ class SqliteCatalog:
             marks = ", ".join("?" for _ in batch)
             sql = f"{_SELECT} WHERE checksum IN ({marks}) ORDER BY checksum, device, path"
             for row in self._db.execute(sql, batch).fetchall():
+                yield record_from_row(row)
+
+    def with_content_ids(
+        self, device: str, folder: str, content_ids: Collection[str]
+    ) -> Iterator[MediaRecord]:
+        where, params = _under(device, folder, recursive=False)
+        for batch in batched(sorted(set(content_ids))):
+            marks = ", ".join("?" for _ in batch)
+            sql = f"{_SELECT} WHERE content_id IN ({marks}) AND {where} ORDER BY path"
+            for row in self._db.execute(sql, [*batch, *params]).fetchall():
                 yield record_from_row(row)
 
     def delete_many(self, ids: Iterable[str]) -> int:

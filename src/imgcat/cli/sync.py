@@ -166,6 +166,8 @@ def _print(outcome: RootOutcome[SyncPlan], run: RootsRun[SyncPlan]) -> None:
             console.print(f"would mark damaged: {record.path}", markup=False)
         for folder, _sidecars in plan.relink:
             console.print(f"would relink companions in: {folder}", markup=False)
+    for sidecar in plan.orphan_sidecars:
+        console.print(f"orphan sidecar (its photo is gone; kept): {sidecar}", markup=False, soft_wrap=True)
     if plan.not_cataloged:
         console.print(
             f"{plan.not_cataloged} photos and videos on disk are not cataloged: "

@@ -16,7 +16,7 @@ from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import LIVE_ROLES, relink_companions, sidecars_with_owner, stem_of
+from imgcat.scan.companions import link_companions, read_sidecar_time, sidecars_with_owner, unit_key
 from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file, file_checksum
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
@@ -52,7 +52,7 @@ class _Pending:
     folder: Folder
     known: dict[str, Stamp]
     to_read: list[FileStat]
-    by_stem: dict[str, list[str]]  # the folder's file paths by stem, built once for all its chunks
+    by_unit: dict[str, list[str]]  # the folder's file paths by unit key, built once for all its chunks
 
 
 def add_folder(
@@ -125,12 +125,12 @@ def _plan_folder(
         else:
             to_read.append(stat)
     _relink_if_sidecars_changed(catalog, device, folder, known, {s.path for s in to_read})
-    by_stem: dict[str, list[str]] = {}
+    by_unit: dict[str, list[str]] = {}
     if to_read:
         for stat in folder.files:
-            by_stem.setdefault(stem_of(os.path.basename(stat.path)), []).append(stat.path)
+            by_unit.setdefault(unit_key(os.path.basename(stat.path)), []).append(stat.path)
     return [
-        _Pending(folder, known, to_read[i : i + WINDOW_FILES], by_stem)
+        _Pending(folder, known, to_read[i : i + WINDOW_FILES], by_unit)
         for i in range(0, len(to_read), WINDOW_FILES)
     ]
 
@@ -198,7 +198,6 @@ def _settle_folder(
 ) -> list[MediaRecord]:
     """Write one folder's new and changed records (with companions); return the new ones."""
     records: list[MediaRecord] = []
-    content_ids: dict[str, str] = {}
     for extraction in extractions:
         report.files_read += 0 if extraction.not_media else 1
         report.bytes_read += 0 if extraction.not_media else extraction.stat.size
@@ -214,16 +213,14 @@ def _settle_folder(
         else:
             report.errors += 1 if extraction.record.errors else 0
             records.append(extraction.record)
-            if extraction.content_id:
-                content_ids[extraction.stat.path] = extraction.content_id
     if not records:
         return []
     changed = {r.path for r in records}
     earlier = catalog.get_many(device, [p for p in changed if p in pending.known])
     records = [_keep_history(r, earlier.get(r.path)) for r in records]
     report.updated += sum(1 for r in records if r.path in pending.known)
-    neighbours = _companion_neighbours(catalog, device, pending.by_stem, records, earlier.values())
-    linked = relink_companions(records + neighbours, pending.folder.sidecars, content_ids)
+    neighbours = _companion_neighbours(catalog, device, pending, records, earlier.values())
+    linked = link_companions(records + neighbours, pending.folder.sidecars, sidecar_time=read_sidecar_time)
     relinked = [r for r, before in zip(linked[len(records) :], neighbours, strict=True) if r != before]
     catalog.upsert_many(linked[: len(records)] + relinked)
     return [r for r in linked[: len(records)] if r.path not in pending.known]
@@ -232,18 +229,31 @@ def _settle_folder(
 def _companion_neighbours(
     catalog: Catalog,
     device: str,
-    by_stem: dict[str, list[str]],
+    pending: _Pending,
     records: list[MediaRecord],
     earlier: Iterable[MediaRecord],
 ) -> list[MediaRecord]:
-    """The cataloged files of the folder that may pair with `records`: those sharing a stem, and
-    the Live Photo halves that they, or the earlier versions of `records`, were paired with."""
+    """The cataloged files of the folder that `records` may pair with, closed so that each is
+    linked among all the files it may pair with: the files sharing a unit key (a stem, or an
+    original's stem), those carrying the same Apple content identifier, and those linked before
+    (to unlink them), then the same for each file found. Looked up in batches, a round or two."""
+    folder = pending.folder.path
     changed = {r.path for r in records}
-    paths = {p for stem in {stem_of(r.name) for r in records} for p in by_stem.get(stem, [])} - changed
-    found = sorted(catalog.get_many(device, paths).values(), key=lambda r: r.path)
-    halves = {c.path for r in [*found, *earlier] for c in r.companions if c.role in LIVE_ROLES}
-    halves -= changed | paths
-    return found + sorted(catalog.get_many(device, halves).values(), key=lambda r: r.path)
+    found: dict[str, MediaRecord] = {}
+    asked_paths, asked_ids = set(changed), set[str]()
+    new = [*records, *earlier]
+    while new:
+        paths = {p for key in {unit_key(r.name) for r in new} for p in pending.by_unit.get(key, [])}
+        paths.update(c.path for r in new for c in r.companions if c.role != "sidecar")
+        paths -= asked_paths
+        ids = {r.content_id for r in new if r.content_id} - asked_ids
+        asked_paths |= paths
+        asked_ids |= ids
+        fetched = list(catalog.get_many(device, paths).values()) if paths else []
+        fetched += catalog.with_content_ids(device, folder, ids) if ids else []
+        new = [r for r in fetched if r.path not in changed and r.path not in found and r.dir == folder]
+        found.update((r.path, r) for r in new)
+    return [found[path] for path in sorted(found)]
 
 
 def _keep_damaged(

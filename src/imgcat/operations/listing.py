@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from imgcat.operations.events import ScanEvents
 from imgcat.record import MediaRecord
-from imgcat.scan.companions import link_companions
+from imgcat.scan.companions import link_companions, read_sidecar_time
 from imgcat.scan.detect import HEAD_BYTES, detect
 from imgcat.scan.extract import extract_file
 from imgcat.scan.pool import extraction_pool
@@ -27,15 +27,12 @@ def scan_records(
         for folder in walk_folders(root, recursive=recursive, on_problem=events.problem):
             results = pool.map(extract, folder.files, chunksize=4) if pool else map(extract, folder.files)
             records = []
-            content_ids = {}
             for extraction in results:
                 if extraction.problem:
                     events.problem(extraction.stat.path, extraction.problem)
                 if extraction.record is not None:
                     records.append(extraction.record)
-                    if extraction.content_id:
-                        content_ids[extraction.stat.path] = extraction.content_id
-            yield from link_companions(records, folder.sidecars, content_ids)
+            yield from link_companions(records, folder.sidecars, sidecar_time=read_sidecar_time)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.operations.roots import Refusal, RootsRun, plan_and_apply
 from imgcat.record import MediaRecord, path_to_text
-from imgcat.scan.companions import sidecars_with_owner
+from imgcat.scan.companions import orphan_sidecars, sidecars_with_owner
 from imgcat.scan.detect import HEAD_BYTES, detect
 from imgcat.scan.extract import Extraction, FileStat, extract_file, file_checksum
 from imgcat.scan.pool import extraction_pool
@@ -81,6 +81,7 @@ class RootSurvey:
     sidecars_on_disk: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sidecars_linked: Mapping[str, frozenset[str]] = field(default_factory=dict)
     cataloged_beside_sidecars: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    orphan_sidecars: tuple[str, ...] = ()  # named after a file that is gone
     problems: tuple[tuple[str, str], ...] = ()
 
 
@@ -102,6 +103,7 @@ class SyncPlan:
     not_cataloged: int = 0  # media files on disk that `add` would catalog
     not_media: int = 0
     relink: tuple[tuple[str, tuple[str, ...]], ...] = ()  # folder → its sidecars on disk
+    orphan_sidecars: tuple[str, ...] = ()  # named after a file that is gone: reported, never removed
     problems: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -189,6 +191,7 @@ def survey_root(
     on_disk: dict[str, FileStat] = {}
     sidecars_on_disk: dict[str, tuple[str, ...]] = {}
     in_sidecar_folder: dict[str, str] = {}  # path → folder, for folders that hold sidecars
+    orphans: list[str] = []
     walk = walk_folders(
         root,
         recursive=True,
@@ -200,6 +203,7 @@ def survey_root(
         if folder.sidecars:
             sidecars_on_disk[folder.path] = tuple(folder.sidecars)
             in_sidecar_folder.update((found.path, folder.path) for found in folder.files)
+            orphans.extend(orphan_sidecars(folder.sidecars, (found.path for found in folder.files)))
     sidecars_linked: dict[str, set[str]] = defaultdict(set)
     beside_sidecars: dict[str, list[str]] = defaultdict(list)
     changed: list[FileStat] = []
@@ -242,6 +246,7 @@ def survey_root(
         sidecars_on_disk=sidecars_on_disk,
         sidecars_linked={folder: frozenset(paths) for folder, paths in sidecars_linked.items()},
         cataloged_beside_sidecars={folder: tuple(paths) for folder, paths in beside_sidecars.items()},
+        orphan_sidecars=tuple(orphans),
         problems=tuple(problems),
     )
 
@@ -293,6 +298,7 @@ def plan_from_survey(survey: RootSurvey) -> SyncPlan:
         not_cataloged=len(survey.uncataloged) - len(moves),
         not_media=survey.not_media,
         relink=tuple((folder, survey.sidecars_on_disk.get(folder, ())) for folder in sorted(touched)),
+        orphan_sidecars=survey.orphan_sidecars,
         problems=survey.problems,
     )
 
@@ -483,6 +489,7 @@ class SyncPlanJson(TypedDict):
     damaged_paths: list[str]
     unreadable_paths: list[str]
     relinked_folders: list[str]
+    orphan_sidecars: list[str]
     problems: list[ProblemJson]
 
 
@@ -507,6 +514,7 @@ def sync_plan_json(plan: SyncPlan) -> SyncPlanJson:
         "damaged_paths": [_text(r.path) for r in plan.damaged],
         "unreadable_paths": [_text(p) for p in plan.unreadable],
         "relinked_folders": [_text(folder) for folder, _ in plan.relink],
+        "orphan_sidecars": [_text(p) for p in plan.orphan_sidecars],
         "problems": [{"path": _text(p), "reason": reason} for p, reason in plan.problems],
     }
 

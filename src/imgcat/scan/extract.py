@@ -27,7 +27,8 @@ from imgcat.scan.raw import read_raw
 from imgcat.scan.tiff import TiffTags, read_tiff
 from imgcat.scan.video import mdpm_capture_time, video_facts
 
-EXTRACTOR_VERSION: Final = 1
+EXTRACTOR_VERSION: Final = 2  # 2: Apple's content identifier, capture times from sidecars
+CONTENT_ID_MAX: Final = 128
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
 CHUNK: Final = 1024 * 1024
 MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
@@ -52,13 +53,12 @@ class FileStat(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
-    """What reading one file gave: a record, or why there is none; `content_id` pairs Live Photos."""
+    """What reading one file gave: a record, or why there is none."""
 
     stat: FileStat
     record: MediaRecord | None = None
     not_media: bool = False
     skipped: str | None = None
-    content_id: str | None = None
 
     @property
     def problem(self) -> str | None:
@@ -129,7 +129,14 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
         record, content_id = _video_record(base)
     else:
         record, content_id = _image_record(base, detected, data)
-    return Extraction(stat, _with_capture_time(record), content_id=content_id)
+    record = replace(record, content_id=_content_id(content_id))
+    return Extraction(stat, with_guessed_capture_time(record))
+
+
+def _content_id(text: str | None) -> str | None:
+    """Apple's Live Photo identifier (a UUID), as text fit to store and compare."""
+    cleaned = (text or "").strip()[:CONTENT_ID_MAX]
+    return cleaned or None
 
 
 def file_checksum(path: str) -> str:
@@ -305,7 +312,7 @@ def _sized(record: MediaRecord, width: int | None, height: int | None, *, turned
     return replace(record, width=width, height=height, display_width=shown[0], display_height=shown[1])
 
 
-def _with_capture_time(record: MediaRecord) -> MediaRecord:
+def with_guessed_capture_time(record: MediaRecord) -> MediaRecord:
     """Fill a missing capture time from the file name, else from the modification time (UTC)."""
     if record.captured_at is not None:
         return record
