@@ -30,7 +30,7 @@ from PIL import Image
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.scan.pixels import pixel_facts, work_image
-from imgcat.scan.pool import default_workers
+from imgcat.settings import worker_count
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 pillow_heif.register_heif_opener()
@@ -106,7 +106,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, default=worker_count())
     parser.add_argument(
         "--formats", default="jpeg,heic", help="formats of the shared media to copy (comma list)"
     )

@@ -62,7 +62,7 @@ def test_default_catalog_lives_in_the_user_data_folder(
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     run = imgcat(capsys, "--no-such-option")
     assert run.code == 2
-    assert "No such option" in run.err
+    assert run.err == "error: no such option --no-such-option\nsee 'imgcat --help'\n"
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -183,7 +183,7 @@ def test_cli_dry_run_shows_each_group_and_totals(capsys: pytest.CaptureFixture[s
     run = imgcat(capsys, "dupes", "--db", str(db), "--device", "d")
     assert run.code == 0, run.err
     assert "photo (1).jpg" in run.out and "duplicate of" in run.out
-    assert "1 groups, 2 files: 1 to remove" in run.out
+    assert "1 group, 2 files: 1 to remove" in run.out
     assert run.out.rstrip().endswith("dry run: nothing changed")
     as_json = imgcat(capsys, "dupes", "--db", str(db), "--device", "d", "--json")
     data = json.loads(as_json.out)

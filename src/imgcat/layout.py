@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Final, Literal
 
 from imgcat.errors import UsageError
-from imgcat.record import MediaRecord
+from imgcat.record import MediaRecord, camera_name
 
 TOKENS: Final = (
     "year", "month", "month_name", "day", "hour", "minute", "second", "date",
@@ -160,14 +160,6 @@ def wall_time(record: MediaRecord) -> datetime | None:
     if record.captured_offset is not None:
         return moment.astimezone(timezone(timedelta(minutes=record.captured_offset))).replace(tzinfo=None)
     return moment.astimezone().replace(tzinfo=None)
-
-
-def camera_name(make: str | None, model: str | None) -> str:
-    """'Apple iPhone 11 Pro'; 'Canon EOS 350D' (not 'Canon Canon EOS 350D': models often repeat the make)."""
-    make, model = (make or "").strip(), (model or "").strip()
-    if make and model and model.lower().startswith(make.split()[0].lower()):
-        return model
-    return " ".join(part for part in (make, model) if part)
 
 
 def token_values(record: MediaRecord, date_source: DateSource = "any") -> dict[str, str | None]:

@@ -235,6 +235,15 @@ def record_id(device: str, path: str) -> str:
     return xxhash.xxh3_128_hexdigest(device.encode() + b"\0" + os.fsencode(path))
 
 
+def camera_name(make: str | None, model: str | None) -> str:
+    """How a camera is named for people, everywhere: 'Apple iPhone 11 Pro', and 'Canon EOS 350D'
+    (not 'Canon Canon EOS 350D': models often repeat the make). Empty when neither is known."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(part for part in (make, model) if part)
+
+
 def path_to_text(path: str) -> tuple[str, str | None]:
     """Split a path into what stores can hold: UTF-8 text, plus the raw bytes (hex) if not UTF-8."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,3 +33,15 @@ WORKERS: Final = Setting(
 DEBUG: Final = Setting("IMGCAT_DEBUG", None, "Set to 1 to show tracebacks, as --debug does.")
 
 SETTINGS: Final = (DB, ES_URL, ES_USER, ES_PASSWORD, ES_API_KEY, ES_CA_CERTS, DEVICE, WORKERS, DEBUG)
+
+
+def device_name(given: str | None = None) -> str:
+    """The device recorded with each file: the name given (`--device`, IMGCAT_DEVICE), else the host's."""
+    return given or DEVICE.read() or socket.gethostname()
+
+
+def worker_count(given: int | None = None) -> int:
+    """Processes that read files: as given (`--workers`, IMGCAT_WORKERS; 0 = serial), else one per core."""
+    if given is not None:
+        return given
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol, TypeVar, cast
 
-from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, path_from_text
+from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, camera_name, path_from_text
 
 WRITE_BATCH = 500
 SUMMARY_BUCKETS = 100
@@ -216,3 +216,14 @@ def companions_from_json(data: Iterable[dict[str, str]]) -> tuple[Companion, ...
     return tuple(
         Companion(cast(CompanionRole, c["role"]), path_from_text(c["path"], c.get("path_raw"))) for c in data
     )
+
+
+def camera_buckets(pairs: Iterable[tuple[str | None, str | None, int, int]]) -> tuple[Bucket, ...]:
+    """Buckets by camera from (make, model, count, bytes) groups, named as everywhere else
+    (`camera_name`): "Canon" + "Canon EOS 1000D" and "" + "Canon EOS 1000D" are one camera."""
+    merged: dict[str, tuple[int, int]] = {}
+    for make, model, count, size in pairs:
+        key = camera_name(make, model) or "unknown"
+        before = merged.get(key, (0, 0))
+        merged[key] = (before[0] + count, before[1] + size)
+    return ranked(Bucket(key, count, size) for key, (count, size) in merged.items())

@@ -31,6 +31,7 @@ from imgcat.catalog.base import (
     FileState,
     Stamp,
     batched,
+    camera_buckets,
     companions_from_json,
     grouped_copies,
     ranked,
@@ -586,7 +587,10 @@ class ElasticCatalog:
             by_kind=buckets("kind"),
             by_format=buckets("format"),
             by_year=buckets("year"),
-            by_camera=buckets("camera"),
+            by_camera=camera_buckets(
+                (b["key"][0], b["key"][1], b["doc_count"], int(b["bytes"]["value"]))
+                for b in aggs["camera"]["buckets"]
+            ),
             by_device=buckets("device"),
             with_errors=aggs["with_errors"]["doc_count"],
             by_error=buckets("error"),

@@ -20,6 +20,7 @@ from imgcat.catalog.base import (
     FileState,
     Stamp,
     batched,
+    camera_buckets,
     companions_from_json,
     grouped_copies,
     ranked,
@@ -386,7 +387,9 @@ class SqliteCatalog:
             by_kind=self._buckets("kind"),
             by_format=self._buckets("format"),
             by_year=self._buckets("COALESCE(substr(captured_at, 1, 4), 'unknown')"),
-            by_camera=self._buckets("COALESCE(TRIM(COALESCE(make, '') || ' ' || COALESCE(model, '')), '')"),
+            by_camera=camera_buckets(
+                self._db.execute("SELECT make, model, COUNT(*), SUM(size) FROM media GROUP BY make, model")
+            ),
             by_device=self._buckets("device"),
             with_errors=self._db.execute("SELECT COUNT(*) FROM media WHERE errors != '[]'").fetchone()[0],
             by_error=self._error_buckets(),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import signal
 import sys
 import traceback
+from typing import Final
 
 import typer
+import typer.main
 
-from imgcat import __version__
-from imgcat.cli import add, dupes, listing, options, reorganize, signals, stats, status, sync
+from imgcat import __version__, settings
+from imgcat.cli import add, dupes, listing, options, render, reorganize, signals, stats, status, sync
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -61,20 +65,75 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run imgcat; every error becomes one `error: ...` line on stderr and an exit code."""
+    """Run imgcat and return its exit status. Every error is one `error: ...` line on stderr (a usage
+    error adds one line of hint); a closed pipe or Ctrl-C ends quietly."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("IMGCAT_DEBUG") == "1"
+    debug = "--debug" in args or os.environ.get(settings.DEBUG.env) == "1"
     try:
         with signals.as_interrupts():
-            app(args=args, prog_name="imgcat")
-    except SystemExit as done:  # Typer ends every run, usage errors and Ctrl-C included, this way
-        return done.code if isinstance(done.code, int) else int(done.code is not None)
+            status = _run(args)
+        sys.stdout.flush()  # a reader that went away is seen here, not at exit
+        return status
     except BrokenPipeError:
-        sys.stderr.close()
-        return 0
+        _discard_output()
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        return signals.interrupted_exit_code()
     except ImgcatError as error:
         if debug:
             traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
+        render.error(str(error))
         return error.exit_code
+
+
+EXIT_PIPE: Final = 128 + signal.SIGPIPE
+
+
+def _run(args: list[str]) -> int:
+    """Parse and run one command (Click's loop, without its own printing of errors and pipes)."""
+    command = typer.main.get_command(app)
+    try:
+        with command.make_context("imgcat", list(args)) as context:
+            command.invoke(context)
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:  # a question on the terminal was answered with Ctrl-D
+        sys.stderr.write("\n")
+        return 1
+    except typer.TyperException as failure:  # Click's usage errors and bad parameters
+        code = int(getattr(failure, "exit_code", 1))
+        if code == 2:
+            render.error(*usage_error(failure))
+        else:
+            render.error(failure.format_message())
+        return code
     return 0
+
+
+def usage_error(failure: typer.TyperException) -> tuple[str, str]:
+    """A usage error in two lines: what is wrong, and where to look (a near option's name, if any).
+    Click's own suggestion is left out: it offers options that merely share a few letters."""
+    context = getattr(failure, "ctx", None)
+    path = context.command_path if context is not None else "imgcat"
+    hint = f"see '{path} --help'"
+    option = getattr(failure, "option_name", None)
+    if isinstance(option, str):
+        known = [name for p in context.command.params for name in p.opts] if context is not None else []
+        near = difflib.get_close_matches(option, known, n=1, cutoff=NEAR_OPTION)
+        message = f"no such option {option}"
+        if near:
+            hint = f"did you mean {near[0]}? ({hint})"
+    else:
+        message = " ".join(failure.format_message().split())
+        message = message[:1].lower() + message[1:].removesuffix(".")
+    return message, hint
+
+
+NEAR_OPTION: Final = 0.75  # --recursiv is near --recursive; --bogus is not near --host
+
+
+def _discard_output() -> None:
+    """The reader of our output went away: drop what is still buffered, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
 
 from imgcat import settings
 from imgcat.cli import render
@@ -155,7 +152,7 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _devices(given: list[str] | None) -> list[str]:
-    return list(given) if given else [settings.DEVICE.read() or socket.gethostname()]
+    return list(given) if given else [settings.device_name()]
 
 
 def _counting(groups: Iterable[GroupPlan], tally: Tally) -> Iterator[GroupPlan]:
@@ -164,53 +161,41 @@ def _counting(groups: Iterable[GroupPlan], tally: Tally) -> Iterator[GroupPlan]:
         yield group
 
 
-def shown(path: str) -> str:
-    """A path as text for people: bytes that are not UTF-8 shown as \\x escapes."""
-    return path_to_text(path)[0]
-
-
 def _print_tables(
     groups: Iterable[GroupPlan], tally: Tally, request: DupesRequest, *, under_protected: bool
 ) -> None:
-    console = render.out()
+    """A table per group on a terminal; in a pipe one line per file: group, decision, device, path,
+    why (a hard link of a file is a line of its own, decided with it)."""
     for group in groups:
-        devices = {f.device for f in group.files}
-        table = Table(box=box.SIMPLE_HEAD, title_justify="left", title=_title(group), show_edge=False)
-        table.add_column("decision", no_wrap=True)
-        if len(devices) > 1:
-            table.add_column("device", no_wrap=True)
-        table.add_column("file", overflow="fold")
-        table.add_column("why", overflow="fold", ratio=1)
+        table = render.Table(
+            render.Column("group", group=True), "decision", render.Column("device", optional=True),
+            render.Column("file", fold=True), render.Column("why", fold=True),
+            title=_title(group),
+        )  # fmt: skip
         for file in group.files:
-            row = [_decision(file)]
-            if len(devices) > 1:
-                row.append(file.device)
-            row.extend(["\n".join(shown(p) for p in file.paths), file.reason])
-            table.add_row(*row)
-        console.print(table, markup=False)
+            for index, path in enumerate(file.paths):
+                why = file.reason if index == 0 else "the same file as the line above (a hard link)"
+                table.row(group.checksum[:12], _decision(file), file.device, path, why)
+        render.show(table)
     totals = tally.totals()
     if under_protected:
-        console.print(f"{totals.contents} contents under-protected", markup=False)
+        render.line(f"{render.count(totals.contents, 'content')} under-protected")
         return
-    console.print(
-        f"{totals.groups} groups, {totals.files} files: {totals.removed} to remove, "
-        f"{render.human_bytes(totals.bytes)} to reclaim",
-        markup=False,
+    render.line(
+        f"{render.count(totals.groups, 'group')}, {render.count(totals.files, 'file')}: "
+        f"{totals.removed} to remove, {render.human_bytes(totals.bytes)} to reclaim"
     )
     if totals.under_protected:
-        console.print(f"{totals.under_protected} under-protected groups left alone", markup=False)
+        render.line(f"{render.count(totals.under_protected, 'under-protected group')} left alone")
     if totals.stale:
-        console.print(
-            f"{totals.stale} files changed or missing since cataloged, left alone: run 'imgcat sync'",
-            markup=False,
-        )
-    console.print("dry run: nothing changed", markup=False)
+        changed = render.count(totals.stale, "file")
+        render.line(f"{changed} changed or missing since cataloged, left alone: run 'imgcat sync'")
+    render.line("dry run: nothing changed")
 
 
 def _title(group: GroupPlan) -> str:
-    copies = len(group.present)
-    count = f"{copies} cop{'ies' if copies != 1 else 'y'}"
-    title = f"{render.human_bytes(group.size)} · {count} · {group.checksum[:12]}"
+    copies = render.count(len(group.present), "copy", "copies")
+    title = f"{render.human_bytes(group.size)} · {copies}"
     return title if group.shortfall is None else f"{title} · {group.shortfall}"
 
 

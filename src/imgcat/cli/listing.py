@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
+from imgcat import settings
 from imgcat.cli import render
-from imgcat.cli.add import Device, Folder, Recursive, Workers, device_name
-from imgcat.cli.options import StoreOptions, opened, takes_store
+from imgcat.cli.add import Folder, Recursive
+from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.operations.listing import file_types, scan_records
-from imgcat.record import MediaRecord, record_to_json
-from imgcat.scan.pool import default_workers
+from imgcat.record import MediaRecord, camera_name, record_to_json
 from imgcat.scan.walk import resolve_root
 
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
@@ -43,16 +41,18 @@ def ls(
     Example: imgcat ls ~/Pictures/2019 --json
     """
     root = resolve_root(folder)
+    name = settings.device_name(device)
     with ScanProgress(quiet=True) as progress:
         if from_catalog:
             with opened(store) as catalog:
-                _show(
-                    catalog.iter_under(device_name(device), root, recursive=recursive), root, as_json, jsonl
-                )
+                _show(catalog.iter_under(name, root, recursive=recursive), root, as_json, jsonl)
         else:
-            count = default_workers() if workers is None else workers
             records = scan_records(
-                root, device=device_name(device), recursive=recursive, workers=count, events=progress
+                root,
+                device=name,
+                recursive=recursive,
+                workers=settings.worker_count(workers),
+                events=progress,
             )
             _show(records, root, as_json, jsonl)
 
@@ -61,26 +61,26 @@ def _show(records: Iterable[MediaRecord], root: str, as_json: bool, jsonl: bool)
     if jsonl:
         for record in records:
             render.print_jsonl(record_to_json(record))
-        return
-    items = list(records)
-    if as_json:
-        render.print_json([record_to_json(r) for r in items])
+    elif as_json:
+        render.print_json([record_to_json(r) for r in records])
     else:
-        table = Table(title=root, title_justify="left", box=box.SIMPLE_HEAD)
-        table.add_column("captured", no_wrap=True)
-        table.add_column("format", no_wrap=True)
-        table.add_column("size", justify="right", no_wrap=True)
-        table.add_column("camera", overflow="ellipsis", no_wrap=True, max_width=20)
-        table.add_column("file", overflow="fold")  # last, like ls -l: never cut
-        for r in items:
-            captured = "" if r.captured_at is None else r.captured_at.strftime("%Y-%m-%d %H:%M")
-            camera = render.camera_name(r.make, r.model)
-            shown = os.path.relpath(r.path, root)
-            table.add_row(captured, r.format, render.human_bytes(r.size), camera, shown)
-        render.out().print(table, markup=False)
+        table = render.Table(
+            "captured", "format", render.Column("size", right=True), render.Column("camera", max_width=20),
+            render.Column("file", fold=True),  # last, like ls -l: never cut
+            title=root,
+        )  # fmt: skip
+        render.show(table, _rows(records, root))
 
 
-def types(folder: Folder, recursive: Recursive = False, as_json: Json = False) -> None:
+def _rows(records: Iterable[MediaRecord], root: str) -> Iterator[tuple[str, ...]]:
+    for r in records:
+        captured = "" if r.captured_at is None else r.captured_at.strftime("%Y-%m-%d %H:%M")
+        size = render.human_bytes(r.size)
+        yield captured, r.format, size, camera_name(r.make, r.model), os.path.relpath(r.path, root)
+
+
+@takes_store
+def types(store: StoreOptions, folder: Folder, recursive: Recursive = False, as_json: Json = False) -> None:
     """List every file type in a folder: by extension and by detected content, with counts and bytes.
 
     Example: imgcat types -r /mnt/old-usb-disk
@@ -91,7 +91,8 @@ def types(folder: Folder, recursive: Recursive = False, as_json: Json = False) -
     if as_json:
         render.print_json([asdict(t) for t in found])
         return
-    table = Table("extension", "content", "files", "size")
+    table = render.Table("extension", "content", render.Column("files", right=True),
+                         render.Column("size", right=True))  # fmt: skip
     for t in found:
-        table.add_row(t.extension, t.content, str(t.count), render.human_bytes(t.bytes))
-    render.out().print(table)
+        table.row(t.extension, t.content, t.count, render.human_bytes(t.bytes))
+    render.show(table)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.main
 
 from imgcat import settings
 from imgcat.catalog import Catalog, StoreTarget, open_catalog, store_target
@@ -49,6 +50,19 @@ Db = Annotated[
     typer.Option("--db", help=f"{settings.DB.help} (env IMGCAT_DB)", rich_help_panel=STORE_PANEL),
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (env IMGCAT_DEBUG=1).")]
+
+# Options of the commands that read files; `settings.device_name` and `settings.worker_count` give
+# their defaults, for every command alike.
+Device = Annotated[
+    str | None,
+    typer.Option("--device", help="Name of this disk or machine in the catalog (default: host name; "
+                 "name removable disks).", envvar=settings.DEVICE.env, show_envvar=False),
+]  # fmt: skip
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", help="Processes for reading files (default: all cores; 0 = serial).",
+                 envvar=settings.WORKERS.env, show_envvar=False, min=0),
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +124,10 @@ def opened(store: StoreOptions) -> Iterator[Catalog]:
         yield catalog
     finally:
         catalog.close()
+
+
+def has_command(name: str) -> bool:
+    """Whether `imgcat` has this command (a hint never points to one that is missing)."""
+    from imgcat.cli.app import app  # the root app imports every command's module: late, no cycle
+
+    return name in getattr(typer.main.get_command(app), "commands", {})

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+
+from imgcat.cli import render
 
 
 class ScanProgress:
@@ -67,4 +68,4 @@ class ScanProgress:
         self._progress.update(self._task, advance=size, rate=rate, files=self._files)
 
     def problem(self, path: str, reason: str) -> None:
-        self._console.print(f"warning: {escape(path)}: {escape(reason)}", soft_wrap=True, markup=True)
+        render.warning(path, reason)  # while the bar is drawn, rich shows standard error above it

@@ -1,23 +1,182 @@
-"""Drawing for people: consoles, tables, JSON. Only cli/ draws."""
+"""Output for people and for pipes: every table, line, warning and JSON document a command prints.
+
+Only cli/ draws, and it draws through this module, so that every command behaves the same on a
+terminal and in a pipe. A command builds a `Table` and hands it to `show`:
+
+    table = render.Table(
+        render.Column("captured"),
+        render.Column("size", right=True),
+        render.Column("camera", max_width=20),
+        render.Column("file", fold=True),
+        title=root,
+    )
+    render.show(table, ((when, render.human_bytes(r.size), r.camera, r.path) for r in records))
+
+- On a terminal (stdout is a TTY) it is a rich table: title, header, columns fitted to the width,
+  `fold=True` columns folded over lines, `max_width` columns cut with "…", a `group=True` column
+  shown only where its value changes, with a rule between groups, an `optional=True` column left
+  out when all its values are the same.
+- Anywhere else (a pipe, a file) it is one line per row, the cells separated by a tab: nothing
+  wrapped, nothing cut, no title, no header, no box. `imgcat ls -r DIR | grep NAME` finds every
+  file; `cut -f2` picks a column; the rows of an iterable are printed as they come.
+
+Other rich drawings (reorganize's tree) go to the terminal through `draw`, their text made `safe`;
+in a pipe a command prints the same facts as a `Table` instead. Lines of words go through `line`
+(standard output), `note` and `warning` (standard error); `error` is main's alone.
+
+Text that may come from the disk (file and folder names, camera names, messages naming a file)
+never reaches the terminal raw: `safe` shows control characters as escapes (`\\x1b`, `\\n`, `\\t`),
+the bytes of a name that is not UTF-8 as `\\xNN`, and Unicode's line separators and bidirectional
+overrides as `\\u2028`. Tables, `line`, `warning` and `error` apply it to everything they print;
+JSON (`print_json`, `print_jsonl`) escapes as JSON does.
+
+Words for people: `count(2, "file")` is "2 files", `count(1, "copy", "copies")` "1 copy";
+`human_bytes(1_500_000)` is "1.5 MB".
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, RenderableType
+from rich.table import Table as RichTable
+from rich.text import Text
 
-from imgcat import layout
+_UNSAFE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NAMED: Final = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def out() -> Console:
-    """Standard output; rich honours NO_COLOR and drops colour when it is not a terminal."""
-    return Console(highlight=False, soft_wrap=False)
+def safe(text: object) -> str:
+    """`text` as it may be shown on a terminal: nothing in it can move the cursor, clear the screen,
+    start a new line or reverse the text that follows."""
+    shown = str(text)
+    return _UNSAFE.sub(_escape, shown) if _UNSAFE.search(shown) else shown
 
 
-def err() -> Console:
-    return Console(stderr=True, highlight=False)
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def is_terminal() -> bool:
+    """Whether standard output is a terminal (tables are drawn) or a pipe or file (plain rows)."""
+    return sys.stdout.isatty()
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a `Table`; the options shape the terminal's drawing only."""
+
+    header: str
+    right: bool = False  # numbers: aligned right
+    fold: bool = False  # long values (paths) folded over lines; other columns stay on one line
+    max_width: int | None = None  # longer values end in "…" on a terminal (never in a pipe)
+    group: bool = False  # shown only where it changes, with a rule between groups
+    optional: bool = False  # left out when every row holds the same value (kept in a pipe)
+
+
+class Table:
+    """Rows under named columns. Cells are strings, numbers or None (shown empty)."""
+
+    def __init__(self, *columns: Column | str, title: str | None = None, header: bool = True) -> None:
+        self.columns = tuple(c if isinstance(c, Column) else Column(c) for c in columns)
+        self.title = title
+        self.header = header
+        self.rows: list[tuple[str, ...]] = []
+
+    def row(self, *cells: object) -> None:
+        self.rows.append(_cells(cells, len(self.columns)))
+
+
+def _cells(cells: Sequence[object], width: int) -> tuple[str, ...]:
+    if len(cells) != width:
+        raise ValueError(f"a row of {len(cells)} cells in a table of {width} columns")
+    return tuple("" if cell is None else safe(cell) for cell in cells)
+
+
+def show(table: Table, rows: Iterable[Sequence[object]] = ()) -> None:
+    """Print `table` with its rows, then `rows`: a rich table on a terminal, tab-separated lines
+    elsewhere (where `rows` are printed as they come, so a long listing streams)."""
+    width = len(table.columns)
+    if not is_terminal():
+        write = sys.stdout.write
+        for cells in table.rows:
+            write("\t".join(cells) + "\n")
+        for raw in rows:
+            write("\t".join(_cells(raw, width)) + "\n")
+        return
+    every = [*table.rows, *(_cells(raw, width) for raw in rows)]
+    kept = [
+        i for i, column in enumerate(table.columns)
+        if not column.optional or len({cells[i] for cells in every}) > 1
+    ]  # fmt: skip
+    columns = [table.columns[i] for i in kept]
+    every = [tuple(cells[i] for i in kept) for cells in every]
+    drawn = RichTable(
+        title=table.title and safe(table.title),
+        title_justify="left",
+        show_header=table.header,
+        box=box.SIMPLE_HEAD,
+    )
+    for column in columns:
+        drawn.add_column(
+            column.header,
+            justify="right" if column.right else "left",
+            no_wrap=not column.fold,
+            overflow="fold" if column.fold else "ellipsis",
+            max_width=column.max_width,
+        )
+    grouped = [i for i, column in enumerate(columns) if column.group]
+    for index, cells in enumerate(every):
+        following = every[index + 1] if index + 1 < len(every) else None
+        earlier = every[index - 1] if index else None
+        shown = [
+            "" if i in grouped and earlier is not None and earlier[i] == cell else cell
+            for i, cell in enumerate(cells)
+        ]
+        last_of_group = (
+            bool(grouped) and following is not None and any(following[i] != cells[i] for i in grouped)
+        )
+        drawn.add_row(*(Text(cell) for cell in shown), end_section=last_of_group)
+    _console().print(drawn)
+
+
+def draw(drawing: RenderableType) -> None:
+    """A rich drawing other than a table (a tree) on the terminal; its text must be made `safe`."""
+    _console().print(drawing)
+
+
+def line(text: str = "") -> None:
+    """One line on standard output, made safe."""
+    sys.stdout.write(safe(text) + "\n")
+
+
+def warning(path: str, reason: str) -> None:
+    """`warning: PATH: REASON` on standard error, made safe (a progress bar stays below it)."""
+    sys.stderr.write(f"warning: {safe(path)}: {safe(reason)}\n")
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """`error: MESSAGE` on standard error, and at most one line of hint."""
+    sys.stderr.write(f"error: {safe(message)}\n" + (f"{safe(hint)}\n" if hint else ""))
+
+
+def note(message: str) -> None:
+    """A line for the user on standard error (not part of the command's output)."""
+    sys.stderr.write(safe(message) + "\n")
 
 
 def print_json(data: Any) -> None:
@@ -28,12 +187,19 @@ def print_jsonl(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
 
+def _console() -> Console:
+    """Standard output; rich honours NO_COLOR and the terminal's width."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 file`, `2 files`, `0 files`; `count(3, "copy", "copies")` for the irregular ones."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def human_bytes(size: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(size) < 1000 or unit == "TB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     raise AssertionError("unreachable")
-
-
-camera_name = layout.camera_name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections import defaultdict
 from enum import StrEnum
 from typing import Annotated, Any
@@ -12,9 +11,10 @@ import typer
 from rich.text import Text
 from rich.tree import Tree
 
+from imgcat import settings
 from imgcat.cli import render
-from imgcat.cli.add import Device, Json, Quiet, Workers, device_name
-from imgcat.cli.options import StoreOptions, opened, takes_store
+from imgcat.cli.add import Json, Quiet
+from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.layout import DateSource, parse_pattern, valid_tokens
 from imgcat.operations.reorganize import (
@@ -25,7 +25,6 @@ from imgcat.operations.reorganize import (
     reorganize_roots,
 )
 from imgcat.record import path_to_text
-from imgcat.scan.pool import default_workers
 
 NAMES_SHOWN = 3
 
@@ -92,7 +91,7 @@ def reorganize(
     Example: imgcat reorganize ~/Pictures --pattern '<year>/<month>'
     """
     parsed = parse_pattern(pattern)
-    name = device_name(device)
+    name = settings.device_name(device)
     with opened(store) as catalog:
         roots = reorganize_roots(catalog, name, sources or [])
         if not roots:
@@ -101,7 +100,7 @@ def reorganize(
             plan = plan_reorganize(
                 catalog, roots, parsed, device=name, destination=dest,
                 date_source=_date_source(date_source), on_duplicate=_on_duplicate(on_duplicate),
-                copy=copy, workers=default_workers() if workers is None else workers, events=progress,
+                copy=copy, workers=settings.worker_count(workers), events=progress,
             )  # fmt: skip
     if as_json:
         render.print_json(plan_json(plan, applied=False))
@@ -158,16 +157,16 @@ def _text(path: str) -> str:
 
 def _print(plan: ReorganizePlan) -> None:
     """A tree of the planned layout on a terminal; one `from<TAB>to` line per file in a pipe."""
-    console = render.out()
-    if not sys.stdout.isatty():
-        for planned in plan.files():
-            sys.stdout.write(f"{_shown(planned.source)}\t{_shown(planned.target)}\n")
+    if not render.is_terminal():
+        table = render.Table("from", "to")
+        render.show(table, ((planned.source, planned.target) for planned in plan.files()))
     else:
         for tree in _trees(plan):
-            console.print(tree)
+            render.draw(tree)
     for skipped in plan.skipped:
-        render.err().print(Text(f"skipped: {_shown(skipped.path)}: {skipped.reason}"))
-    console.print(Text(_summary(plan)))
+        render.note(f"skipped: {skipped.path}: {skipped.reason}")
+    for line in _summary(plan):
+        render.line(line)
 
 
 def _trees(plan: ReorganizePlan) -> list[Tree]:
@@ -189,7 +188,7 @@ def _trees(plan: ReorganizePlan) -> list[Tree]:
             parts = [] if relative == "." else relative.split("/")
             for depth in range(len(parts) + 1):
                 below["/".join(parts[:depth])] += len(names)
-        tree = Tree(Text(f"{_shown(base)}  ({_count(below[''], 'file')})"))
+        tree = Tree(Text(f"{render.safe(base)}  ({render.count(below[''], 'file')})"))
         nodes: dict[str, Tree] = {"": tree}
         keys = {os.path.relpath(f, base).replace(".", "", 1) if f == base else os.path.relpath(f, base): f
                 for f in folders}  # fmt: skip
@@ -198,7 +197,7 @@ def _trees(plan: ReorganizePlan) -> list[Tree]:
             if key == "":
                 continue
             parts = key.split("/")
-            label = Text(f"{_shown(parts[-1])}/  ({_count(below[key], 'file')})")
+            label = Text(f"{render.safe(parts[-1])}/  ({render.count(below[key], 'file')})")
             if key in keys and key not in parents:
                 label.append(": " + _names(folders[keys[key]]), style="dim")
             nodes[key] = nodes["/".join(parts[:-1])].add(label)
@@ -212,34 +211,27 @@ def _trees(plan: ReorganizePlan) -> list[Tree]:
 def _names(names: list[str]) -> str:
     first = sorted(names)[:NAMES_SHOWN]
     more = f", … {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
-    return ", ".join(_shown(n) for n in first) + more
+    return ", ".join(render.safe(n) for n in first) + more
 
 
-def _summary(plan: ReorganizePlan) -> str:
+def _summary(plan: ReorganizePlan) -> list[str]:
     totals = plan.totals()
     verb = "copy" if plan.copy else "move"
     lines = [
-        f"{verb} {_count(totals.files, 'file')} ({render.human_bytes(totals.bytes)}, "
-        f"{_count(totals.units, 'photo')} with their companions) into {_count(totals.folders, 'folder')}",
-        f"{_count(totals.in_place, 'file')} already in place",
+        f"{verb} {render.count(totals.files, 'file')} ({render.human_bytes(totals.bytes)}, "
+        f"{render.count(totals.units, 'photo')} with their companions) "
+        f"into {render.count(totals.folders, 'folder')}",
+        f"{render.count(totals.in_place, 'file')} already in place",
     ]
     if plan.duplicates:
         action = "to trash" if plan.on_duplicate == "trash" else "left where they are (--on-duplicate skip)"
-        lines.append(f"{_count(totals.duplicates, 'duplicate')} of files at their target: {action}")
+        lines.append(f"{render.count(totals.duplicates, 'duplicate')} of files at their target: {action}")
     if totals.skipped:
-        lines.append(f"{_count(totals.skipped, 'file')} skipped (listed above)")
+        lines.append(f"{render.count(totals.skipped, 'file')} skipped (listed above)")
     if totals.not_cataloged:
         lines.append(
-            f"{_count(totals.not_cataloged, 'file')} not cataloged, left in place: run 'imgcat add' first"
+            f"{render.count(totals.not_cataloged, 'file')} not cataloged, left in place: "
+            "run 'imgcat add' first"
         )
     lines.append("dry run: nothing changed")
-    return "\n".join(lines)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _shown(text: str) -> str:
-    """A name as a terminal may show it: control characters escaped."""
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in text)
+    return lines

@@ -9,8 +9,6 @@ from imgcat.cli.options import StoreOptions, opened
 def show(store: StoreOptions) -> None:
     with opened(store) as catalog:
         summary = catalog.summary()
-        render.out().print(
-            f"catalog: {catalog.location}\n"
-            f"{summary.records} files, {render.human_bytes(summary.bytes)}\n"
-            "Run 'imgcat --help' for the commands."
-        )
+        render.line(f"catalog: {catalog.location}")
+        render.line(f"{render.count(summary.records, 'file')}, {render.human_bytes(summary.bytes)}")
+        render.line("Run 'imgcat --help' for the commands.")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from imgcat import settings
 from imgcat.cli import render, signals
-from imgcat.cli.add import Device, Json, Quiet, Workers, device_name
-from imgcat.cli.options import StoreOptions, opened, takes_store
+from imgcat.cli.add import Json, Quiet
+from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.errors import ImgcatError
 from imgcat.operations.roots import Refusal, RootOutcome, RootsRun
@@ -22,7 +23,7 @@ from imgcat.operations.sync import (
     sync_plan_json,
     sync_roots,
 )
-from imgcat.scan.pool import default_workers
+from imgcat.scan.walk import named
 
 Folder = Annotated[
     str | None,
@@ -63,10 +64,11 @@ def sync(
 
     Example: imgcat sync ~/Pictures --dry-run
     """
-    name = device_name(device)
+    name = settings.device_name(device)
     options = SyncOptions(threshold, prune_missing_root, yes, dry_run)
+    given = None if folder is None else named(folder)
     with opened(store) as catalog:
-        roots = sync_roots(catalog, name, folder)
+        roots = sync_roots(catalog, name, given)
         if not roots:
             raise SyncRefusedError(f"nothing to sync: no folder was added on device {name}; give DIR")
         with ScanProgress(quiet=quiet or as_json) as progress:
@@ -82,7 +84,7 @@ def sync(
                 catalog,
                 roots,
                 device=name,
-                workers=default_workers() if workers is None else workers,
+                workers=settings.worker_count(workers),
                 options=options,
                 events=progress,
                 confirm=confirm,
@@ -105,7 +107,7 @@ def _finish(run: RootsRun[SyncPlan]) -> None:
                 f"interrupted while applying the changes under {run.interrupted_at}: part of them are in "
                 "the catalog; run the same command again to finish"
             )
-        render.err().print(message, markup=False, soft_wrap=True)
+        render.note(message)
         raise typer.Exit(signals.interrupted_exit_code())
     refused = run.refused
     if run.dry_run or not refused:
@@ -114,7 +116,7 @@ def _finish(run: RootsRun[SyncPlan]) -> None:
     if len(run.outcomes) == 1:
         raise SyncRefusedError(f"{reasons[0]}; nothing changed")
     for reason in reasons:
-        render.err().print(f"refused: {reason}; nothing changed under it", markup=False, soft_wrap=True)
+        render.note(f"refused: {reason}; nothing changed under it")
     synced = len(run.applied)
     raise SyncRefusedError(
         f"{len(refused)} of {len(run.outcomes)} roots refused (named above); "
@@ -131,7 +133,6 @@ def _outcome_json(outcome: RootOutcome[SyncPlan]) -> dict[str, object]:
 
 
 def _print(outcome: RootOutcome[SyncPlan], run: RootsRun[SyncPlan]) -> None:
-    console = render.out()
     plan = outcome.plan
     if outcome.applied:
         verb = ""
@@ -141,36 +142,34 @@ def _print(outcome: RootOutcome[SyncPlan], run: RootsRun[SyncPlan]) -> None:
         verb = " (refused: nothing changed)"
     else:
         verb = " (interrupted: not applied)" if run.interrupted_at != outcome.root else " (interrupted)"
-    console.print(f"imgcat sync {plan.root}{verb}", markup=False)
-    table = Table(show_header=False)
-    table.add_column("what")
-    table.add_column("files", justify="right")
+    render.line(f"imgcat sync {plan.root}{verb}")
+    table = render.Table("what", render.Column("files", right=True), header=False)
     for label, value in (
         ("checked", plan.entries), ("unchanged", plan.unchanged), ("updated", len(plan.updates)),
         ("moved", len(plan.moves)), ("removed", len(plan.removals)),
         ("damaged (entry kept)", len(plan.damaged)), ("unreadable (entry kept)", len(plan.unreadable)),
         ("not cataloged", plan.not_cataloged), ("not media", plan.not_media),
     ):  # fmt: skip
-        table.add_row(label, str(value))
-    console.print(table)
+        table.row(label, value)
+    render.show(table)
     if run.dry_run:
         if outcome.refusal is not None:
-            console.print(f"a real run would refuse: {outcome.refusal.reason}", markup=False)
+            render.line(f"a real run would refuse: {outcome.refusal.reason}")
         for state in plan.removals:
-            console.print(f"would remove: {state.path}", markup=False)
+            render.line(f"would remove: {state.path}")
         for move in plan.moves:
-            console.print(f"would move: {move.old.path} -> {move.new.path}", markup=False)
+            render.line(f"would move: {move.old.path} -> {move.new.path}")
         for record in plan.updates:
-            console.print(f"would update: {record.path}", markup=False)
+            render.line(f"would update: {record.path}")
         for record in plan.damaged:
-            console.print(f"would mark damaged: {record.path}", markup=False)
+            render.line(f"would mark damaged: {record.path}")
         for folder, _sidecars in plan.relink:
-            console.print(f"would relink companions in: {folder}", markup=False)
+            render.line(f"would relink companions in: {folder}")
     for sidecar in plan.orphan_sidecars:
-        console.print(f"orphan sidecar (its photo is gone; kept): {sidecar}", markup=False, soft_wrap=True)
+        render.line(f"orphan sidecar (its photo is gone; kept): {sidecar}")
     if plan.not_cataloged:
-        console.print(
-            f"{plan.not_cataloged} photos and videos on disk are not cataloged: "
-            f"run 'imgcat add -r {plan.root}'.",
-            markup=False,
+        are = "is" if plan.not_cataloged == 1 else "are"
+        render.line(
+            f"{render.count(plan.not_cataloged, 'photo or video', 'photos and videos')} on disk {are} "
+            f"not cataloged: run 'imgcat add -r {shlex.quote(plan.root)}'."
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Final, NamedTuple
 
 import pillow_heif
 import xxhash
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from imgcat.record import CaptureSource, ExtractError, MediaRecord
 from imgcat.scan.bmff import primary_image_size
@@ -324,6 +325,12 @@ def with_guessed_capture_time(record: MediaRecord) -> MediaRecord:
     return replace(record, captured_at=moment, captured_offset=None, captured_source=source)
 
 
+_OBJECT_REPR: Final = re.compile(r"\s*'?<[^<>]*\bat 0x[0-9a-fA-F]+>'?")
+
+
 def _reason(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
+    """One line, in words: never a Python object's repr (`<_io.BytesIO object at 0x7f…>`)."""
+    if isinstance(error, UnidentifiedImageError):
+        return "cannot decode the picture (damaged or cut short)"
+    text = _OBJECT_REPR.sub("", str(error)).strip() or type(error).__name__
     return text.splitlines()[0][:200]

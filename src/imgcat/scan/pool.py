@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
 
@@ -26,7 +25,3 @@ class extraction_pool:
 def _ignore_interrupts() -> None:
     """Workers leave Ctrl-C to the main process, which stops cleanly; they print no traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

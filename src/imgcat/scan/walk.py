@@ -36,9 +36,16 @@ class Folder:
     skipped: int
 
 
+def named(folder: str) -> str:
+    """The folder as given, refusing an empty name (which the OS would take as the current folder)."""
+    if folder == "":
+        raise UsageError("the folder name is empty")
+    return folder
+
+
 def resolve_root(folder: str) -> str:
     """The absolute, link-resolved folder to scan, or a usage error naming it."""
-    path = os.path.realpath(os.path.expanduser(folder))
+    path = os.path.realpath(os.path.expanduser(named(folder)))
     if not os.path.isdir(path):
         raise UsageError(f"not a folder: {folder}")
     return path
