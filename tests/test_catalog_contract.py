@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
@@ -13,8 +15,8 @@ from elasticsearch import Elasticsearch
 from conftest import ES_URL, full_record, make_record
 from imgcat.catalog.base import Bucket, Catalog, ContentQuery, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
-from imgcat.errors import IncompatibleIndexError
-from imgcat.record import Companion, ExtractError
+from imgcat.errors import IncompatibleIndexError, StoreWriteError
+from imgcat.record import LABEL_MAX, Companion, ExtractError, GeoPoint
 
 
 def paths(records: object) -> list[str]:
@@ -242,6 +244,50 @@ def test_summary_counts_entries_with_errors_by_stage(store: Catalog) -> None:
     }  # fmt: skip
 
 
+def test_summary_years_are_the_local_year_of_the_capture(store: Catalog) -> None:
+    """SQLite reads the year off the stored wall-clock time; Elasticsearch must not bucket by UTC."""
+    store.upsert_many(
+        [
+            make_record("/a.jpg", captured_at=datetime.fromisoformat("2020-01-01T00:30:00+01:00")),
+            make_record("/b.jpg", captured_at=datetime.fromisoformat("2019-12-31T23:30:00-05:00")),
+            make_record("/c.jpg", captured_at=datetime(2018, 12, 31, 23, 59)),
+            make_record("/d.jpg"),
+        ]
+    )
+    assert sorted(b.key for b in store.summary().by_year) == ["2018", "2019", "2020", "unknown"]
+
+
+def test_values_no_store_could_hold_are_cleaned_the_same_on_each(store: Catalog) -> None:
+    record = make_record(
+        "/odd/\udcff.jpg",
+        make="X" * 100_000,
+        width=2**32 - 1,
+        height=2**80,
+        fps=float("inf"),
+        gps=GeoPoint(123.0, 11.0),
+        companions=(Companion("sidecar", "/odd/\udcff.xmp"),),
+        errors=(ExtractError("exif", "bad IFD in /odd/\udcff.jpg"),),
+    )
+    store.upsert_many([record])
+    stored = store.get("laptop", record.path)
+    assert stored is not None
+    assert (stored.make, stored.width, stored.height, stored.fps, stored.gps) == (
+        "X" * LABEL_MAX,
+        2**32 - 1,
+        None,
+        None,
+        None,
+    )
+    assert stored.companions == record.companions
+    assert stored.errors == (ExtractError("exif", "bad IFD in /odd/\\xff.jpg"),)
+
+
+def test_more_than_1000_locations_are_all_listed(store: Catalog) -> None:
+    for i in range(1100):
+        store.add_location("laptop", f"/roots/{i:04d}")
+    assert list(store.iter_locations("laptop")) == [f"/roots/{i:04d}" for i in range(1100)]
+
+
 def test_empty_catalog_answers_every_question(store: Catalog) -> None:
     assert store.count() == 0
     assert list(store.iter_under(None, "/")) == []
@@ -278,10 +324,11 @@ def test_an_index_with_an_incompatible_mapping_is_refused_and_left_unchanged() -
     mappings = {"properties": {"path": {"type": "text"}, "size": {"type": "keyword"}}}
     client.indices.create(index=index, mappings=mappings)
     try:
+        catalog = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, index)
         with pytest.raises(
             IncompatibleIndexError, match=r"path: text, want keyword.*size: keyword, want long"
         ):
-            ElasticCatalog(Elasticsearch(ES_URL), ES_URL, index)
+            catalog.upsert_many([make_record("/a.jpg")])
         after = client.indices.get_mapping(index=index)[index]["mappings"]
         assert after == mappings
     finally:
@@ -367,3 +414,89 @@ def test_all_15000_content_groups_are_returned(store: Catalog) -> None:
     assert [c for c, _ in seen] == [f"{i:032x}" for i in range(groups)]
     assert all(size == 2 for _, size in seen)
     assert sum(1 for _ in store.content_groups(ContentQuery(min_copies=1))) == groups + 500
+
+
+@pytest.fixture
+def fresh_index() -> Iterator[str]:
+    """A name for an index that does not exist yet on the test cluster; removed afterwards."""
+    assert ES_URL is not None
+    index = f"imgcat-test-{uuid.uuid4().hex[:12]}"
+    yield index
+    client = Elasticsearch(ES_URL)
+    client.indices.delete(index=f"{index}*", ignore_unavailable=True)
+    client.close()
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(ES_URL is None, reason="IMGCAT_TEST_ES_URL not set")
+def test_reads_of_a_catalog_never_written_find_nothing_and_create_nothing(fresh_index: str) -> None:
+    assert ES_URL is not None
+    catalog = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, fresh_index)
+    assert catalog.count() == 0 and catalog.summary().records == 0
+    assert list(catalog.iter_under(None, "/")) == [] and catalog.get_many("laptop", ["/a"]) == {}
+    assert list(catalog.iter_locations("laptop")) == [] and list(catalog.checksum_groups()) == []
+    catalog.close()
+    client = Elasticsearch(ES_URL)
+    assert not client.indices.exists(index=f"{fresh_index}*")
+    client.close()
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(ES_URL is None, reason="IMGCAT_TEST_ES_URL not set")
+def test_two_processes_creating_the_index_at_once_both_write(fresh_index: str) -> None:
+    assert ES_URL is not None
+    errors: list[BaseException] = []
+
+    def write(device: str) -> None:
+        catalog = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, fresh_index)
+        try:
+            catalog.upsert_many([make_record("/a.jpg", device=device)])
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            catalog.close()
+
+    threads = [threading.Thread(target=write, args=(f"d{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    catalog = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, fresh_index)
+    assert catalog.count() == 4
+    catalog.close()
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(ES_URL is None, reason="IMGCAT_TEST_ES_URL not set")
+def test_an_alias_can_name_the_catalog(fresh_index: str) -> None:
+    assert ES_URL is not None
+    first = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, f"{fresh_index}-v1")
+    first.upsert_many([make_record("/a.jpg")])
+    first.close()
+    client = Elasticsearch(ES_URL)
+    client.indices.put_alias(index=f"{fresh_index}-v1", name=f"{fresh_index}-alias")
+    client.close()
+    aliased = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, f"{fresh_index}-alias")
+    aliased.upsert_many([make_record("/b.jpg")])
+    assert paths(aliased.iter_under("laptop", "/")) == ["/a.jpg", "/b.jpg"]
+    aliased.close()
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.skipif(ES_URL is None, reason="IMGCAT_TEST_ES_URL not set")
+def test_a_write_blocked_index_fails_at_the_first_chunk_with_the_servers_reason(fresh_index: str) -> None:
+    assert ES_URL is not None
+    catalog = ElasticCatalog(Elasticsearch(ES_URL), ES_URL, fresh_index)
+    catalog.upsert_many([make_record("/first.jpg")])
+    client = Elasticsearch(ES_URL)
+    client.indices.put_settings(index=fresh_index, settings={"index.blocks.write": True})
+    try:
+        # We believe a write block refuses each bulk item with a 403 cluster_block_exception
+        # (not retried); a disk flood-stage block answers 429s, retried 3 times per chunk.
+        with pytest.raises(StoreWriteError, match="blocked"):
+            catalog.upsert_many(make_record(f"/many/{i}.jpg") for i in range(3 * 500))
+    finally:
+        client.indices.put_settings(index=fresh_index, settings={"index.blocks.write": False})
+        client.close()
+        catalog.close()

@@ -32,6 +32,7 @@ that match on it (here, sqlite.py, elastic.py).
 
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 import types
@@ -59,6 +60,8 @@ CaptureSource = Literal["exif", "video", "sidecar", "filename", "mtime"]
 CompanionRole = Literal["live_video", "live_still", "raw", "jpeg", "edited", "original", "sidecar"]
 
 HASH_BITS = 64
+LABEL_MAX: Final = 256  # characters kept of a free-text label read from a file
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 class FieldType(Enum):
@@ -161,6 +164,9 @@ class MediaRecord:
     scanned_at: datetime
     extractor_version: int
 
+    def __post_init__(self) -> None:
+        _clean(self)
+
     @property
     def id(self) -> str:
         return record_id(self.device, self.path)
@@ -226,6 +232,38 @@ def _field_specs() -> tuple[FieldSpec, ...]:
 FIELDS: Final[tuple[FieldSpec, ...]] = _field_specs()
 
 
+def _clean(record: MediaRecord) -> None:
+    """Keep only values every store can hold, the same on all: a label cut to LABEL_MAX characters
+    (Elasticsearch refuses a keyword over 32,766 bytes); an integer beyond signed 64 bits, a
+    non-finite number or a position off the globe (from a corrupt header) dropped. An inode is
+    unsigned 64-bit and kept whole (see U64)."""
+    for name, kind in _CLEANED:
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if kind is FieldType.LABEL:
+            clean = value[:LABEL_MAX] if len(value) > LABEL_MAX else value
+        elif kind is FieldType.INT:
+            clean = value if INT_MIN <= value <= INT_MAX else None
+        elif kind is FieldType.FLOAT:
+            clean = value if math.isfinite(value) else None
+        else:
+            clean = _on_the_globe(value)
+        if clean is not value:
+            object.__setattr__(record, name, clean)
+
+
+def _on_the_globe(gps: GeoPoint) -> GeoPoint | None:
+    if not (-90 <= gps.lat <= 90 and -180 <= gps.lon <= 180):
+        return None
+    return gps if gps.alt is None or math.isfinite(gps.alt) else GeoPoint(gps.lat, gps.lon)
+
+
+_CLEANED: Final = tuple(
+    (spec.name, spec.type)
+    for spec in FIELDS
+    if spec.type in (FieldType.LABEL, FieldType.INT, FieldType.FLOAT, FieldType.GEO)
+)
 PATH_FIELD: Final = next(spec.name for spec in FIELDS if spec.type is FieldType.PATH)
 DERIVED_FROM_PATH: Final = ("dir", "name", "ext")  # JSON keys computed from the path, never read back
 

@@ -15,7 +15,16 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from elasticsearch import ApiError, AuthorizationException, Elasticsearch, TransportError, helpers
+from elasticsearch import (
+    ApiError,
+    AuthorizationException,
+    BadRequestError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+    helpers,
+)
 from elasticsearch.dsl import A, Q, Search
 from elasticsearch.dsl.query import Query
 
@@ -40,6 +49,7 @@ from imgcat.errors import IncompatibleIndexError, StoreUnavailableError, StoreWr
 from imgcat.record import (
     DERIVED_FROM_PATH,
     FIELDS,
+    LABEL_MAX,
     FieldSpec,
     FieldType,
     JsonValue,
@@ -55,14 +65,19 @@ from imgcat.record import (
 
 DEFAULT_INDEX: Final = "catalog"
 PAGE_SIZE: Final = 1000
-KEEP_ALIVE: Final = "2m"
+# A point in time lives this long after each page: long enough for a listing paused in a pager.
+KEEP_ALIVE: Final = "10m"
+RED_HINT: Final = "some of the index's shards have no active copy: is the cluster red?"
 
 # The body of one search or aggregation request, and what Elasticsearch answers: JSON objects.
 Body = dict[str, Any]
 RunRequest = Callable[[Body], Body]
+WriteActions = Callable[[Iterable[Body]], int]
 
 
-LABEL_IGNORE_ABOVE: Final = 1024  # characters; a keyword over 32,766 bytes is refused whole
+# Labels are cut to LABEL_MAX characters in the record; a keyword over 32,766 bytes would be refused
+# whole, so one written by anything else is left unindexed (kept in _source) rather than refused.
+LABEL_IGNORE_ABOVE: Final = LABEL_MAX
 _UNINDEXED: Final[Body] = {"type": "keyword", "index": False}
 
 
@@ -101,7 +116,13 @@ def field_mapping(spec: FieldSpec) -> Body:
 # One media file per document; the `_id` is the record id, the fields are the record's (FIELDS).
 MEDIA_MAPPING: Final[Body] = {
     "dynamic": "strict",
-    "properties": {name: body for spec in FIELDS for name, body in field_mapping(spec).items()},
+    "properties": {
+        **{name: body for spec in FIELDS for name, body in field_mapping(spec).items()},
+        # The local wall-clock year of the capture, as SQLite reads it off `captured_at`: a
+        # date_histogram would bucket by the UTC year (and its `missing` would need a date in its
+        # `format`), so the year is written as its own field.
+        "captured_year": {"type": "keyword"},
+    },
 }
 # A folder `add` cataloged; kept in the index `<index>-locations`.
 LOCATION_MAPPING: Final[Body] = {
@@ -132,6 +153,8 @@ def record_to_source(record: MediaRecord) -> Body:
     """The document body: the record's JSON (no id: it is the `_id`), altitude beside the geo_point."""
     source: Body = record_to_json(record)
     del source["id"]
+    captured = source["captured_at"]
+    source["captured_year"] = None if captured is None else captured[:4]
     for name in _GEO:
         gps = source.pop(name)
         if gps is not None:
@@ -159,10 +182,37 @@ def delete_actions(ids: Iterable[str], index: str) -> Iterator[Body]:
         yield {"_op_type": "delete", "_index": index, "_id": doc_id}
 
 
-def move_actions(moves: Iterable[tuple[MediaRecord, str]], index: str) -> Iterator[Body]:
-    for record, new_path in moves:
-        yield from delete_actions([record.id], index)
-        yield from index_actions([record.moved_to(new_path)], index)
+def move_in_two_steps(moves: Iterable[tuple[MediaRecord, str]], index: str, write: WriteActions) -> int:
+    """Move entries batch by batch: index the moved records, and only once they are written
+    delete the old ones (a bulk request runs its items in no set order across shards, so one
+    request holding both could lose a record whose new copy was refused). Returns how many moves
+    were written, as SQLite counts them."""
+    moved = 0
+    for batch in batched(moves):
+        new = [record.moved_to(path) for record, path in batch]
+        write(index_actions(new, index))  # raises if any is refused: the old entries stay
+        kept = {record.id for record in new}
+        write(delete_actions([old.id for old, _ in batch if old.id not in kept], index))
+        moved += len(batch)
+    return moved
+
+
+def written(results: Iterable[tuple[bool, Body]]) -> int:
+    """How many writes were done, from `streaming_bulk`'s (ok, item) pairs. A delete of a document
+    that is not there is harmless (not counted); any other refusal stops at once, so no further
+    chunk is sent (and retried) after one that cannot be written."""
+    done = 0
+    for ok, item in results:
+        [(operation, outcome)] = item.items()
+        if ok:
+            done += 1
+        elif not (operation == "delete" and outcome.get("status") == 404):
+            reason = error_text(outcome.get("status"), outcome.get("error", outcome.get("result")))
+            raise StoreWriteError(
+                f"Elasticsearch refused to {operation} document {outcome.get('_id')} in "
+                f"{outcome.get('_index')} ({done} writes done before it, the rest not sent): {reason}"
+            )
+    return done
 
 
 def under_query(device: str | None, prefix: str, *, recursive: bool = True) -> Query:
@@ -182,7 +232,10 @@ STAMP_FIELDS: Final = ["path", "path_raw", "size", "mtime_ns", "extractor_versio
 
 def stamp_from_source(source: Body) -> Stamp:
     """The stamp of an entry from its `_source`, fetched with STAMP_FIELDS only."""
-    sidecars = tuple(c["path"] for c in source.get("companions", []) if c["role"] == "sidecar")
+    companions = source.get("companions", [])
+    sidecars = tuple(
+        path_from_text(c["path"], c.get("path_raw")) for c in companions if c["role"] == "sidecar"
+    )
     path = path_from_text(source["path"], source.get("path_raw"))
     return Stamp(path, source["size"], source["mtime_ns"], source["extractor_version"], sidecars)
 
@@ -198,13 +251,95 @@ def state_from_source(source: Body) -> FileState:
 
 
 def found_sources(answer: Body) -> Iterator[Body]:
-    """The `_source` of each document an mget found; a document the server could not read (a
-    missing index, a failed shard) is an error, not a missing entry."""
+    """The `_source` of each document an mget found. A missing index holds nothing; any other
+    document the server could not read (a failed shard) is an error, not a missing entry."""
     for doc in answer["docs"]:
-        if "error" in doc:
-            raise StoreUnavailableError(f"Elasticsearch could not read document {doc['_id']}: {doc['error']}")
-        if doc["found"]:
+        error = doc.get("error")
+        if error is not None and "index_not_found_exception" not in _types_of(error):
+            raise StoreUnavailableError(
+                f"Elasticsearch could not read document {doc['_id']}: {error_text(None, error)}"
+            )
+        if error is None and doc["found"]:
             yield doc["_source"]
+
+
+def error_text(status: int | None, error: object) -> str:
+    """The server's own words for a failure: type and reason of its root cause (an ApiError's
+    `message` is only the type), with a hint when shards are unavailable."""
+    if isinstance(error, dict):
+        cause = (error.get("root_cause") or [error])[0]
+        text = f"{cause.get('type', 'error')}: {cause.get('reason')}"
+        caused_by = error.get("caused_by", {}).get("reason")
+        if caused_by and caused_by not in text:
+            text = f"{text} ({caused_by})"
+    else:
+        text = str(error)
+    unavailable = {"unavailable_shards_exception", "no_shard_available_action_exception"}
+    if status == 503 or unavailable & _types_of(error):
+        text = f"{text} ({RED_HINT})"
+    return text
+
+
+def api_error_text(error: ApiError) -> str:
+    """'404 index_not_found_exception: no such index [x]' from an ApiError as the client raises it."""
+    body = error.body
+    detail = body.get("error") if isinstance(body, dict) else None
+    return f"{error.meta.status} {error_text(error.meta.status, detail or error.message)}"
+
+
+def _types_of(error: object) -> set[str]:
+    if not isinstance(error, dict):
+        return set()
+    causes = [error, *error.get("root_cause", []), error.get("caused_by", {})]
+    return {str(cause.get("type")) for cause in causes if isinstance(cause, dict)}
+
+
+def _api_types(error: ApiError) -> set[str]:
+    body = error.body
+    return _types_of(body.get("error")) if isinstance(body, dict) else set()
+
+
+def index_missing(error: ApiError) -> bool:
+    return error.meta.status == 404 and "index_not_found_exception" in _api_types(error)
+
+
+def index_exists_already(error: ApiError) -> bool:
+    """A `create` lost to another process creating the same index: that is success."""
+    return error.meta.status == 400 and "resource_already_exists_exception" in _api_types(error)
+
+
+def pit_expired(error: ApiError) -> bool:
+    # We believe a search on an expired point in time answers 404 with a root cause
+    # `search_context_missing_exception` ("No search context found for id"); unchecked on a server.
+    return error.meta.status == 404 and "search_context_missing_exception" in _api_types(error)
+
+
+def counted(answer: Body) -> int:
+    """The count of a `_count` answer, refused when a shard failed (it would be short)."""
+    shards = answer.get("_shards", {})
+    if shards.get("failed"):
+        failures = shards.get("failures") or [{}]
+        reason = error_text(None, failures[0].get("reason", "no reason given"))
+        raise StoreUnavailableError(
+            f"{shards['failed']} of {shards.get('total')} shards could not count: {reason}"
+        )
+    return int(answer["count"])
+
+
+def search_request(body: Body, index: str | None) -> Body:
+    """The arguments of one search: a failed shard fails the search instead of silently
+    shortening a listing or a count."""
+    return {"index": index, "body": body, "allow_partial_search_results": False}
+
+
+def missing_fields(wanted: Body, existing: list[Body]) -> Body:
+    """The top-level fields of `wanted` that an existing index (each of its indices, for an alias)
+    does not map yet: those a newer imgcat declares."""
+    return {
+        name: spec
+        for name, spec in wanted["properties"].items()
+        if any(name not in have.get("properties", {}) for have in existing)
+    }
 
 
 def records_search(index: str, query: Query, sort: list[str], fields: list[str] | None = None) -> Search:
@@ -300,9 +435,8 @@ def summary_search(index: str) -> Search:
             "bytes", "sum", field="size"
         )
     search.aggs.bucket(
-        "year", "date_histogram", field="captured_at", calendar_interval="year", format="yyyy",
-        min_doc_count=1, missing="0001-01-01",
-    ).metric("bytes", "sum", field="size")  # fmt: skip
+        "year", "terms", field="captured_year", size=SUMMARY_BUCKETS, missing="unknown"
+    ).metric("bytes", "sum", field="size")
     search.aggs.bucket(
         "camera", "multi_terms", size=SUMMARY_BUCKETS,
         terms=[{"field": "make", "missing": ""}, {"field": "model", "missing": ""}],
@@ -315,9 +449,10 @@ def summary_search(index: str) -> Search:
 
 
 def pit_hits(body: Body, run: RunRequest) -> Iterator[Body]:
-    """Every hit of a point-in-time search, page by page with `search_after`.
+    """Every hit of a search, page by page with `search_after`.
 
-    `body` carries `pit` (id + keep_alive), `sort` and `size`; each answer may renew the pit id.
+    `body` carries `sort` and `size`, and `pit` (id + keep_alive: each page renews the keep-alive,
+    each answer may renew the id) unless its sort is unique by itself.
     """
     while True:
         page = run(body)
@@ -325,11 +460,9 @@ def pit_hits(body: Body, run: RunRequest) -> Iterator[Body]:
         yield from hits
         if len(hits) < body["size"]:
             return
-        body = {
-            **body,
-            "pit": {**body["pit"], "id": page.get("pit_id", body["pit"]["id"])},
-            "search_after": hits[-1]["sort"],
-        }
+        body = {**body, "search_after": hits[-1]["sort"]}
+        if "pit" in body:
+            body["pit"] = {**body["pit"], "id": page.get("pit_id", body["pit"]["id"])}
 
 
 def composite_buckets(body: Body, name: str, run: RunRequest) -> Iterator[Body]:
@@ -360,98 +493,97 @@ def mapping_conflicts(wanted: Body, existing: Body, prefix: str = "") -> list[st
 
 
 class ElasticCatalog:
-    """The catalog in an Elasticsearch index, shared by every device that points at it."""
+    """The catalog in an Elasticsearch index, shared by every device that points at it.
+
+    Opening sends nothing: reads need only the `read` privilege (a missing index reads as an empty
+    catalog); the first write checks the index's mapping and creates the index if needed.
+    """
 
     def __init__(self, client: Elasticsearch, url: str, index: str = DEFAULT_INDEX) -> None:
         self._client = client
         self._url = url
         self.index = index
         self._unrefreshed = False  # written since the last refresh
-        with self._reaching():
-            client.info()
-            self._prepare_index()
+        self._checked = False  # the indices exist with a mapping we can write to
 
     @property
     def location(self) -> str:
         return f"{self._url} index {self.index}"
 
+    @property
+    def locations_index(self) -> str:
+        return f"{self.index}-locations"
+
     @contextmanager
     def _reaching(self) -> Iterator[None]:
         try:
             yield
-        except TransportError as error:
+        except ConnectionTimeout as error:
             raise StoreUnavailableError(
-                f"cannot reach Elasticsearch at {self._url}: {error.message}"
+                f"Elasticsearch at {self._url} did not answer in time: {error}"
             ) from error
+        except TransportError as error:
+            raise StoreUnavailableError(f"cannot reach Elasticsearch at {self._url}: {error}") from error
         except ApiError as error:
             raise StoreUnavailableError(
-                f"Elasticsearch at {self._url} answered {error.meta.status}: {error.message}"
+                f"Elasticsearch at {self._url} answered {api_error_text(error)}"
             ) from error
 
-    def _prepare_index(self) -> None:
-        wanted = MEDIA_MAPPING
-        if self._client.indices.exists(index=self.index):
-            existing = self._client.indices.get_mapping(index=self.index)
-            mappings = next(iter(existing.body.values()))["mappings"]
-            conflicts = sorted(mapping_conflicts(wanted, mappings))
-            if conflicts:
-                raise IncompatibleIndexError(
-                    f"index {self.index} at {self._url} has an incompatible mapping "
-                    f"({'; '.join(conflicts)}); left unchanged: choose another --index"
-                )
-        for index, mapping in ((self.index, MEDIA_MAPPING), (self.locations_index, LOCATION_MAPPING)):
-            if self._client.indices.exists(index=index):
-                self._client.indices.put_mapping(index=index, **mapping)
-            else:
-                self._client.indices.create(index=index, mappings=mapping)
+    def _writable(self) -> None:
+        if not self._checked:
+            self._prepare_index(self.index, MEDIA_MAPPING)
+            self._prepare_index(self.locations_index, LOCATION_MAPPING)
+            self._checked = True
 
-    def _run(self, body: Body) -> Body:
+    def _prepare_index(self, index: str, mapping: Body) -> None:
+        """Create the index with our mapping; or check an existing one (every index behind an
+        alias) and add the fields it lacks. Two processes creating it at once both go on."""
+        existing = self._mappings(index)
+        if existing is None:
+            try:
+                self._client.indices.create(index=index, mappings=mapping)
+                return
+            except BadRequestError as error:
+                if not index_exists_already(error):
+                    raise
+            existing = self._mappings(index) or []
+        conflicts = sorted({c for have in existing for c in mapping_conflicts(mapping, have)})
+        if conflicts:
+            raise IncompatibleIndexError(
+                f"index {index} at {self._url} has an incompatible mapping "
+                f"({'; '.join(conflicts)}); left unchanged: choose another --index"
+            )
+        if missing := missing_fields(mapping, existing):
+            self._client.indices.put_mapping(index=index, properties=missing)
+
+    def _mappings(self, index: str) -> list[Body] | None:
+        try:
+            answer = self._client.indices.get_mapping(index=index).body
+        except NotFoundError as error:
+            if index_missing(error):
+                return None
+            raise
+        return [entry["mappings"] for entry in answer.values()]
+
+    def _run(self, body: Body, index: str | None = None) -> Body:
         """One search request. A point-in-time search names no index (the PIT holds it); any
-        other request is sent to this catalog's index, never to the whole cluster."""
-        index = None if "pit" in body else self.index
+        other request is sent to one of this catalog's indices, never to the whole cluster."""
         self._make_visible()
-        answer: Body = self._client.search(index=index, body=body).body
+        target = None if "pit" in body else index or self.index
+        answer: Body = self._client.search(**search_request(body, target)).body
         return answer
 
     def _bulk(self, actions: Iterable[Body]) -> int:
-        done = 0
-        failures: list[Body] = []
-        for ok, item in helpers.streaming_bulk(
+        results = helpers.streaming_bulk(
             self._client, actions, chunk_size=WRITE_BATCH, raise_on_error=False, max_retries=3
-        ):
-            outcome = next(iter(item.values()))
-            if ok:
-                done += 1
-            elif outcome.get("status") != 404:
-                failures.append(outcome)
-        self._unrefreshed = self._unrefreshed or done > 0 or bool(failures)
-        if failures:
-            first = failures[0].get("error")
-            refused = len(failures)
-            raise StoreWriteError(f"Elasticsearch at {self._url} refused {refused} writes; first: {first}")
+        )
+        try:
+            done = written(results)
+        except StoreWriteError:
+            self._unrefreshed = True  # some of the chunk may be written
+            raise
+        self._unrefreshed = self._unrefreshed or done > 0
         return done
-
-    def upsert_many(self, records: Iterable[MediaRecord]) -> int:
-        with self._reaching():
-            return self._bulk(index_actions(records, self.index))
-
-    def get(self, device: str, path: str) -> MediaRecord | None:
-        return self.get_many(device, [path]).get(path)
-
-    def get_many(self, device: str, paths: Collection[str]) -> dict[str, MediaRecord]:
-        found: dict[str, MediaRecord] = {}
-        with self._reaching():
-            for source in self._mget([record_id(device, p) for p in paths]):
-                record = record_from_source(source)
-                found[record.path] = record
-        return found
-
-    def _mget(self, ids: list[str], fields: list[str] | None = None) -> Iterator[Body]:
-        """The `_source` of each document found, PAGE_SIZE ids per request. A get is real-time:
-        it sees this store's writes without a refresh."""
-        for batch in batched(ids, PAGE_SIZE):
-            answer = self._client.mget(index=self.index, ids=batch, source_includes=fields).body
-            yield from found_sources(answer)
 
     def _make_visible(self) -> None:
         """Refresh the index if this store wrote to it since the last search: called before a
@@ -465,38 +597,69 @@ class ElasticCatalog:
         with suppress(AuthorizationException):
             self._client.indices.refresh(index=self.index)
 
+    def upsert_many(self, records: Iterable[MediaRecord]) -> int:
+        with self._reaching():
+            self._writable()
+            return self._bulk(index_actions(records, self.index))
+
+    def get(self, device: str, path: str) -> MediaRecord | None:
+        return self.get_many(device, [path]).get(path)
+
+    def get_many(self, device: str, paths: Collection[str]) -> dict[str, MediaRecord]:
+        found: dict[str, MediaRecord] = {}
+        with self._reaching(), _unless_no_index():
+            for source in self._mget([record_id(device, p) for p in paths]):
+                record = record_from_source(source)
+                found[record.path] = record
+        return found
+
+    def _mget(self, ids: list[str], fields: list[str] | None = None) -> Iterator[Body]:
+        """The `_source` of each document found, PAGE_SIZE ids per request. A get is real-time:
+        it sees this store's writes without a refresh."""
+        for batch in batched(ids, PAGE_SIZE):
+            answer = self._client.mget(index=self.index, ids=batch, source_includes=fields).body
+            yield from found_sources(answer)
+
     def _iter_hits(self, search: Search) -> Iterator[Body]:
         self._make_visible()
         pit = self._client.open_point_in_time(index=self.index, keep_alive=KEEP_ALIVE)
         body = search.index().extra(pit={"id": pit["id"], "keep_alive": KEEP_ALIVE}).to_dict()
         try:
             yield from pit_hits(body, self._run)
+        except NotFoundError as error:
+            if pit_expired(error):
+                raise StoreUnavailableError(
+                    f"a listing from Elasticsearch at {self._url} waited more than {KEEP_ALIVE} for "
+                    "its reader and its point in time expired: run it again"
+                ) from error
+            raise
         finally:
-            self._client.close_point_in_time(id=pit["id"])
+            with suppress(ApiError, TransportError):  # it expires on its own
+                self._client.close_point_in_time(id=pit["id"])
 
     def iter_under(self, device: str | None, prefix: str, *, recursive: bool = True) -> Iterator[MediaRecord]:
         search = records_search(
             self.index, under_query(device, prefix, recursive=recursive), ["path", "device"]
         )
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             for hit in self._iter_hits(search):
                 yield record_from_source(hit["_source"])
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         query = under_query(device, prefix, recursive=recursive)
         search = records_search(self.index, query, ["_doc"], STAMP_FIELDS)
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             for hit in self._iter_hits(search):
                 yield stamp_from_source(hit["_source"])
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             ids = [record_id(device, p) for p in paths]
             for source in self._mget(ids, STATE_FIELDS):
                 yield state_from_source(source)
 
     def with_checksums(self, checksums: Collection[str]) -> Iterator[MediaRecord]:
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             for batch in batched(sorted(set(checksums)), PAGE_SIZE):
                 for hit in self._iter_hits(members_search(self.index, batch)):
                     yield record_from_source(hit["_source"])
@@ -504,22 +667,24 @@ class ElasticCatalog:
     def with_content_ids(
         self, device: str, folder: str, content_ids: Collection[str]
     ) -> Iterator[MediaRecord]:
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             for batch in batched(sorted(set(content_ids)), PAGE_SIZE):
                 for hit in self._iter_hits(content_ids_search(self.index, device, folder, batch)):
                     yield record_from_source(hit["_source"])
 
     def delete_many(self, ids: Iterable[str]) -> int:
         with self._reaching():
+            self._writable()
             return self._bulk(delete_actions(ids, self.index))
 
     def move_many(self, moves: Iterable[tuple[MediaRecord, str]]) -> int:
         with self._reaching():
-            return self._bulk(move_actions(moves, self.index)) // 2
+            self._writable()
+            return move_in_two_steps(moves, self.index, self._bulk)
 
     def checksum_groups(self) -> Iterator[ChecksumGroup]:
         body = checksum_buckets_search(self.index).to_dict()
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             buckets = composite_buckets(body, "groups", self._run)
             for page in _pages(buckets):
                 checksums = [b["key"]["checksum"] for b in page if b["doc_count"] > 1]
@@ -530,7 +695,7 @@ class ElasticCatalog:
                     yield ChecksumGroup(checksum, tuple(record_from_source(h["_source"]) for h in group))
 
     def content_groups(self, query: ContentQuery) -> Iterator[ContentGroup]:
-        with self._reaching():
+        with self._reaching(), _unless_no_index():
             if query.min_copies <= 1 and not query.under:
                 hits = self._iter_hits(content_scan_search(self.index, query))
                 yield from grouped_copies(map(copy_from_hit, hits), query.min_copies)
@@ -543,58 +708,37 @@ class ElasticCatalog:
                     hits = self._iter_hits(content_members_search(self.index, checksums, query))
                     yield from grouped_copies(map(copy_from_hit, hits), query.min_copies)
 
-    @property
-    def locations_index(self) -> str:
-        return f"{self.index}-locations"
-
     def add_location(self, device: str, path: str) -> None:
         with self._reaching():
+            self._writable()
             action = location_action(device, path, self.locations_index, datetime.now(UTC))
             self._client.index(
                 index=action["_index"], id=action["_id"], document=action["_source"], refresh=True
             )
 
     def iter_locations(self, device: str) -> Iterator[str]:
-        search = locations_search(self.locations_index, device).using(self._client)
-        with self._reaching():
-            for hit in search.execute():
-                yield path_from_text(hit.path, hit.to_dict().get("path_raw"))
+        body = locations_search(self.locations_index, device).to_dict()
+        with self._reaching(), _unless_no_index():
+            for hit in pit_hits(body, lambda page: self._run(page, self.locations_index)):
+                source = hit["_source"]
+                yield path_from_text(source["path"], source.get("path_raw"))
 
     def count(self, device: str | None = None, prefix: str | None = None) -> int:
-        search = Search(using=self._client, index=self.index)
+        query: Query = Q("match_all")
         if prefix is not None:
-            search = search.query(under_query(device, prefix))
+            query = under_query(device, prefix)
         elif device is not None:
-            search = search.filter("term", device=device)
-        with self._reaching():
+            query = Q("bool", filter=[Q("term", device=device)])
+        with self._reaching(), _unless_no_index():
             self._make_visible()
-            return search.count()
+            return counted(self._client.count(index=self.index, query=query.to_dict()).body)
+        return 0
 
     def summary(self) -> CatalogSummary:
-        with self._reaching():
+        answer: Body | None = None
+        with self._reaching(), _unless_no_index():
             answer = self._run(summary_search(self.index).to_dict())
-        aggs = answer["aggregations"]
-
-        def buckets(name: str) -> tuple[Bucket, ...]:
-            return ranked(
-                Bucket(_bucket_key(b), b["doc_count"], int(b["bytes"]["value"]))
-                for b in aggs[name]["buckets"]
-            )
-
-        return CatalogSummary(
-            records=answer["hits"]["total"]["value"],
-            bytes=int(aggs["bytes"]["value"]),
-            by_kind=buckets("kind"),
-            by_format=buckets("format"),
-            by_year=buckets("year"),
-            by_camera=camera_buckets(
-                (b["key"][0], b["key"][1], b["doc_count"], int(b["bytes"]["value"]))
-                for b in aggs["camera"]["buckets"]
-            ),
-            by_device=buckets("device"),
-            with_errors=aggs["with_errors"]["doc_count"],
-            by_error=buckets("error"),
-        )
+        return CatalogSummary(0, 0, (), (), (), (), ()) if answer is None else summary_from_answer(answer)
 
     def close(self) -> None:
         try:
@@ -604,10 +748,42 @@ class ElasticCatalog:
             self._client.close()
 
 
+@contextmanager
+def _unless_no_index() -> Iterator[None]:
+    """A read of an index that does not exist (nothing was ever written) finds nothing."""
+    try:
+        yield
+    except NotFoundError as error:
+        if not index_missing(error):
+            raise
+
+
+def summary_from_answer(answer: Body) -> CatalogSummary:
+    """The summary from the answer to `summary_search`."""
+    aggs = answer["aggregations"]
+
+    def buckets(name: str) -> tuple[Bucket, ...]:
+        return ranked(
+            Bucket(_bucket_key(b), b["doc_count"], int(b["bytes"]["value"])) for b in aggs[name]["buckets"]
+        )
+
+    return CatalogSummary(
+        records=answer["hits"]["total"]["value"],
+        bytes=int(aggs["bytes"]["value"]),
+        by_kind=buckets("kind"),
+        by_format=buckets("format"),
+        by_year=buckets("year"),
+        by_camera=camera_buckets(
+            (b["key"][0], b["key"][1], b["doc_count"], int(b["bytes"]["value"]))
+            for b in aggs["camera"]["buckets"]
+        ),
+        by_device=buckets("device"),
+        with_errors=aggs["with_errors"]["doc_count"],
+        by_error=buckets("error"),
+    )
+
+
 def _bucket_key(bucket: Body) -> str:
-    if "key_as_string" in bucket and isinstance(bucket["key"], int):
-        year = bucket["key_as_string"]
-        return "unknown" if year == "0001" else year
     key = bucket["key"]
     text = " ".join(str(part) for part in key).strip() if isinstance(key, list) else str(key)
     return text or "unknown"

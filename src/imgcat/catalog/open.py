@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import platformdirs
@@ -62,10 +62,9 @@ def store_target(
         return SqliteTarget(db or (Path(db_setting) if db_setting else default_db_path()))
     if es is not None and (host is not None or port is not None):
         raise UsageError("give either --es URL or --host/--port, not both")
-    url = es or f"http://{host or DEFAULT_ES_HOST}:{port or DEFAULT_ES_PORT}"
-    clean_url, user, password = split_credentials(url)
+    clean_url, user, password = split_credentials(es or host_url(host, port))
     ca_setting = settings.ES_CA_CERTS.read()
-    return ElasticTarget(
+    target = ElasticTarget(
         url=clean_url,
         index=index or DEFAULT_INDEX,
         user=user or settings.ES_USER.read(),
@@ -73,6 +72,26 @@ def store_target(
         api_key=settings.ES_API_KEY.read(),
         ca_certs=ca_certs or (Path(ca_setting) if ca_setting else None),
     )
+    if target.user and target.api_key:
+        raise UsageError(
+            "give Elasticsearch either a user (in the URL or IMGCAT_ES_USER) or IMGCAT_ES_API_KEY, not both"
+        )
+    return target
+
+
+def host_url(host: str | None, port: int | None) -> str:
+    """The URL the original `--host/--port` name: `nas` → http://nas:9200. A host given with its
+    scheme (`https://nas`, `https://nas:9243`) keeps it, and its own port unless --port is given."""
+    host = host or DEFAULT_ES_HOST
+    if "://" not in host:
+        return f"http://{host}:{port or DEFAULT_ES_PORT}"
+    if port is None and _port_of(host) is not None:
+        return host
+    parts = urlsplit(host)
+    user, at, address = parts.netloc.rpartition("@")
+    name = address[: address.index("]") + 1] if address.startswith("[") else address.split(":")[0]
+    netloc = f"{user}{at}{name}:{port or DEFAULT_ES_PORT}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:
@@ -80,13 +99,20 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--es expects http(s)://HOST:PORT, got {redact(url)!r}")
-    netloc = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    if ":" in parts.hostname:
-        netloc = f"[{parts.hostname}]" + ("" if parts.port is None else f":{parts.port}")
+    port = _port_of(url)
+    netloc = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc += "" if port is None else f":{port}"
     clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return clean, user, password
+
+
+def _port_of(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError as error:  # out of range, or not a number
+        raise UsageError(f"bad port in Elasticsearch URL {redact(url)!r}: give 1-65535") from error
 
 
 def redact(url: str) -> str:
@@ -99,14 +125,27 @@ def redact(url: str) -> str:
 def open_catalog(target: StoreTarget) -> Catalog:
     if isinstance(target, SqliteTarget):
         return SqliteCatalog(target.path)
-    tls: dict[str, Any] = {} if target.ca_certs is None else {"ca_certs": str(target.ca_certs)}
-    client = Elasticsearch(
-        target.url,
-        basic_auth=(target.user, target.password or "") if target.user else None,
-        api_key=target.api_key,
-        request_timeout=30,
-        max_retries=2,
-        retry_on_timeout=True,
-        **tls,
-    )
-    return ElasticCatalog(client, target.url, target.index)
+    return ElasticCatalog(Elasticsearch(**client_options(target)), target.url, target.index)
+
+
+# A bulk write waits up to a minute for unavailable primary shards (the server's default `timeout`)
+# before answering with the reason; the client waits longer, so a red cluster is reported as such
+# rather than as a timeout (and the write is not sent again meanwhile).
+REQUEST_TIMEOUT_S: Final = 90
+
+
+def client_options(target: ElasticTarget) -> dict[str, Any]:
+    """The Elasticsearch client's arguments for a target."""
+    options: dict[str, Any] = {
+        "hosts": [target.url],
+        "request_timeout": REQUEST_TIMEOUT_S,
+        "max_retries": 2,
+        "retry_on_timeout": True,
+    }
+    if target.user:
+        options["basic_auth"] = (target.user, target.password or "")
+    if target.api_key:
+        options["api_key"] = target.api_key
+    if target.ca_certs is not None:
+        options["ca_certs"] = str(target.ca_certs)
+    return options
