@@ -86,7 +86,7 @@ def test_sync_of_an_unchanged_tree_reads_no_file(
         raise AssertionError("a file was read")
 
     monkeypatch.setattr(sync_module, "extract_file", no_reading)
-    monkeypatch.setattr(sync_module, "_checksum", no_reading)
+    monkeypatch.setattr(sync_module, "checksum_if_readable", no_reading)
     plan = plan_sync(store, str(root), device="d", workers=0)
     assert (plan.unchanged, plan.entries, plan.not_cataloged, plan.relink) == (12, 12, 0, ())
 

@@ -16,8 +16,9 @@ from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
+from imgcat.scan.checksum import file_checksum
 from imgcat.scan.companions import link_companions, read_sidecar_time, sidecars_with_owner, unit_key
-from imgcat.scan.extract import EXTRACTOR_VERSION, Extraction, FileStat, extract_file, file_checksum
+from imgcat.scan.extract import Extraction, FileStat, extract_file, is_unchanged
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import Folder, walk_folders
 
@@ -114,12 +115,7 @@ def _plan_folder(
     to_read = []
     for stat in folder.files:
         stamp = known.get(stat.path)
-        if (
-            stamp is not None
-            and stamp.size == stat.size
-            and stamp.mtime_ns == stat.mtime_ns
-            and stamp.extractor_version >= EXTRACTOR_VERSION  # a newer imgcat reads more: read again
-        ):
+        if stamp is not None and is_unchanged(stamp, stat):
             report.unchanged += 1
             events.advanced(1, stat.size)
         else:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from imgcat.record import ExtractError, MediaRecord
-from imgcat.scan.extract import FileStat
+from imgcat.scan.extract import EXTRACTOR_VERSION, FileStat
 
 DAMAGE_STAGE: Final = "content"
 
@@ -35,6 +35,7 @@ def marked_damaged(earlier: MediaRecord, stat: FileStat, checksum: str, now: dat
         inode=stat.inode,
         checksum=checksum,
         scanned_at=now,
+        extractor_version=EXTRACTOR_VERSION,  # read as it is now: unchanged until it changes again
         phash=None,
         dhash=None,
         sharpness=None,

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Final, Literal
 
 import platformdirs
-import xxhash
 
 from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery
 from imgcat.errors import UsageError
@@ -27,6 +26,7 @@ from imgcat.policy import DEFAULT_PREFER, Candidate, CompanionFact, Decision, Po
 from imgcat.policy.config import PolicySettings, parse_policies
 from imgcat.policy.rules import MEDIA_ROLES
 from imgcat.quantities import parse_size
+from imgcat.scan.checksum import checksum_if_readable
 
 PAGE_GROUPS: Final = 256
 KINDS: Final = ("image", "video")
@@ -320,22 +320,11 @@ def _companion_facts(
                     if companion.role in MEDIA_ROLES:
                         media[copy.device].add(companion.path)
                     elif file.local and file.state == "ok":
-                        facts[(copy.device, companion.path)] = _sidecar_checksum(companion.path)
+                        facts[(copy.device, companion.path)] = checksum_if_readable(companion.path)
     for device, paths in media.items():
         for state in catalog.states_of(device, paths):
             facts[(device, state.path)] = state.checksum
     return facts
-
-
-def _sidecar_checksum(path: str) -> str | None:
-    digest = xxhash.xxh3_128()
-    try:
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def _candidate(file: _File, facts: dict[tuple[str, str], str | None], follows: Decision | None) -> Candidate:

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-import xxhash
-
 from imgcat.catalog.base import Catalog
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.layout import (
@@ -34,6 +32,7 @@ from imgcat.layout import (
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.sync import SyncPlan, plan_sync, refusal, sync_roots
 from imgcat.record import MediaRecord
+from imgcat.scan.checksum import checksum_if_readable
 
 OnDuplicate = Literal["skip", "trash", "keep-both"]
 MAX_SUFFIX: Final = 9999
@@ -514,7 +513,7 @@ def _same_planned(candidate: _Candidate, planned: _Candidate) -> bool:
         return False
     if candidate.checksum is not None and planned.checksum is not None:
         return candidate.checksum == planned.checksum
-    return _file_checksum(candidate.source) == _file_checksum(planned.source)
+    return checksum_if_readable(candidate.source) == checksum_if_readable(planned.source)
 
 
 def _same_on_disk(candidate: _Candidate) -> bool:
@@ -523,17 +522,6 @@ def _same_on_disk(candidate: _Candidate) -> bool:
             return False
     except OSError:
         return False
-    theirs = _file_checksum(candidate.target)
-    ours = candidate.checksum or _file_checksum(candidate.source)
+    theirs = checksum_if_readable(candidate.target)
+    ours = candidate.checksum or checksum_if_readable(candidate.source)
     return theirs is not None and theirs == ours
-
-
-def _file_checksum(path: str) -> str | None:
-    digest = xxhash.xxh3_128()
-    try:
-        with open(path, "rb") as file:
-            while chunk := file.read(1024 * 1024):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()

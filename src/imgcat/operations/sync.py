@@ -32,9 +32,10 @@ from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.operations.roots import Refusal, RootsRun, plan_and_apply
 from imgcat.record import MediaRecord, path_to_text
+from imgcat.scan.checksum import checksum_if_readable
 from imgcat.scan.companions import orphan_sidecars, sidecars_with_owner
 from imgcat.scan.detect import HEAD_BYTES, detect
-from imgcat.scan.extract import Extraction, FileStat, extract_file, file_checksum
+from imgcat.scan.extract import Extraction, FileStat, extract_file, is_unchanged
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import holds_only_litter, walk_folders
 
@@ -224,7 +225,7 @@ def survey_root(
                 unexamined.append(stamp.path)
             else:
                 gone.append(stamp.path)
-        elif found.size == stamp.size and found.mtime_ns == stamp.mtime_ns:
+        elif is_unchanged(stamp, found):
             unchanged += 1
         else:
             changed.append(found)
@@ -377,17 +378,10 @@ def _move_checksums(vanished: Sequence[FileState], uncataloged: Sequence[FileSta
     sizes = {s.size for s in vanished}
     renames = {(s.inode, s.size, s.mtime_ns) for s in vanished}
     return {
-        found.path: _checksum(found.path)
+        found.path: checksum_if_readable(found.path)
         for found in uncataloged
         if found.size in sizes and (found.inode, found.size, found.mtime_ns) not in renames
     }
-
-
-def _checksum(path: str) -> str | None:
-    try:
-        return file_checksum(path)
-    except OSError:
-        return None
 
 
 def _reread(
@@ -409,7 +403,7 @@ def _reread(
             earlier = entries.get(path)
             checksum = None
             if extraction.not_media and earlier is not None:
-                checksum = _checksum(path)
+                checksum = checksum_if_readable(path)
                 problem(path, f"damaged: {damage_reason(extraction.stat, earlier)}; its entry is kept")
             elif extraction.problem:
                 problem(path, extraction.problem)

@@ -12,14 +12,14 @@ import re
 import warnings
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 import pillow_heif
-import xxhash
 from PIL import Image, UnidentifiedImageError
 
 from imgcat.record import CaptureSource, ExtractError, MediaRecord
 from imgcat.scan.bmff import primary_image_size
+from imgcat.scan.checksum import content_checksum
 from imgcat.scan.detect import HEAD_BYTES, MEDIA_NAMED, RAW_FORMATS, Detected, detect
 from imgcat.scan.exif import PhotoFacts, photo_facts, xmp_capture_time
 from imgcat.scan.names import date_from_name
@@ -31,7 +31,6 @@ from imgcat.scan.video import mdpm_capture_time, video_facts
 EXTRACTOR_VERSION: Final = 2  # 2: Apple's content identifier, capture times from sidecars
 CONTENT_ID_MAX: Final = 128
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
-CHUNK: Final = 1024 * 1024
 MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
 
 pillow_heif.register_heif_opener()
@@ -50,6 +49,28 @@ class FileStat(NamedTuple):
     def of(cls, path: str) -> FileStat:
         st = os.stat(path)
         return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class Cataloged(Protocol):
+    """What the catalog remembers of how a file was when it was read (a `Stamp`, a record)."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def extractor_version(self) -> int: ...
+
+
+def is_unchanged(cataloged: Cataloged, found: FileStat) -> bool:
+    """The one test of "this file need not be read again", for `add` and `sync` alike: the same
+    size and modification time as when it was cataloged, and read by this extractor (a newer
+    imgcat reads more, so what an older one read is read again)."""
+    return (
+        found.size == cataloged.size
+        and found.mtime_ns == cataloged.mtime_ns
+        and cataloged.extractor_version >= EXTRACTOR_VERSION
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +126,9 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
         if whole:
             file.seek(0)
             data = file.read()  # one buffer for the checksum, the metadata and the pixels
-            checksum = xxhash.xxh3_128_hexdigest(data)
+            checksum = content_checksum(data)
         else:
-            data, checksum = b"", _stream_checksum(file, head)
+            data, checksum = b"", content_checksum(head, file)
     after = os.stat(stat.path)
     if (after.st_size, after.st_mtime_ns) != (stat.size, stat.mtime_ns) or (whole and len(data) != stat.size):
         raise FileChangedError(stat.path)
@@ -138,19 +159,6 @@ def _content_id(text: str | None) -> str | None:
     """Apple's Live Photo identifier (a UUID), as text fit to store and compare."""
     cleaned = (text or "").strip()[:CONTENT_ID_MAX]
     return cleaned or None
-
-
-def file_checksum(path: str) -> str:
-    """The content checksum of a file, read in chunks (raises OSError if it cannot be read)."""
-    with open(path, "rb") as file:
-        return _stream_checksum(file, b"")
-
-
-def _stream_checksum(file: io.BufferedReader, head: bytes) -> str:
-    digest = xxhash.xxh3_128(head)
-    while chunk := file.read(CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[MediaRecord, str | None]:
