@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from imgcat.record import CaptureSource, ExtractError, MediaRecord
 from imgcat.scan.bmff import primary_image_size
 from imgcat.scan.checksum import content_checksum
+from imgcat.scan.containers import BytesSource, FileSource, check_container
 from imgcat.scan.detect import HEAD_BYTES, MEDIA_NAMED, RAW_FORMATS, Detected, detect
 from imgcat.scan.exif import PhotoFacts, photo_facts, xmp_capture_time
 from imgcat.scan.names import date_from_name
@@ -28,7 +29,7 @@ from imgcat.scan.raw import read_raw
 from imgcat.scan.tiff import TiffTags, read_tiff
 from imgcat.scan.video import mdpm_capture_time, video_facts
 
-EXTRACTOR_VERSION: Final = 2  # 2: Apple's content identifier, capture times from sidecars
+EXTRACTOR_VERSION: Final = 3  # 2: Apple's content identifier, sidecar times; 3: containers checked
 CONTENT_ID_MAX: Final = 128
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
 MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
@@ -129,6 +130,10 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
             checksum = content_checksum(data)
         else:
             data, checksum = b"", content_checksum(head, file)
+        # the container against its own declared sizes: a few header reads, never the frames
+        container = check_container(
+            detected.format, BytesSource(data) if whole else FileSource(file.fileno(), stat.size)
+        )
     after = os.stat(stat.path)
     if (after.st_size, after.st_mtime_ns) != (stat.size, stat.mtime_ns) or (whole and len(data) != stat.size):
         raise FileChangedError(stat.path)
@@ -150,7 +155,9 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
     if detected.kind == "video":
         record, content_id = _video_record(base)
     else:
-        record, content_id = _image_record(base, detected, data)
+        record, content_id = _image_record(base, detected, data, pixels_intact=container.pixels_intact)
+    if container.problem is not None:  # first: what the other errors follow from
+        record = replace(record, errors=(ExtractError("container", container.problem), *record.errors))
     record = replace(record, content_id=_content_id(content_id))
     return Extraction(stat, with_guessed_capture_time(record))
 
@@ -161,7 +168,11 @@ def _content_id(text: str | None) -> str | None:
     return cleaned or None
 
 
-def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[MediaRecord, str | None]:
+def _image_record(
+    base: MediaRecord, detected: Detected, data: bytes, *, pixels_intact: bool = True
+) -> tuple[MediaRecord, str | None]:
+    """The photo's record. When the container says the picture's own data is cut (`pixels_intact`
+    false, HEIF/AVIF), nothing is decoded: hashes of half a picture would pair it with strangers."""
     errors: list[ExtractError] = []
     tags = TiffTags()
     picture: bytes | None = data
@@ -180,7 +191,7 @@ def _image_record(base: MediaRecord, detected: Detected, data: bytes) -> tuple[M
     facts = _with_xmp_time(photo_facts(tags), image)
     errors.extend(ExtractError("exif", problem) for problem in tags.problems[:1])
     pixels: PixelFacts | None = None
-    if image is not None:
+    if image is not None and (pixels_intact or detected.format not in ("heic", "avif")):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
