@@ -26,6 +26,7 @@ from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.operations.sync import plan_sync
 from imgcat.record import MediaRecord
+from imgcat.scan.extract import EXTRACTOR_VERSION
 
 RUNS = 5
 
@@ -41,7 +42,7 @@ def catalog_tree(catalog: Catalog, root: Path) -> None:
     now = datetime.now(UTC)
     template = MediaRecord(
         device="bench", path="", size=0, mtime_ns=0, inode=0, checksum="", kind="image", format="jpeg",
-        scanned_at=now, first_seen=now, extractor_version=1,
+        scanned_at=now, first_seen=now, extractor_version=EXTRACTOR_VERSION,
     )  # fmt: skip
     records = []
     for folder, _, names in os.walk(root):

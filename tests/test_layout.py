@@ -139,6 +139,7 @@ def test_guessed_dates_go_to_unknown_with_date_source_exif() -> None:
     assert place(pattern, guessed, "any").folders == ("2019", "07")
     assert place(pattern, guessed, "exif").folders == ("unknown",)
     assert place(pattern, _photo(captured_source="video"), "exif").folders == ("2019", "07")
+    assert place(pattern, _photo(captured_source="sidecar"), "exif").folders == ("2019", "07")  # Takeout's
 
 
 def test_missing_dates_collapse_into_one_unknown() -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Final, Literal
 
 from imgcat.errors import UsageError
-from imgcat.record import MediaRecord, camera_name
+from imgcat.record import READ_CAPTURE_SOURCES, MediaRecord, camera_name
 
 TOKENS: Final = (
     "year", "month", "month_name", "day", "hour", "minute", "second", "date",
@@ -36,8 +36,8 @@ SUFFIX_RESERVE: Final = 8
 """Bytes kept free in a file stem for a collision suffix (`_1` … `_9999999`)."""
 
 DateSource = Literal["exif", "any"]
-METADATA_SOURCES: Final = frozenset({"exif", "video"})
-"""Capture times read from inside the file; `filename` and `mtime` are guesses."""
+METADATA_SOURCES: Final = READ_CAPTURE_SOURCES
+"""Capture times read from the file or its sidecar; `filename` and `mtime` are guesses."""
 
 _TOKEN = re.compile(r"<([A-Za-z_]+)>|\{([A-Za-z_]+)\}")
 _STRFTIME = re.compile(r"%[A-Za-z]")

@@ -57,6 +57,8 @@ import xxhash
 
 Kind = Literal["image", "video"]
 CaptureSource = Literal["exif", "video", "sidecar", "filename", "mtime"]
+# Capture times read from the file or its sidecar; `filename` and `mtime` are guesses.
+READ_CAPTURE_SOURCES: Final[frozenset[CaptureSource]] = frozenset({"exif", "video", "sidecar"})
 CompanionRole = Literal["live_video", "live_still", "raw", "jpeg", "edited", "original", "sidecar"]
 
 HASH_BITS = 64

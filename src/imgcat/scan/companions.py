@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final, Generic, Literal, TypeVar
 
-from imgcat.record import CaptureSource, Companion, CompanionRole, MediaRecord
+from imgcat.record import READ_CAPTURE_SOURCES, Companion, CompanionRole, MediaRecord
 from imgcat.scan.detect import MEDIA_NAMED, RAW_FORMATS
 from imgcat.scan.exif import xmp_capture_time
 from imgcat.scan.extract import with_guessed_capture_time
@@ -44,7 +44,7 @@ LIVE_SECONDS: Final = 3.0  # the still is taken within the clip, whose date is i
 LIVE_STILLS: Final = frozenset({"heic", "jpeg"})
 LIVE_VIDEOS: Final = frozenset({"mov", "mp4"})
 LIVE_ROLES: Final = frozenset({"live_video", "live_still"})
-READ_SOURCES: Final[frozenset[CaptureSource]] = frozenset({"exif", "video", "sidecar"})
+READ_SOURCES: Final = READ_CAPTURE_SOURCES
 SIDECAR_READ_LIMIT: Final = 1024 * 1024
 # Google Takeout's "edited" suffix, in the languages it writes it (lowercase, NFC)
 EDITED_SUFFIXES: Final = (
