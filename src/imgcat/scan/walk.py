@@ -15,7 +15,8 @@ CLUTTER_FILES: Final = frozenset(
 )
 CLUTTER_DIRS: Final = frozenset(
     {"@eaDir", ".thumbnails", ".Trashes", ".Spotlight-V100", ".fseventsd", ".TemporaryItems",
-     "$RECYCLE.BIN", "System Volume Information", ".git", "#recycle", "#snapshot", ".@__thumb"}
+     "$RECYCLE.BIN", "System Volume Information", ".git", "#recycle", "#snapshot", ".@__thumb",
+     ".imgcat-trash"}
 )  # fmt: skip
 SIDECAR_EXTS: Final = frozenset({"xmp", "aae", "thm", "json"})
 # What operating systems and file systems leave on a disk by themselves: a root holding only these

@@ -1,0 +1,551 @@
+"""Carrying out a journaled plan: verify → journal → act → catalog, step by step; and resuming.
+
+`start_run` writes the plan into a new journal (nothing is touched yet). `execute_run` carries it
+out, or finishes an interrupted one: each step is checked against the disk right before it is
+done, written to the journal (fsynced) before, marked after; the catalog follows in batches, and
+the journal says how far it has caught up. Ctrl-C, SIGTERM and SIGHUP wait for the step in hand to
+finish; the run stops between steps and `execute_run` completes it later. A kill -9 at any moment
+leaves at most one step in doubt, which the next `execute_run` or `undo_run` settles by looking
+at the disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Final, Protocol
+
+import xxhash
+
+from imgcat.actions import files
+from imgcat.actions.journal import (
+    Entry,
+    Journal,
+    RunState,
+    create_journal,
+    new_run_id,
+    now_text,
+    read_state,
+    read_step_at,
+    run_lock,
+    runs_folder,
+    step_to_json,
+)
+from imgcat.actions.plan import CARRYING, LINKING, Step
+from imgcat.actions.trash import TrashFolders, trash_path
+from imgcat.catalog.base import Catalog
+from imgcat.errors import ImgcatError, UsageError
+from imgcat.record import MediaRecord
+
+CATALOG_BATCH: Final = 200
+FAULT_ENV: Final = "IMGCAT_TEST_KILL_AFTER_STEP"  # tests only: "k" or "k:begin|act|done"
+STOPPING_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+
+
+class RunRefusedError(ImgcatError):
+    """The run cannot be carried out as asked; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """A plan written to its journal, not yet carried out."""
+
+    run_id: str
+    path: Path
+    steps: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    n: int
+    step: Step
+    state: str  # done | skipped | failed
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a run did. `stopped` says why it ended early (then it can be resumed); `signal` is the
+    signal that stopped it (Ctrl-C, SIGTERM, SIGHUP), held until the step in hand was done."""
+
+    run_id: str
+    done: int
+    bytes: int
+    skipped: tuple[StepOutcome, ...]
+    failed: tuple[StepOutcome, ...]
+    stopped: str | None = None
+    signal: int | None = None
+
+
+class ActionEvents(Protocol):
+    """Progress of a run: the CLI draws it; tests record it."""
+
+    def started(self, steps: int) -> None: ...
+    def finished(self, outcome: StepOutcome) -> None: ...
+
+
+class NoActionEvents:
+    def started(self, steps: int) -> None:
+        pass
+
+    def finished(self, outcome: StepOutcome) -> None:
+        pass
+
+
+def start_run(
+    steps: Iterable[Step], *, command: str, catalog: Catalog, folder: Path | None = None
+) -> PlannedRun:
+    """Write the plan to a new journal (streamed: the plan never needs to fit in memory)."""
+    folder = folder or runs_folder()
+    now = datetime.now(UTC)
+    run_id = new_run_id(now)
+    header = {"started": now.isoformat(timespec="seconds"), "command": command, "catalog": catalog.location}
+    journal = create_journal(folder, run_id, header)
+    count = size = 0
+    try:
+        for step in steps:
+            count += 1
+            size += step.size if step.kind != "copy" else 0
+            journal.write({"t": "step", "n": count, **step_to_json(step)})
+        journal.write({"t": "planned", "steps": count}, sync=True)
+    finally:
+        journal.close()
+    return PlannedRun(run_id, journal.path, count, size)
+
+
+def cancel_run(run: PlannedRun) -> None:
+    """Drop a plan that was not confirmed: nothing was done, so its journal goes."""
+    files.remove_if_exists(str(run.path))
+
+
+def interrupted_runs(folder: Path | None = None) -> list[RunState]:
+    from imgcat.actions.journal import list_runs
+
+    return [r for r in list_runs(folder) if r.resumable]
+
+
+def execute_run(
+    run_id: str, catalog: Catalog, *, folder: Path | None = None, events: ActionEvents | None = None
+) -> RunResult:
+    """Carry out the run's steps not yet settled (all of a fresh run; the rest of an interrupted one)."""
+    folder = folder or runs_folder()
+    with run_lock(folder):
+        state = read_state(folder / f"{run_id}.jsonl")
+        if not state.resumable:
+            raise RunRefusedError(f"run {run_id} is {state.state}: nothing to carry out")
+        _check_catalog(state, catalog)
+        runner = _Runner(state, catalog, events or NoActionEvents())
+        try:
+            with deferred_signals() as stop:
+                runner.run(stop)
+        finally:
+            runner.close()
+        return replace(runner.result(), signal=stop.signal)
+
+
+def _check_catalog(state: RunState, catalog: Catalog) -> None:
+    planned_for = state.header.get("catalog")
+    if planned_for and planned_for != catalog.location:
+        raise UsageError(
+            f"run {state.run_id} was made on catalog {planned_for}, not {catalog.location}: "
+            "give the same store options"
+        )
+
+
+class Stop:
+    """A stop asked for by a signal, honoured between steps."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+
+@contextmanager
+def deferred_signals() -> Iterator[Stop]:
+    """Within, Ctrl-C, SIGTERM and SIGHUP only ask to stop: the step in hand is finished first.
+    The handlers from before are put back after; the caller reports the stop (`Stop.signal`)."""
+    stop = Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {number: signal.getsignal(number) for number in numbers}
+
+    def hold(number: int, frame: FrameType | None) -> None:
+        stop.signal = number
+
+    for number in numbers:
+        signal.signal(number, hold)
+    try:
+        yield stop
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+def fault_point(n: int, phase: str) -> None:
+    """A deterministic kill -9 for the fault tests (the environment variable is never set otherwise)."""
+    wanted = os.environ.get(FAULT_ENV)
+    if wanted and wanted in (f"{n}:{phase}", str(n) if phase == "act" else ""):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class _Checked:
+    """What verification found: the source's stat, and the reference that matched."""
+
+    info: os.stat_result
+    reference: str | None = None
+    reference_info: os.stat_result | None = None
+
+
+class StepRefused(Exception):
+    """A step that must not be done (the file changed, vanished, or matches no kept copy)."""
+
+
+def verify(step: Step) -> _Checked:
+    """Check a step against the disk right before it is done; StepRefused says why not."""
+    try:
+        info = os.lstat(step.source)
+    except FileNotFoundError:
+        raise StepRefused("vanished since it was planned") from None
+    except OSError as error:
+        raise StepRefused(f"cannot be read: {error.strerror}") from error
+    if not stat.S_ISREG(info.st_mode):
+        raise StepRefused("is no longer a regular file")
+    if (info.st_size, info.st_mtime_ns) != (step.size, step.mtime_ns):
+        raise StepRefused("changed since it was cataloged (size or time differs): left alone")
+    checked = _Checked(info)
+    if step.target is not None and os.path.lexists(step.target):
+        raise StepRefused(f"{step.target} exists: never overwritten")
+    if step.references:
+        checked.reference, checked.reference_info = _matching_reference(step, info)
+    elif step.checksum is not None and _checksum(step.source) != step.checksum:
+        raise StepRefused("its content differs from the catalog's: left alone")
+    return checked
+
+
+def _matching_reference(step: Step, info: os.stat_result) -> tuple[str, os.stat_result]:
+    why: list[str] = []
+    for reference in step.references:
+        try:
+            theirs = os.lstat(reference)
+        except OSError:
+            why.append(f"{reference} is gone")
+            continue
+        if not stat.S_ISREG(theirs.st_mode):
+            why.append(f"{reference} is not a regular file")
+        elif (theirs.st_dev, theirs.st_ino) == (info.st_dev, info.st_ino):
+            why.append(f"{reference} is the same file (a hard link)")
+        elif theirs.st_size != info.st_size:
+            why.append(f"{reference} changed")
+        elif step.kind in LINKING and theirs.st_dev != info.st_dev:
+            why.append(f"{reference} is on another filesystem")
+        elif not files.same_bytes(step.source, reference):
+            why.append(f"{reference} differs byte for byte")
+        else:
+            return reference, theirs
+    raise StepRefused("no kept copy matches it now: " + "; ".join(why))
+
+
+def _checksum(path: str) -> str:
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(files.CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def temporary_name(path: str, run_id: str, n: int) -> str:
+    """imgcat's own half-made file beside `path` (a copy or link not yet renamed into place)."""
+    return os.path.join(os.path.dirname(path), f".imgcat-{run_id}-{n}.part")
+
+
+def same_filesystem(path: str, target: str) -> bool:
+    """Whether `target` (which may not exist yet) would be on the filesystem of `path`."""
+    folder = os.path.dirname(target)
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    return os.lstat(folder).st_dev == os.lstat(path).st_dev
+
+
+class CatalogBatch:
+    """Catalog changes queued as steps are done, written every CATALOG_BATCH steps; the journal
+    records how far the catalog has caught up."""
+
+    def __init__(self, catalog: Catalog, journal: Journal) -> None:
+        self._catalog = catalog
+        self._journal = journal
+        self._deletes: list[str] = []
+        self._upserts: list[MediaRecord] = []
+        self._upto = 0
+
+    def add(self, n: int, deletes: Iterable[str], upserts: Iterable[MediaRecord]) -> None:
+        self._deletes.extend(deletes)
+        self._upserts.extend(upserts)
+        self._upto = max(self._upto, n)
+        if len(self._deletes) + len(self._upserts) >= CATALOG_BATCH:
+            self.flush()
+
+    def flush(self, marker: str = "cataloged") -> None:
+        if self._deletes:
+            self._catalog.delete_many(self._deletes)
+        if self._upserts:
+            self._catalog.upsert_many(self._upserts)
+        if self._upto and marker:
+            self._journal.write({"t": marker, "upto": self._upto})
+        self._deletes, self._upserts = [], []
+
+
+def catalog_change(step: Step, begin: Entry, done: Entry) -> tuple[list[str], list[MediaRecord]]:
+    """What the catalog must do after a step: deleted ids, and records to write."""
+    record = step.record
+    if record is None:
+        return [], []
+    inode = done.get("inode")
+    if step.kind in ("trash", "delete", "move-to", "symlink"):
+        return [record.id], []
+    if step.kind == "hardlink":
+        return [], [
+            replace(record, inode=int(inode or record.inode), mtime_ns=int(done.get("mtime_ns") or 0))
+        ]
+    target = str(begin["target"])
+    moved = replace(record.moved_to(target), inode=int(inode or record.inode))
+    return ([record.id] if step.kind == "move" else []), [moved]
+
+
+class _Runner:
+    def __init__(self, state: RunState, catalog: Catalog, events: ActionEvents) -> None:
+        self.state = state
+        self.events = events
+        self.journal = Journal(state.path)
+        self.batch = CatalogBatch(catalog, self.journal)
+        self.trash = TrashFolders()
+        self.done = self.bytes = 0
+        self.skipped: list[StepOutcome] = []
+        self.failed: list[StepOutcome] = []
+        self.stopped: str | None = None
+
+    def close(self) -> None:
+        self.journal.close()
+
+    def result(self) -> RunResult:
+        return RunResult(
+            self.state.run_id, self.done, self.bytes, tuple(self.skipped), tuple(self.failed), self.stopped
+        )
+
+    def run(self, stop: Stop) -> None:
+        state = self.state
+        self.events.started(sum(1 for n in state.offsets if not state.settled(n)))
+        self._catch_up_catalog()
+        try:
+            for unit in self._units():
+                if stop.requested:
+                    self.stopped = "interrupted"
+                    break
+                self._carry_out(unit)
+                if self.stopped:
+                    break
+        finally:
+            self.batch.flush()
+            if self.stopped:
+                self.journal.write({"t": "stop", "reason": self.stopped, "at": now_text()}, sync=True)
+            else:
+                self.journal.write({"t": "end", "at": now_text()}, sync=True)
+
+    def _catch_up_catalog(self) -> None:
+        """Steps done before an interruption whose catalog changes may not have been written."""
+        state = self.state
+        for n in sorted(state.done):
+            if n > state.cataloged:
+                step = read_step_at(state.path, state.offsets[n])
+                deletes, upserts = catalog_change(step, state.begun.get(n, {}), state.done[n])
+                self.batch.add(n, deletes, upserts)
+        self.batch.flush()
+
+    def _units(self) -> Iterator[list[tuple[int, Step]]]:
+        """The steps not yet settled, a unit (consecutive steps with one unit number) at a time."""
+        state = self.state
+        unit: list[tuple[int, Step]] = []
+        for n in sorted(state.offsets):
+            if state.settled(n):
+                continue
+            step = read_step_at(state.path, state.offsets[n])
+            if unit and (step.unit == 0 or step.unit != unit[-1][1].unit):
+                yield unit
+                unit = []
+            unit.append((n, step))
+        if unit:
+            yield unit
+
+    def _carry_out(self, unit: list[tuple[int, Step]]) -> None:
+        fresh: list[tuple[int, Step]] = []
+        for n, step in unit:
+            if n in self.state.begun and self._settle(n, step):
+                continue
+            fresh.append((n, step))
+        checked: list[tuple[int, Step, _Checked]] = []
+        for n, step in fresh:
+            try:
+                checked.append((n, step, verify(step)))
+            except StepRefused as refused:
+                for m, other in fresh:  # a photo is a unit: none of it goes
+                    self._skip(
+                        m, other, str(refused) if m == n else f"left alone with {step.source}: {refused}"
+                    )
+                return
+        for n, step, found in checked:
+            try:
+                self._act(n, step, found)
+            except OSError as error:
+                self._fail(n, step, f"{error.strerror or error}")
+                if error.errno in STOPPING_ERRNOS:
+                    self.stopped = f"stopped: {error.strerror} ({step.source})"
+                    return
+
+    def _skip(self, n: int, step: Step, reason: str) -> None:
+        self.journal.write({"t": "skip", "n": n, "reason": reason})
+        outcome = StepOutcome(n, step, "skipped", reason)
+        self.skipped.append(outcome)
+        self.events.finished(outcome)
+
+    def _fail(self, n: int, step: Step, reason: str) -> None:
+        self.journal.write({"t": "fail", "n": n, "reason": reason})
+        outcome = StepOutcome(n, step, "failed", reason)
+        self.failed.append(outcome)
+        self.events.finished(outcome)
+
+    def _act(self, n: int, step: Step, found: _Checked) -> None:
+        run_id = self.state.run_id
+        begin: Entry = {"t": "begin", "n": n, "inode": found.info.st_ino, "mode": found.info.st_mode}
+        if step.kind == "trash":
+            begin["target"] = trash_path(self.trash.root_for(step.source), run_id, step.source)
+        elif step.target is not None:
+            begin["target"] = step.target
+            begin["cross"] = not same_filesystem(step.source, step.target)
+        if found.reference is not None and found.reference_info is not None:
+            begin["ref"] = found.reference
+            begin["ref_inode"] = found.reference_info.st_ino
+        self.journal.write(begin, sync=True)
+        fault_point(n, "begin")
+        done: Entry = {"t": "done", "n": n}
+        target = begin.get("target")
+        match step.kind:
+            case "trash":
+                files.make_parents(str(target))
+                files.rename_noreplace(step.source, str(target))
+            case "delete":
+                files.unlink(step.source)
+            case "move-to" | "move" | "copy":
+                done["inode"] = self._carry(n, step, str(target), cross=bool(begin["cross"]))
+            case "hardlink" | "symlink":
+                temporary = temporary_name(step.source, run_id, n)
+                files.replace_with_link(
+                    step.source, str(found.reference), temporary, symbolic=step.kind == "symlink"
+                )
+                if step.kind == "hardlink" and found.reference_info is not None:
+                    done["inode"] = found.reference_info.st_ino
+                    done["mtime_ns"] = found.reference_info.st_mtime_ns
+        fault_point(n, "act")
+        self._mark_done(n, step, begin, done)
+
+    def _carry(self, n: int, step: Step, target: str, *, cross: bool) -> int:
+        """Move or copy `step.source` to `target`; across filesystems (or for a copy): copy to a
+        temporary name, fsync, rename into place, compare byte for byte, then remove the source."""
+        files.make_parents(target)
+        if not cross and step.kind != "copy":
+            files.rename_noreplace(step.source, target)
+            files.sync_folder(os.path.dirname(target))
+            return os.lstat(target).st_ino
+        temporary = temporary_name(target, self.state.run_id, n)
+        files.remove_if_exists(temporary)
+        files.copy_new(step.source, temporary)
+        files.rename_noreplace(temporary, target)
+        if not files.same_bytes(step.source, target):
+            files.unlink(target)
+            raise OSError(errno.EIO, "the copy differs from the original (removed; original kept)")
+        if step.kind != "copy":
+            files.unlink(step.source)
+        return os.lstat(target).st_ino
+
+    def _mark_done(self, n: int, step: Step, begin: Entry, done: Entry) -> None:
+        self.journal.write(done)
+        fault_point(n, "done")
+        deletes, upserts = catalog_change(step, begin, done)
+        self.batch.add(n, deletes, upserts)
+        self.done += 1
+        if step.kind != "copy":
+            self.bytes += step.size
+        self.events.finished(StepOutcome(n, step, "done"))
+
+    def _settle(self, n: int, step: Step) -> bool:
+        """A step begun before an interruption: finish what the disk shows was done (True), or
+        clean imgcat's half-made file and leave it to be done again (False)."""
+        begin = self.state.begun[n]
+        target = begin.get("target")
+        run_id = self.state.run_id
+        source_there = os.path.lexists(step.source)
+        if step.kind in LINKING:
+            files.remove_if_exists(temporary_name(step.source, run_id, n))
+            if _is_link_to(step, begin):
+                info = os.lstat(step.source)
+                self._mark_done(n, step, begin, {"t": "done", "n": n, "inode": info.st_ino,
+                                                  "mtime_ns": info.st_mtime_ns})  # fmt: skip
+                return True
+            return False
+        if step.kind == "delete":
+            if source_there:
+                return False
+            self._mark_done(n, step, begin, {"t": "done", "n": n})
+            return True
+        assert target is not None
+        files.remove_if_exists(temporary_name(str(target), run_id, n))
+        target_there = os.path.lexists(target)
+        if not target_there:
+            return False
+        if source_there and step.kind in CARRYING and step.kind != "copy":
+            if not files.same_bytes(step.source, target):
+                self._skip(
+                    n, step, f"interrupted: {target} differs from {step.source}; both left as they are"
+                )
+                return True
+            files.unlink(step.source)  # the copy was complete and equal: finish the move
+        elif source_there and step.kind == "trash":
+            self._skip(n, step, f"interrupted: a file is at {step.source} and in the trash at {target}")
+            return True
+        info = os.lstat(target)
+        if step.kind == "trash" and info.st_ino != begin.get("inode"):
+            self._skip(n, step, f"interrupted: {target} is not the file that was trashed")
+            return True
+        self._mark_done(n, step, begin, {"t": "done", "n": n, "inode": info.st_ino})
+        return True
+
+
+def _is_link_to(step: Step, begin: Entry) -> bool:
+    reference = begin.get("ref")
+    try:
+        info = os.lstat(step.source)
+    except OSError:
+        return False
+    if step.kind == "symlink":
+        with suppress(OSError):
+            return stat.S_ISLNK(info.st_mode) and os.readlink(step.source) == reference
+        return False
+    return info.st_ino == begin.get("ref_inode") and stat.S_ISREG(info.st_mode)
+
+
+def run_bytes(steps: Iterable[Step]) -> int:
+    return sum(step.size for step in steps if step.kind != "copy")

@@ -1,0 +1,227 @@
+"""Undo: a run's steps reverted, last first, each file checked before it is put back; nothing is
+ever overwritten. Trashed and moved files go back to their paths, copies made are removed (while
+the original is there), links made become files of their own again (with the original's mode
+and time); a deleted file cannot come back and is reported. The catalog gets its entries back.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from imgcat.actions import files
+from imgcat.actions.execute import (
+    ActionEvents,
+    CatalogBatch,
+    NoActionEvents,
+    RunRefusedError,
+    StepOutcome,
+    _check_catalog,
+    _Runner,
+    deferred_signals,
+    temporary_name,
+)
+from imgcat.actions.journal import (
+    Entry,
+    Journal,
+    RunState,
+    list_runs,
+    now_text,
+    read_state,
+    read_step_at,
+    run_lock,
+    runs_folder,
+)
+from imgcat.actions.plan import Step
+from imgcat.actions.trash import run_folder
+from imgcat.catalog.base import Catalog
+from imgcat.record import MediaRecord
+
+
+@dataclass(frozen=True, slots=True)
+class UndoResult:
+    run_id: str
+    restored: int
+    skipped: tuple[StepOutcome, ...]
+    stopped: bool = False
+    signal: int | None = None
+
+
+class StepKept(Exception):
+    """A step that cannot be undone (the file changed, something is in the way, or it is gone)."""
+
+
+def undoable_run(run_id: str | None, folder: Path | None = None) -> RunState:
+    """The run to undo: the one named, else the latest that did something and is not undone."""
+    from imgcat.actions.journal import find_run
+
+    if run_id is not None:
+        state = find_run(run_id, folder)
+        if not state.undoable:
+            raise RunRefusedError(f"run {state.run_id} is {state.state}: nothing to undo")
+        return state
+    for state in reversed(list_runs(folder)):
+        if state.undoable and (state.done or state.begun):
+            return state
+    raise RunRefusedError("no run to undo (see 'imgcat runs')")
+
+
+def undo_run(
+    run_id: str, catalog: Catalog, *, folder: Path | None = None, events: ActionEvents | None = None
+) -> UndoResult:
+    """Revert every step the run did, last first. An interrupted run's step in doubt is settled
+    first (finished if the disk shows it was done), so it is reverted too."""
+    folder = folder or runs_folder()
+    events = events or NoActionEvents()
+    with run_lock(folder):
+        state = read_state(folder / f"{run_id}.jsonl")
+        if not state.undoable:
+            raise RunRefusedError(f"run {run_id} is {state.state}: nothing to undo")
+        _check_catalog(state, catalog)
+        with deferred_signals() as stop:
+            if state.resumable and any(not state.settled(n) for n in state.begun):
+                _settle_doubtful(state, catalog)
+                state = read_state(state.path)
+            journal = Journal(state.path)
+            batch = CatalogBatch(catalog, journal)
+            restored = 0
+            skipped: list[StepOutcome] = []
+            try:
+                journal.write({"t": "undo", "at": now_text()}, sync=True)
+                todo = [n for n in sorted(state.done, reverse=True) if n not in state.undone]
+                events.started(len(todo))
+                for n in todo:
+                    if stop.requested:
+                        break
+                    step = read_step_at(state.path, state.offsets[n])
+                    journal.write({"t": "undo-begin", "n": n}, sync=True)
+                    try:
+                        deletes, upserts = _revert(n, step, state)
+                    except (StepKept, OSError) as error:
+                        reason = str(error) if isinstance(error, StepKept) else f"{error.strerror or error}"
+                        journal.write({"t": "undo-skip", "n": n, "reason": reason})
+                        outcome = StepOutcome(n, step, "skipped", reason)
+                        skipped.append(outcome)
+                        events.finished(outcome)
+                        continue
+                    journal.write({"t": "undone", "n": n})
+                    batch.add(n, deletes, upserts)
+                    restored += 1
+                    events.finished(StepOutcome(n, step, "done"))
+            finally:
+                batch.flush(marker="")
+                if not stop.requested:
+                    journal.write({"t": "undo-end", "at": now_text()}, sync=True)
+                journal.close()
+    return UndoResult(state.run_id, restored, tuple(skipped), stop.requested, stop.signal)
+
+
+def _settle_doubtful(state: RunState, catalog: Catalog) -> None:
+    runner = _Runner(state, catalog, NoActionEvents())
+    try:
+        for n in sorted(state.begun):
+            if not state.settled(n):
+                runner._settle(n, read_step_at(state.path, state.offsets[n]))
+        runner.batch.flush()
+    finally:
+        runner.close()
+
+
+def _revert(n: int, step: Step, state: RunState) -> tuple[list[str], list[MediaRecord]]:
+    """Put one step back; the catalog's changes to make. StepKept says why it cannot be."""
+    begin, done = state.begun.get(n, {}), state.done[n]
+    if n in state.emptied:
+        raise StepKept(f"{step.source}: the trash was emptied, it cannot come back")
+    match step.kind:
+        case "delete":
+            raise StepKept(f"{step.source} was deleted for good: it cannot come back")
+        case "trash" | "move-to" | "move":
+            inode = _put_back(n, step, begin, state.run_id)
+            return _restored(step, inode, moved_from=begin["target"] if step.kind == "move" else None)
+        case "copy":
+            _remove_copy(step, str(begin["target"]))
+            copy = None if step.record is None else step.record.moved_to(str(begin["target"]))
+            return ([] if copy is None else [copy.id]), []
+        case _:
+            inode = _unlink_link(n, step, begin, done, state.run_id)
+            return _restored(step, inode)
+
+
+def _restored(step: Step, inode: int, moved_from: str | None = None) -> tuple[list[str], list[MediaRecord]]:
+    if step.record is None:
+        return [], []
+    deletes = [] if moved_from is None else [step.record.moved_to(moved_from).id]
+    return deletes, [replace(step.record, inode=inode)]
+
+
+def _check_free(path: str, where: str) -> None:
+    if os.path.lexists(path):
+        raise StepKept(f"a file is at {path} now: never overwritten; the original stays at {where}")
+
+
+def _put_back(n: int, step: Step, begin: Entry, run_id: str) -> int:
+    """A trashed or moved file goes back to its path, if it is still as it was left there."""
+    where = str(begin["target"])
+    try:
+        info = os.lstat(where)
+    except FileNotFoundError:
+        raise StepKept(f"{step.source}: no longer at {where}") from None
+    if not stat.S_ISREG(info.st_mode) or (info.st_size, info.st_mtime_ns) != (step.size, step.mtime_ns):
+        raise StepKept(f"{where} changed since it was put there: left where it is")
+    if not begin.get("cross") and info.st_ino != begin.get("inode"):
+        raise StepKept(f"{where} is not the file that was put there: left where it is")
+    _check_free(step.source, where)
+    files.make_parents(step.source)
+    if begin.get("cross"):
+        temporary = temporary_name(step.source, run_id, n)
+        files.remove_if_exists(temporary)
+        files.copy_new(where, temporary)
+        files.rename_noreplace(temporary, step.source)
+        if not files.same_bytes(where, step.source):
+            files.unlink(step.source)
+            raise StepKept(f"the copy back from {where} differs: left where it is")
+        files.unlink(where)
+    else:
+        files.rename_noreplace(where, step.source)
+    files.sync_folder(os.path.dirname(step.source))
+    top = run_folder(where, run_id)
+    if step.kind == "trash" and top is not None:
+        files.remove_empty_folders(os.path.dirname(where), os.path.dirname(top))
+    return os.lstat(step.source).st_ino
+
+
+def _remove_copy(step: Step, copy: str) -> None:
+    """A copy imgcat made goes, while the original is there and the copy is still the same."""
+    if not os.path.lexists(copy):
+        return
+    if not os.path.isfile(step.source) or not files.same_bytes(step.source, copy):
+        raise StepKept(f"{copy} is kept: the original {step.source} is gone or differs from it")
+    files.unlink(copy)
+
+
+def _unlink_link(n: int, step: Step, begin: Entry, done: Entry, run_id: str) -> int:
+    """A link imgcat made becomes a file of its own again, with the original's mode and time."""
+    reference = str(begin.get("ref"))
+    try:
+        info = os.lstat(step.source)
+    except FileNotFoundError:
+        raise StepKept(f"{step.source} is gone: nothing to put back") from None
+    if step.kind == "symlink":
+        if not stat.S_ISLNK(info.st_mode) or os.readlink(step.source) != reference:
+            raise StepKept(f"{step.source} is no longer the link imgcat made: left as it is")
+        origin = reference
+    else:
+        if not stat.S_ISREG(info.st_mode) or info.st_ino != done.get("inode", begin.get("ref_inode")):
+            raise StepKept(f"{step.source} is no longer the link imgcat made: left as it is")
+        origin = step.source  # the same inode as the reference: its bytes
+    try:
+        content = os.stat(origin)
+    except OSError:
+        raise StepKept(f"{reference}, the kept copy {step.source} linked to, is gone") from None
+    if content.st_size != step.size:
+        raise StepKept(f"{reference} changed since the link was made: left as it is")
+    temporary = temporary_name(step.source, run_id, n)
+    files.replace_with_copy(step.source, origin, temporary, int(begin.get("mode", 0o644)), step.mtime_ns)
+    return os.lstat(step.source).st_ino
