@@ -19,7 +19,7 @@ from imgcat.policy.names import looks_like_copy
 Decision = Literal["keep", "remove"]
 PREFERENCES: Final = ("original-name", "shortest-path", "oldest", "newest")
 DEFAULT_PREFER: Final = ("original-name", "shortest-path")
-MEDIA_ROLES: Final = frozenset({"live_video", "live_still", "raw", "jpeg"})
+MEDIA_ROLES: Final = frozenset({"live_video", "live_still", "raw", "jpeg", "edited", "original"})
 
 
 class PolicyError(UsageError):
