@@ -32,7 +32,6 @@ from imgcat.actions.journal import (
     Journal,
     RunState,
     create_journal,
-    new_run_id,
     now_text,
     read_state,
     read_step_at,
@@ -108,9 +107,9 @@ def start_run(
     """Write the plan to a new journal (streamed: the plan never needs to fit in memory)."""
     folder = folder or runs_folder()
     now = datetime.now(UTC)
-    run_id = new_run_id(now)
     header = {"started": now.isoformat(timespec="seconds"), "command": command, "catalog": catalog.location}
-    journal = create_journal(folder, run_id, header)
+    journal = create_journal(folder, now, header)
+    run_id = journal.run_id
     count = size = 0
     try:
         for step in steps:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -42,8 +41,8 @@ def runs_folder(home: Path | None = None) -> Path:
 
 
 def new_run_id(now: datetime) -> str:
-    """Sortable by time, unique: 20261125-093301-7f3a."""
-    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    """Sortable by time to the millisecond: 20261125-093301-042 (`create_journal` makes it unique)."""
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}"
 
 
 def step_to_json(step: Step) -> Entry:
@@ -98,11 +97,26 @@ class Journal:
         self._file.close()
 
 
-def create_journal(folder: Path, run_id: str, header: Entry) -> Journal:
+def create_journal(folder: Path, now: datetime, header: Entry) -> Journal:
+    """A new journal, named after `now`; a run started in the same millisecond as the last one
+    takes the next free millisecond, so runs sort by name in the order they were made."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{run_id}.jsonl"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+    latest = max((p.stem for p in folder.glob("*.jsonl")), default="")
+    if latest and new_run_id(now) <= latest:  # same millisecond, or the clock went back
+        with suppress(ValueError):
+            now = datetime.strptime(latest, "%Y%m%d-%H%M%S-%f").replace(tzinfo=UTC) + timedelta(
+                milliseconds=1
+            )
+    while True:
+        run_id = new_run_id(now)
+        path = folder / f"{run_id}.jsonl"
+        try:
+            if run_id > latest:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+        except FileExistsError:
+            pass
+        now += timedelta(milliseconds=1)
     journal = Journal(path)
     journal.write({"t": "run", "id": run_id, "version": VERSION, **header})
     return journal
