@@ -24,8 +24,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Final, Protocol
 
-import xxhash
-
 from imgcat.actions import files
 from imgcat.actions.journal import (
     Entry,
@@ -44,6 +42,7 @@ from imgcat.actions.trash import TrashFolders, trash_path
 from imgcat.catalog.base import Catalog
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.record import MediaRecord
+from imgcat.scan.checksum import file_checksum
 
 CATALOG_BATCH: Final = 200
 FAULT_ENV: Final = "IMGCAT_TEST_KILL_AFTER_STEP"  # tests only: "k" or "k:begin|act|done"
@@ -232,7 +231,7 @@ def verify(step: Step) -> _Checked:
         raise StepRefused(f"{step.target} exists: never overwritten")
     if step.references:
         checked.reference, checked.reference_info = _matching_reference(step, info)
-    elif step.checksum is not None and _checksum(step.source) != step.checksum:
+    elif step.checksum is not None and file_checksum(step.source) != step.checksum:
         raise StepRefused("its content differs from the catalog's: left alone")
     return checked
 
@@ -258,14 +257,6 @@ def _matching_reference(step: Step, info: os.stat_result) -> tuple[str, os.stat_
         else:
             return reference, theirs
     raise StepRefused("no kept copy matches it now: " + "; ".join(why))
-
-
-def _checksum(path: str) -> str:
-    digest = xxhash.xxh3_128()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(files.CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def temporary_name(path: str, run_id: str, n: int) -> str:
