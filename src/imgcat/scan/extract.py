@@ -28,8 +28,11 @@ from imgcat.scan.pixels import PixelFacts, pixel_facts, work_image
 from imgcat.scan.raw import read_raw
 from imgcat.scan.tiff import TiffTags, read_tiff
 from imgcat.scan.video import mdpm_capture_time, video_facts
+from imgcat.scan.video_tags import container_facts
 
-EXTRACTOR_VERSION: Final = 3  # 2: Apple's content identifier, sidecar times; 3: containers checked
+EXTRACTOR_VERSION: Final = 4  # 2: Apple's content identifier, sidecar times; 3: containers checked
+# 4: video places from loci/@xyz/ilst and ISO 6709's minute forms, recorded dates with offsets,
+#    AVI IDIT formats and ICRD, ASF creation dates, camcorder MOI dates
 CONTENT_ID_MAX: Final = 128
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
 MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
@@ -305,6 +308,10 @@ def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
             with open(base.path, "rb") as file:
                 captured_at, offset = mdpm_capture_time(file.read(MDPM_SEARCH))
             facts = replace(facts, captured_at=captured_at, captured_offset=offset)
+        extra = container_facts(base.path, base.format)
+        if extra.captured_at is not None and (base.format in ("avi", "wmv") or facts.captured_at is None):
+            facts = replace(facts, captured_at=extra.captured_at, captured_offset=None)
+        facts = replace(facts, gps=extra.gps or facts.gps)
     except (OSError, RuntimeError, ValueError) as error:
         return replace(base, errors=(ExtractError("video", _reason(error)),)), None
     record = replace(

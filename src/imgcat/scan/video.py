@@ -11,11 +11,15 @@ from pymediainfo import MediaInfo
 
 from imgcat.record import GeoPoint
 from imgcat.scan.names import datetime_from_parts
+from imgcat.scan.video_tags import iso6709
 
-_ISO6709: Final = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
-_APPLE_DATE: Final = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-]\d{2}):?(\d{2})$")
 _PLAIN_DATE: Final = re.compile(
-    r"^(?:UTC )?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?( UTC)?$"
+    r"^(?:UTC )?(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?( UTC|Z)?$"
+)
+# A date with its offset, as Android and 3GPP write it in `udta/date` or `©day`
+# (mediainfo's recorded date): 2020-11-20T15:04:02+0100.
+_ZONED_DATE: Final = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?([+-]\d{2}):?(\d{2})$"
 )
 
 
@@ -66,13 +70,17 @@ def video_facts(path: str) -> VideoFacts:
 
 
 def video_capture_time(general: dict[str, object]) -> tuple[datetime | None, int | None]:
-    """Apple's creation date (local, with its offset) first; then the container's dates, which
-    QuickTime/MP4 store in UTC; AVI's mastered date is a local time without offset."""
-    apple = _APPLE_DATE.match(str(general.get("comapplequicktimecreationdate") or ""))
-    if apple:
-        *parts, hours, minutes = apple.groups()
-        offset = int(hours) * 60 + (int(minutes) if not hours.startswith("-") else -int(minutes))
-        return datetime_from_parts(parts).replace(tzinfo=timezone(timedelta(minutes=offset))), offset
+    """Apple's creation date (local, with its offset) first, then a recorded date with its offset
+    (Android and 3GPP `udta/date`, `©day`); then the container's dates, which QuickTime/MP4 store
+    in UTC; AVI's mastered date is a local time without offset."""
+    for text in (general.get("comapplequicktimecreationdate"), general.get("recorded_date")):
+        zoned = _ZONED_DATE.match(str(text or ""))
+        if zoned is not None:
+            *parts, hours, minutes = zoned.groups()
+            offset = int(hours) * 60 + (int(minutes) if not hours.startswith("-") else -int(minutes))
+            moment = datetime_from_parts(parts)
+            if moment.year > 1970:
+                return moment.replace(tzinfo=timezone(timedelta(minutes=offset))), offset
     for key in ("recorded_date", "encoded_date", "tagged_date", "mastered_date"):
         match = _PLAIN_DATE.match(str(general.get(key) or ""))
         if match is None:
@@ -85,17 +93,6 @@ def video_capture_time(general: dict[str, object]) -> tuple[datetime | None, int
             return moment.replace(tzinfo=UTC), None
         return moment, None
     return None, None
-
-
-def iso6709(text: str | None) -> GeoPoint | None:
-    """`+51.4169-000.0806+028.516/` → GeoPoint(51.4169, -0.0806, 28.516)."""
-    match = _ISO6709.match(text or "")
-    if match is None:
-        return None
-    lat, lon, alt = match.groups()
-    if not (-90 <= float(lat) <= 90 and -180 <= float(lon) <= 180):
-        return None
-    return GeoPoint(float(lat), float(lon), None if alt is None else float(alt))
 
 
 def _number(value: object) -> float | None:
