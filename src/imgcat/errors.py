@@ -29,3 +29,7 @@ class SchemaTooNewError(ImgcatError):
 
 class StoreWriteError(ImgcatError):
     """The catalog store refused some writes."""
+
+
+class CatalogReadOnlyError(StoreWriteError):
+    """The catalog can be read but not written (no write permission, a read-only disk)."""

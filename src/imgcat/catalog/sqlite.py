@@ -1,14 +1,23 @@
-"""The embedded catalog: one SQLite file, WAL, safe for several imgcat processes at once."""
+"""The embedded catalog: one SQLite file, WAL, safe for several imgcat processes at once.
+
+A catalog that cannot be written (no write permission on it or its folder, a read-only mount, a
+shared drive) is opened read-only: everything that reads works, and the first write says why it
+cannot be done. A write that fails (a full disk, an I/O error) is rolled back and becomes one
+`StoreWriteError` naming the catalog and the cause; the file stays sound.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
+from urllib.parse import quote
 
 from imgcat.catalog.base import (
     Bucket,
@@ -25,7 +34,7 @@ from imgcat.catalog.base import (
     grouped_copies,
     ranked,
 )
-from imgcat.errors import SchemaTooNewError, StoreUnavailableError
+from imgcat.errors import CatalogReadOnlyError, SchemaTooNewError, StoreUnavailableError, StoreWriteError
 from imgcat.record import (
     DERIVED_FROM_PATH,
     FIELDS,
@@ -206,16 +215,61 @@ class SqliteCatalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.read_only: str | None = None  # why the catalog cannot be written, when it cannot
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db = self._open_for_writing()
+        except sqlite3.DatabaseError as error:
+            why = _why_read_only(path)
+            if why is None and not path.exists() and not os.access(path.parent, os.W_OK):
+                raise StoreUnavailableError(
+                    f"cannot create catalog {path}: no write permission on its folder"
+                ) from error
+            if why is None:
+                raise StoreUnavailableError(f"cannot open catalog {path}: {_cause(error)}") from error
+            self._db = self._open_for_reading(why)
+        except OSError as error:
+            raise StoreUnavailableError(f"cannot open catalog {path}: {error.strerror or error}") from error
+
+    def _open_for_writing(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._db = db
             self._migrate()
-        except (OSError, sqlite3.DatabaseError) as error:
-            raise StoreUnavailableError(f"cannot open catalog {path}: {error}") from error
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_for_reading(self, why: str) -> sqlite3.Connection:
+        """Open without writing anything, not even the WAL's shared-memory file when the folder is
+        read-only (then the file is taken as it is: `immutable`)."""
+        self.read_only = why
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+        for options in ("", "&immutable=1"):
+            try:
+                db = sqlite3.connect(uri + options, uri=True, isolation_level=None)
+                db.row_factory = sqlite3.Row
+                version: int = db.execute("PRAGMA user_version").fetchone()[0]
+                break
+            except sqlite3.DatabaseError as error:
+                failure = error
+        else:
+            raise StoreUnavailableError(f"cannot open catalog {self.path}: {_cause(failure)}") from failure
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"catalog {self.path} has schema {version}, newer than this imgcat knows ({SCHEMA_VERSION}): "
+                "upgrade imgcat"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreUnavailableError(
+                f"catalog {self.path} has schema {version} and needs upgrading, but cannot be written: {why}"
+            )
+        return db
 
     @property
     def location(self) -> str:
@@ -227,7 +281,12 @@ class SqliteCatalog:
         return version
 
     def _migrate(self) -> None:
-        with self._write():
+        """Bring the schema to SCHEMA_VERSION. A current catalog is not written to at all, so that
+        one on a full or read-only disk opens as well."""
+        if self.schema_version == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
             version = self.schema_version
             if version > SCHEMA_VERSION:
                 raise SchemaTooNewError(
@@ -240,9 +299,16 @@ class SqliteCatalog:
             for step in range(version, SCHEMA_VERSION):
                 _run_script(self._db, MIGRATIONS[step])
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _write(self) -> _WriteTransaction:
-        return _WriteTransaction(self._db)
+        if self.read_only is not None:
+            raise CatalogReadOnlyError(f"cannot write catalog {self.path}: {self.read_only}")
+        return _WriteTransaction(self._db, self.path)
 
     def upsert_many(self, records: Iterable[MediaRecord]) -> int:
         written = 0
@@ -461,13 +527,73 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
 
 
 class _WriteTransaction:
-    """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so concurrent writers queue."""
+    """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so concurrent writers queue. A
+    failed write is rolled back and reported as one StoreWriteError naming the catalog."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
+        self._path = path
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as error:
+            raise self._failed(error) from error
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self._db.execute("COMMIT" if error is None else "ROLLBACK")
+        if error is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.DatabaseError as failure:
+                error = failure
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):  # SQLite may have rolled back by itself
+                self._db.execute("ROLLBACK")
+        if isinstance(error, sqlite3.DatabaseError):
+            raise self._failed(error) from error
+
+    def _failed(self, error: sqlite3.DatabaseError) -> StoreWriteError:
+        why = _why_read_only(self._path) if _name(error).startswith("SQLITE_READONLY") else None
+        if why is not None:
+            return CatalogReadOnlyError(f"cannot write catalog {self._path}: {why}")
+        return StoreWriteError(f"cannot write catalog {self._path}: {_cause(error)}")
+
+
+_CAUSES: Final = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "it is read-only",
+    "SQLITE_IOERR": "the disk failed to read or write it (I/O error)",
+    "SQLITE_CORRUPT": "the file is damaged",
+    "SQLITE_NOTADB": "the file is not an imgcat catalog (not SQLite)",
+    "SQLITE_BUSY": "another process keeps it locked",
+    "SQLITE_LOCKED": "another process keeps it locked",
+    "SQLITE_CANTOPEN": "the file cannot be opened",
+    "SQLITE_PERM": "permission denied",
+}
+
+
+def _name(error: sqlite3.DatabaseError) -> str:
+    return str(getattr(error, "sqlite_errorname", "") or "")
+
+
+def _cause(error: sqlite3.DatabaseError) -> str:
+    """What went wrong, for people: 'the disk is full', not 'database or disk is full'."""
+    name = _name(error)
+    return next((cause for code, cause in _CAUSES.items() if name.startswith(code)), str(error))
+
+
+def _why_read_only(path: Path) -> str | None:
+    """Why the catalog at `path` can be read but not written, or None if it should be writable."""
+    if not path.exists():
+        return None
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK):
+        return "no write permission on the file"
+    if not os.access(path.parent, os.W_OK):
+        return f"no write permission on its folder {path.parent} (needed beside it while writing)"
+    return None

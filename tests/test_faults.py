@@ -1,0 +1,172 @@
+"""Faults are one line and leave nothing behind: a full disk, a read-only catalog.
+
+Real faults, not mocks: the catalog goes on a small tmpfs (tests run as root; mounting needs
+CAP_SYS_ADMIN), and permissions are made to hold for root by running without the capabilities that
+let root read and write anything (setpriv, as in test_bad_input.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.operations.add import add_folder
+from media import MEDIA, copy_media
+
+SMALL_JPEG = MEDIA / "sony_cybershot" / "Sony Cybershot (3).jpg"  # 34 kB: quick to read
+
+
+@contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `where` for the test's length."""
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def imgcat_process(*args: str, as_user: bool = False) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "imgcat", *args]
+    if as_user and os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def integrity(db: Path) -> str:
+    check = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        answer: str = check.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        check.close()
+    return answer
+
+
+def test_a_full_disk_is_one_error_line_and_the_next_run_completes(tmp_path: Path) -> None:
+    tree = tmp_path / "photos"
+    tree.mkdir()
+    for i in range(600):  # 600 real photos, as hard links: no copying
+        os.link(SMALL_JPEG, tree / f"IMG_{i:04d}.jpg")
+    with small_disk(tmp_path / "small", "2m") as disk:
+        db = disk / "catalog.sqlite"
+        SqliteCatalog(db).close()
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * (free - 640 * 1024))  # room for two windows of entries
+        full = imgcat_process("add", str(tree), "--db", str(db), "--workers", "2", "-q")
+        assert full.returncode == 1
+        assert full.stderr == f"error: cannot write catalog {db}: the disk is full\n"
+        assert integrity(db) == "ok"
+        saved = SqliteCatalog(db).count()
+        assert 0 < saved < 600
+        filler.unlink()  # space freed
+        again = imgcat_process("add", str(tree), "--db", str(db), "--workers", "2", "-q")
+        assert (again.returncode, again.stderr) == (0, "")
+        assert SqliteCatalog(db).count() == 600
+        assert integrity(db) == "ok"
+
+
+def _cataloged(tmp_path: Path) -> tuple[Path, Path]:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    catalog = SqliteCatalog(folder / "c.sqlite")
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    catalog.close()
+    return root, folder / "c.sqlite"
+
+
+def _reads_and_refuses_writes(root: Path, db: Path, why: str, *, as_user: bool) -> None:
+    store = ["--db", str(db), "--device", "d"]
+    photo = root / "nikon_coolpix_p6000" / "DSCN0010.jpg"
+    stats, listed, status, dry, add, sync = _in_one_process(
+        [
+            ["stats", "--json", "--db", str(db)],
+            ["ls", str(root), "-r", "--catalog", "--json", *store],
+            ["--db", str(db)],
+            ["sync", str(root), "--dry-run", "-q", *store],
+            ["add", str(root), "--workers", "0", "-q", *store],
+            ["sync", str(root / "nikon_coolpix_p6000"), "-q", "--yes", *store],  # after a deletion
+        ],
+        before_last=lambda: photo.unlink(),
+        as_user=as_user,
+    )
+    assert stats["code"] == 0, stats["err"]
+    assert json.loads(str(stats["out"]))["summary"]["records"] == 4
+    assert listed["code"] == 0, listed["err"]
+    assert len(json.loads(str(listed["out"]))) == 4
+    assert status["code"] == 0, status["err"]
+    assert f"catalog: {db}\n4 files" in str(status["out"])
+    assert (dry["code"], dry["err"]) == (0, "")
+    refused = f"error: cannot write catalog {db}: {why}\n"
+    assert (add["code"], add["err"]) == (1, refused)
+    assert (sync["code"], sync["err"]) == (1, refused)
+
+
+def _in_one_process(
+    command_lines: list[list[str]], *, before_last: Callable[[], None], as_user: bool
+) -> list[dict[str, object]]:
+    """Run the command lines in one imgcat process (one start-up), then the last one in another,
+    after `before_last` changed the disk."""
+
+    def run(lines: list[list[str]]) -> list[dict[str, object]]:
+        command = [sys.executable, str(Path(__file__).parent / "imgcat_runs.py"), json.dumps(lines)]
+        if as_user and os.geteuid() == 0:
+            command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        results: list[dict[str, object]] = json.loads(done.stdout)
+        return results
+
+    first = run(command_lines[:-1])
+    before_last()
+    return [*first, *run(command_lines[-1:])]
+
+
+def test_a_catalog_without_write_permission_is_read_and_writers_say_why(tmp_path: Path) -> None:
+    root, db = _cataloged(tmp_path)
+    db.chmod(0o444)
+    _reads_and_refuses_writes(root, db, "no write permission on the file", as_user=True)
+    db.chmod(0o644)
+    assert SqliteCatalog(db).count() == 4
+
+
+def test_a_catalog_in_a_folder_without_write_permission_is_read_and_writers_say_why(tmp_path: Path) -> None:
+    root, db = _cataloged(tmp_path)
+    db.parent.chmod(0o555)  # WAL needs files beside the catalog: none can be made
+    try:
+        _reads_and_refuses_writes(
+            root,
+            db,
+            f"no write permission on its folder {db.parent} (needed beside it while writing)",
+            as_user=True,
+        )
+    finally:
+        db.parent.chmod(0o755)
+    assert SqliteCatalog(db).count() == 4
+
+
+def test_a_catalog_on_a_read_only_mount_is_read_and_writers_say_why(tmp_path: Path) -> None:
+    root, db = _cataloged(tmp_path)
+    with small_disk(tmp_path / "usb", "4m") as disk:
+        shutil.copy2(db, disk / "c.sqlite")
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        _reads_and_refuses_writes(root, disk / "c.sqlite", "it is on a read-only file system", as_user=False)
