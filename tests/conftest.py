@@ -89,6 +89,7 @@ def full_record(path: str = "/photos/2019/IMG_0001.JPG") -> MediaRecord:
         clipped_dark=0.01,
         clipped_bright=0.002,
         entropy=7.1,
+        edge_width=0.62,
         content_id="1745E022-9712-43C7-B024-F308EC6413CB",
         companions=(Companion("live_video", "/photos/2019/IMG_0001.MOV"),
                     Companion("sidecar", "/photos/2019/IMG_0001.AAE")),

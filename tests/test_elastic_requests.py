@@ -19,7 +19,7 @@ from elasticsearch.exceptions import HTTP_EXCEPTIONS
 from clirun import imgcat
 from conftest import full_record, make_record
 from imgcat.catalog import elastic
-from imgcat.catalog.base import Bucket, ContentCopy, ContentQuery, Stamp
+from imgcat.catalog.base import Bucket, ContentCopy, ContentQuery, JunkQuery, Stamp
 from imgcat.catalog.elastic import (
     MEDIA_MAPPING,
     ElasticCatalog,
@@ -542,3 +542,38 @@ def test_only_keys_with_enough_entries_are_fetched_unless_a_folder_narrowed_the_
     assert elastic.wanted_checksums(page, ContentQuery(min_copies=3)) == ["a"]
     assert elastic.wanted_checksums(page, ContentQuery(under=("/x",))) == ["a", "b", "c"]
     assert elastic.wanted_checksums(page, ContentQuery(min_copies=1)) == ["a", "b", "c"]
+
+
+def test_junk_candidates_are_one_filtered_search_any_condition_under_the_folder() -> None:
+    query = JunkQuery(
+        device="laptop", prefix="/photos", damaged=True, side_below=224, contrast_below=0.02,
+        brightness_below=0.04, brightness_at_least=0.8, edge_width_at_least=0.72, duration_below=1.0,
+    )  # fmt: skip
+    search = elastic.junk_search("catalog", query)
+    assert search is not None
+    body = search.to_dict()
+    should = [
+        {"exists": {"field": "errors.stage"}},
+        {"range": {"display_width": {"lt": 224}}},
+        {"range": {"display_height": {"lt": 224}}},
+        {"range": {"contrast": {"lt": 0.02}}},
+        {"range": {"brightness": {"lt": 0.04}}},
+        {"range": {"brightness": {"gte": 0.8}}},
+        {"range": {"edge_width": {"gte": 0.72}}},
+        {"range": {"duration_s": {"lt": 1.0}}},
+    ]
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                {"bool": {"should": should, "minimum_should_match": 1}},
+                under_query("laptop", "/photos").to_dict(),
+            ]
+        }
+    }
+    assert (body["sort"], body["size"]) == (["_doc"], elastic.PAGE_SIZE)
+    every_device = elastic.junk_search("catalog", JunkQuery(edge_width_at_least=0.72))
+    assert every_device is not None
+    assert every_device.to_dict()["query"]["bool"]["filter"] == [
+        {"bool": {"should": [{"range": {"edge_width": {"gte": 0.72}}}], "minimum_should_match": 1}}
+    ]
+    assert elastic.junk_search("catalog", JunkQuery(device="laptop")) is None

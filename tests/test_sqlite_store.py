@@ -85,7 +85,7 @@ def test_catalog_from_schema_version_4_gains_content_ids_on_open(tmp_path: Path)
     old.close()
 
     catalog = SqliteCatalog(db)
-    assert (catalog.schema_version, catalog.get("laptop", record.path)) == (5, record)
+    assert (catalog.schema_version, catalog.get("laptop", record.path)) == (SCHEMA_VERSION, record)
     video = make_record("/old/clip.mov", kind="video", format="mov", content_id="A1")
     catalog.upsert_many([replace(record, content_id="A1"), video])
     found = list(catalog.with_content_ids("laptop", "/old", ["A1"]))
@@ -93,6 +93,31 @@ def test_catalog_from_schema_version_4_gains_content_ids_on_open(tmp_path: Path)
     query = f"{sqlite_store._SELECT} WHERE content_id IN (?) AND device = ? AND dir = ?"
     plan = " | ".join(row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}", ["A1", "d", "/"]))
     assert "media_content_id" in plan, plan
+
+
+def test_catalog_from_schema_version_5_gains_edge_widths_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "v5.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(sqlite_store._CREATE_V1)
+    for step in (1, 2, 3, 4):
+        old.executescript(sqlite_store.MIGRATIONS[step])
+    old.execute("PRAGMA user_version = 5")
+    record = make_record("/old/IMG_1.jpg", checksum="abc", sharpness=12.5)
+    columns = [row[1] for row in old.execute("PRAGMA table_info(media)")]  # version 5's
+    assert "edge_width" not in columns
+    row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
+    old.execute(
+        f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(db)
+    assert (catalog.schema_version, catalog.get("laptop", record.path)) == (SCHEMA_VERSION, record)
+    catalog.upsert_many([replace(record, edge_width=1.25)])
+    stored = catalog.get("laptop", record.path)
+    assert stored is not None and stored.edge_width == 1.25
 
 
 def test_catalog_from_a_newer_imgcat_is_refused_untouched(tmp_path: Path) -> None:

@@ -159,6 +159,7 @@ class MediaRecord:
     clipped_dark: float | None = None
     clipped_bright: float | None = None
     entropy: float | None = None
+    edge_width: float | None = None
     content_id: Label | None = None  # Apple's Live Photo pairing id, the same in the still and the video
     companions: tuple[Companion, ...] = field(default=())
     errors: tuple[ExtractError, ...] = field(default=())

@@ -88,6 +88,27 @@ class ContentGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class JunkQuery:
+    """Which entries `junk_candidates` returns: those under `prefix` (every folder when None) on
+    `device` (every device when None) that meet at least one of the conditions set (None leaves a
+    condition out). A superset: the caller judges each entry exactly (`policy.junk`).
+
+    `damaged`: entries with anything in `errors`. `side_below`: pictures whose shown width or
+    height is below this. The rest compare a stored measure: `contrast`, `brightness` (below or at
+    least), `edge_width` (at least), `duration_s` (below)."""
+
+    device: str | None = None
+    prefix: str | None = None
+    damaged: bool = False
+    side_below: int | None = None
+    contrast_below: float | None = None
+    brightness_below: float | None = None
+    brightness_at_least: float | None = None
+    edge_width_at_least: float | None = None
+    duration_below: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Bucket:
     key: str
     count: int
@@ -169,6 +190,11 @@ class Catalog(Protocol):
     def content_groups(self, query: ContentQuery) -> Iterator[ContentGroup]:
         """Entries grouped by content (checksum and size), streamed in checksum order; groups with
         fewer than `query.min_copies` entries are left out."""
+        ...
+
+    def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
+        """Every entry that meets one of the query's conditions (see `JunkQuery`), filtered in the
+        store, in no particular order."""
         ...
 
     def add_location(self, device: str, path: str) -> None:

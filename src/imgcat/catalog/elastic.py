@@ -38,6 +38,7 @@ from imgcat.catalog.base import (
     ContentGroup,
     ContentQuery,
     FileState,
+    JunkQuery,
     Stamp,
     batched,
     camera_buckets,
@@ -427,6 +428,34 @@ def content_ids_search(index: str, device: str, folder: str, content_ids: list[s
     return records_search(index, Q("bool", filter=[query, Q("terms", content_id=content_ids)]), ["path"])
 
 
+def junk_search(index: str, query: JunkQuery) -> Search | None:
+    """The entries `junk_candidates` returns (see `JunkQuery`); None when no condition is set."""
+    should: list[Query] = []
+    if query.damaged:
+        should.append(Q("exists", field="errors.stage"))
+    if query.side_below is not None:
+        should += [
+            Q("range", **{side: {"lt": query.side_below}}) for side in ("display_width", "display_height")
+        ]
+    for field, operator, value in (
+        ("contrast", "lt", query.contrast_below),
+        ("brightness", "lt", query.brightness_below),
+        ("brightness", "gte", query.brightness_at_least),
+        ("edge_width", "gte", query.edge_width_at_least),
+        ("duration_s", "lt", query.duration_below),
+    ):
+        if value is not None:
+            should.append(Q("range", **{field: {operator: value}}))
+    if not should:
+        return None
+    where: list[Query] = [Q("bool", should=should, minimum_should_match=1)]
+    if query.prefix is not None:
+        where.append(under_query(query.device, query.prefix))
+    elif query.device is not None:
+        where.append(Q("term", device=query.device))
+    return records_search(index, Q("bool", filter=where), ["_doc"])
+
+
 def summary_search(index: str) -> Search:
     search = Search(index=index).extra(size=0, track_total_hits=True)
     search.aggs.metric("bytes", "sum", field="size")
@@ -671,6 +700,14 @@ class ElasticCatalog:
             for batch in batched(sorted(set(content_ids)), PAGE_SIZE):
                 for hit in self._iter_hits(content_ids_search(self.index, device, folder, batch)):
                     yield record_from_source(hit["_source"])
+
+    def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
+        search = junk_search(self.index, query)
+        if search is None:
+            return
+        with self._reaching(), _unless_no_index():
+            for hit in self._iter_hits(search):
+                yield record_from_source(hit["_source"])
 
     def delete_many(self, ids: Iterable[str]) -> int:
         with self._reaching():

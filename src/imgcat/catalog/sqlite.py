@@ -27,6 +27,7 @@ from imgcat.catalog.base import (
     ContentGroup,
     ContentQuery,
     FileState,
+    JunkQuery,
     Stamp,
     batched,
     camera_buckets,
@@ -50,7 +51,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
@@ -171,6 +172,7 @@ MIGRATIONS: Final[dict[int, str]] = {
         ON media(device, dir, path, size, mtime_ns, path_raw, extractor_version, companions);
     """,
     4: add_columns("content_id") + "CREATE INDEX media_content_id ON media(content_id);",
+    5: add_columns("edge_width"),
 }
 
 
@@ -420,6 +422,13 @@ class SqliteCatalog:
         copies = map(_copy_from_row, rows.execute(f"{sql} ORDER BY checksum, size", params))
         yield from grouped_copies(copies, query.min_copies)
 
+    def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
+        where, params = junk_where(query)
+        if where is None:
+            return
+        for row in self._db.execute(f"{_SELECT} WHERE {where}", params):
+            yield record_from_row(row)
+
     def add_location(self, device: str, path: str) -> None:
         text, raw = path_to_text(path)
         with self._write():
@@ -500,6 +509,36 @@ def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Se
 _COPY_COLUMNS: Final = (
     "id, device, path, path_raw, size, mtime_ns, inode, checksum, kind, captured_at, companions"
 )
+
+
+def junk_where(query: JunkQuery) -> tuple[str | None, list[object]]:
+    """The WHERE clause of `junk_candidates`; None when the query sets no condition."""
+    conditions: list[str] = []
+    params: list[object] = []
+    if query.damaged:
+        conditions.append("errors != '[]'")
+    if query.side_below is not None:
+        conditions.append("display_width < ? OR display_height < ?")
+        params += [query.side_below, query.side_below]
+    for column, operator, value in (
+        ("contrast", "<", query.contrast_below),
+        ("brightness", "<", query.brightness_below),
+        ("brightness", ">=", query.brightness_at_least),
+        ("edge_width", ">=", query.edge_width_at_least),
+        ("duration_s", "<", query.duration_below),
+    ):
+        if value is not None:
+            conditions.append(f"{column} {operator} ?")
+            params.append(value)
+    if not conditions:
+        return None, []
+    where = f"({' OR '.join(conditions)})"
+    if query.prefix is not None:
+        under, under_params = _under(query.device, query.prefix, recursive=True)
+        return f"{under} AND {where}", [*under_params, *params]
+    if query.device is not None:
+        return f"device = ? AND {where}", [query.device, *params]
+    return where, params
 
 
 def _content_filter(query: ContentQuery) -> tuple[str, list[object]]:

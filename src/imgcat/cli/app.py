@@ -13,7 +13,7 @@ import typer
 import typer.main
 
 from imgcat import __version__, settings
-from imgcat.cli import add, dupes, listing, options, render, reorganize, signals, stats, status, sync
+from imgcat.cli import add, dupes, junk, listing, options, render, reorganize, signals, stats, status, sync
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app = typer.Typer(
 
 app.command()(add.add)
 app.command()(dupes.dupes)
+app.command()(junk.junk)
 app.command()(listing.ls)
 app.command()(listing.types)
 app.command()(reorganize.reorganize)

@@ -44,5 +44,6 @@ def marked_damaged(earlier: MediaRecord, stat: FileStat, checksum: str, now: dat
         clipped_dark=None,
         clipped_bright=None,
         entropy=None,
+        edge_width=None,
         errors=(ExtractError(DAMAGE_STAGE, damage_reason(stat, earlier)),),
     )

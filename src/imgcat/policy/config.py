@@ -58,8 +58,8 @@ def parse_policies(text: str, source: str = "policies.toml") -> dict[str, Policy
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source}: {error}") from error
     tables = data.get("policy", {})
-    if not isinstance(tables, dict) or set(data) - {"policy"}:
-        raise PolicyError(f"{source}: expected only [policy.NAME] tables")
+    if not isinstance(tables, dict) or set(data) - {"policy", "junk"}:
+        raise PolicyError(f"{source}: expected only [policy.NAME] and [junk] tables")
     return {name: _settings(name, table, source) for name, table in tables.items()}
 
 

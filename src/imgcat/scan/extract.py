@@ -30,9 +30,10 @@ from imgcat.scan.tiff import TiffTags, read_tiff
 from imgcat.scan.video import mdpm_capture_time, video_facts
 from imgcat.scan.video_tags import container_facts
 
-EXTRACTOR_VERSION: Final = 4  # 2: Apple's content identifier, sidecar times; 3: containers checked
+EXTRACTOR_VERSION: Final = 5  # 2: Apple's content identifier, sidecar times; 3: containers checked
 # 4: video places from loci/@xyz/ilst and ISO 6709's minute forms, recorded dates with offsets,
 #    AVI IDIT formats and ICRD, ASF creation dates, camcorder MOI dates
+# 5: the edge width (focus), 16-bit pictures by their depth, a JPEG's decoder fill as damage
 CONTENT_ID_MAX: Final = 128
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
 MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
@@ -200,6 +201,8 @@ def _image_record(
                 warnings.simplefilter("ignore")
                 gray = work_image(image, None if upright_orientation else facts.orientation)
             pixels = pixel_facts(gray)
+            if pixels.missing_share:
+                errors.append(ExtractError("pixels", _data_ends_early(pixels.missing_share)))
         except _IMAGE_ERRORS as error:
             errors.append(ExtractError("pixels", _reason(error)))
     orientation = upright_orientation or facts.orientation
@@ -298,6 +301,7 @@ def _photo(
         clipped_dark=pixels.clipped_dark,
         clipped_bright=pixels.clipped_bright,
         entropy=pixels.entropy,
+        edge_width=pixels.edge_width,
     )
 
 
@@ -352,6 +356,11 @@ def with_guessed_capture_time(record: MediaRecord) -> MediaRecord:
 
 
 _OBJECT_REPR: Final = re.compile(r"\s*'?<[^<>]*\bat 0x[0-9a-fA-F]+>'?")
+
+
+def _data_ends_early(share: float) -> str:
+    """What a JPEG whose decoder filled in its last rows lacks, for people (at least 1 %)."""
+    return f"picture data ends early: its bottom {max(1, round(share * 100))} % is missing"
 
 
 def _reason(error: BaseException) -> str:

@@ -1,0 +1,243 @@
+"""`imgcat junk`: categories, scores and reasons from the catalog's measures; options, presets, output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clirun import imgcat
+from conftest import make_record
+from imgcat.catalog.base import Catalog, JunkQuery
+from imgcat.operations.add import add_folder
+from imgcat.operations.junk import JunkRequest, find_junk, junk_query
+from imgcat.policy.junk import CATEGORIES, PRESETS, JunkThresholds, judge, parse_junk_settings
+from imgcat.policy.rules import PolicyError
+from imgcat.record import ExtractError, MediaRecord
+from media import copy_media
+
+DEFAULT = PRESETS["default"]
+# Real files: a black frame, a 1x1 picture, a uniform grey frame, an out-of-focus shot, a sharp
+# photo, a dark night street, a truncated JPEG, a 0.2 s video, a screenshot.
+FILES = (
+    "sony_dsc_p12/Sony DSC-P12.jpg",
+    "odd_exif/Issue 508.jpg",
+    "samsung_galaxy_s7/67-0_length_string.jpg",
+    "canon_powershot_s330/Canon PowerShot S330.jpg",
+    "nikon_coolpix_p6000/DSCN0010.jpg",
+    "canon_powershot_s400/Canon PowerShot S400.jpg",
+    "odd_exif/User Comment Encoding.jpg",
+    "misc_video/with-gps.mp4",
+    "screenshots/Screenshot 2019-05-21 at 10.45.52.png",
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = copy_media(tmp_path / "photos", *FILES)
+    monkeypatch.setenv("IMGCAT_DB", str(tmp_path / "catalog.sqlite"))
+    monkeypatch.setenv("IMGCAT_DEVICE", "laptop")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return root
+
+
+def _added(capsys: pytest.CaptureFixture[str], root: Path) -> None:
+    assert imgcat(capsys, "add", "-r", "-q", "--workers", "0", str(root)).code == 0
+
+
+def test_real_junk_is_listed_worst_first_with_a_reason_and_good_photos_are_not(
+    capsys: pytest.CaptureFixture[str], tree: Path
+) -> None:
+    _added(capsys, tree)
+    run = imgcat(capsys, "junk", str(tree), "--json")
+    assert run.code == 0, run.err
+    candidates = json.loads(run.out)["candidates"]
+    found = {Path(c["path"]).relative_to(tree).as_posix(): c for c in candidates}
+    assert {k: v["category"] for k, v in found.items()} == {
+        "sony_dsc_p12/Sony DSC-P12.jpg": "dark",
+        "odd_exif/Issue 508.jpg": "tiny",
+        "samsung_galaxy_s7/67-0_length_string.jpg": "blank",
+        "canon_powershot_s330/Canon PowerShot S330.jpg": "blurry",
+        "odd_exif/User Comment Encoding.jpg": "broken",
+        "misc_video/with-gps.mp4": "very-short",
+    }
+    assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
+    assert all(
+        set(c) >= {"path", "category", "score", "reason"} and 0.5 <= c["score"] <= 1 for c in candidates
+    )
+    assert found["sony_dsc_p12/Sony DSC-P12.jpg"]["reason"] == "100 % of pixels black, mean brightness 0 %"
+    assert found["odd_exif/Issue 508.jpg"]["reason"] == "only 1x1 pixels"
+    assert found["misc_video/with-gps.mp4"]["reason"] == "lasts only 0.2 s"
+    assert found["odd_exif/User Comment Encoding.jpg"]["reason"].startswith(
+        "damaged: image file is truncated"
+    )
+
+
+def test_category_and_min_score_narrow_the_list(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    _added(capsys, tree)
+    run = imgcat(capsys, "junk", str(tree), "--json", "--category", "blurry", "-c", "very-short")
+    assert {c["category"] for c in json.loads(run.out)["candidates"]} == {"blurry", "very-short"}
+    run = imgcat(capsys, "junk", str(tree), "--json", "--min-score", "0.9")
+    scores = [c["score"] for c in json.loads(run.out)["candidates"]]
+    assert scores and min(scores) >= 0.9
+    assert imgcat(capsys, "junk", str(tree / "nikon_coolpix_p6000"), "--json").out.count('"path"') == 0
+
+
+def test_a_pipe_gets_one_tab_separated_row_per_candidate(
+    capsys: pytest.CaptureFixture[str], tree: Path
+) -> None:
+    _added(capsys, tree)
+    run = imgcat(capsys, "junk", str(tree), "--category", "tiny")
+    assert run.out == f"1.00\ttiny\tonly 1x1 pixels\t{tree / 'odd_exif/Issue 508.jpg'}\n"
+
+
+def test_strict_finds_more_lenient_fewer_and_the_config_file_changes_them(
+    capsys: pytest.CaptureFixture[str], tree: Path, tmp_path: Path
+) -> None:
+    _added(capsys, tree)
+
+    def listed(*options: str) -> set[str]:
+        run = imgcat(capsys, "junk", str(tree), "--json", *options)
+        assert run.code == 0, run.err
+        return {c["path"] for c in json.loads(run.out)["candidates"]}
+
+    default, strict, lenient = listed(), listed("--strict"), listed("--lenient")
+    assert lenient < default <= strict
+    config = tmp_path / "config" / "imgcat" / "policies.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[junk]\nblurry-edge-width = 0.3\n\n[junk.lenient]\ntiny-pixels = 2\n")
+    assert len(listed()) > len(default)  # every photo's edges are wider than 0.3
+    assert str(tree / "odd_exif/Issue 508.jpg") in listed("--lenient")  # 1 pixel < 2
+    assert listed("--strict") == strict
+
+
+def test_bad_options_and_a_bad_config_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tree: Path, tmp_path: Path
+) -> None:
+    run = imgcat(capsys, "junk", "--category", "fuzzy")
+    assert (run.code, run.err.splitlines()[0]) == (
+        2,
+        f"error: unknown category 'fuzzy' (known: {', '.join(CATEGORIES)})",
+    )
+    run = imgcat(capsys, "junk", "--strict", "--lenient")
+    assert (run.code, run.err.splitlines()[0]) == (2, "error: --strict and --lenient exclude each other")
+    run = imgcat(capsys, "junk", "--min-score", "2")
+    assert (run.code, run.err.splitlines()[0]) == (
+        2,
+        "error: --min-score expects a number between 0 and 1, not 2",
+    )
+    config = tmp_path / "config" / "imgcat" / "policies.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[junk]\nblury-edge-width = 1\n")
+    run = imgcat(capsys, "junk")
+    assert run.code == 2 and run.err.startswith(f"error: {config}: junk: unknown setting 'blury-edge-width'")
+
+
+def test_the_config_file_keeps_named_policies_beside_junk_presets(tree: Path, tmp_path: Path) -> None:
+    from imgcat.policy.config import parse_policies
+
+    text = "[policy.backup]\nkeep-copies = 2\n\n[junk.strict]\ndark-brightness = 0.1\n"
+    assert parse_policies(text)["backup"].keep_copies == 2
+    assert parse_junk_settings(text)["strict"].dark_brightness == 0.1
+    with pytest.raises(PolicyError, match="must be a number"):
+        parse_junk_settings("[junk]\nblank-contrast = 'low'\n")
+    with pytest.raises(PolicyError, match="must be a whole number"):
+        parse_junk_settings("[junk]\ntiny-pixels = 0.5\n")
+
+
+def test_a_metadata_glitch_is_not_a_broken_picture_and_a_decoder_error_is() -> None:
+    exif_only = make_record("/p/a.jpg", errors=(ExtractError("exif", "bad offset"),), contrast=0.2)
+    assert judge(exif_only, DEFAULT) == ()
+    raw = make_record("/p/a.cr2", format="cr2", errors=(ExtractError("preview", "no embedded JPEG preview"),))
+    assert judge(raw, DEFAULT) == ()
+    cut = make_record("/p/a.heic", errors=(ExtractError("container", "file ends at 60 %"),))
+    assert [(f.category, f.score, f.reason) for f in judge(cut, DEFAULT)] == [
+        ("broken", 1.0, "damaged: file ends at 60 %")
+    ]
+
+
+def test_screenshots_are_never_dark_overexposed_or_blurry_but_photos_are() -> None:
+    def measured(path: str, image_format: str, make: str | None = None) -> MediaRecord:
+        return make_record(path, format=image_format, make=make, brightness=0.02, contrast=0.01,
+                           clipped_dark=0.95, edge_width=1.2)  # fmt: skip
+
+    screenshot = measured("/p/shot.png", "png")
+    photo = measured("/p/shot.jpg", "jpeg")
+    scan = measured("/p/scan.png", "png", "Canon")
+    assert [f.category for f in judge(screenshot, DEFAULT)] == ["blank"]
+    assert {f.category for f in judge(photo, DEFAULT)} == {"dark", "blurry", "blank"}
+    assert "dark" in {f.category for f in judge(scan, DEFAULT)}
+
+
+def test_a_night_scene_with_lights_is_not_dark_a_black_frame_is() -> None:
+    night = make_record("/p/night.jpg", brightness=0.03, contrast=0.09, clipped_dark=0.6, edge_width=0.5)
+    black = make_record("/p/cap.jpg", brightness=0.003, contrast=0.002, clipped_dark=1.0)
+    assert judge(night, DEFAULT) == ()
+    findings = judge(black, DEFAULT)
+    assert [f.category for f in findings] == ["dark", "blank"]  # a tie of scores: dark is told first
+    assert findings[0].score == 0.96
+
+
+def test_scores_rise_from_the_threshold_to_the_extreme() -> None:
+    t = JunkThresholds()
+    at = make_record("/p/a.jpg", edge_width=t.blurry_edge_width)
+    twice = make_record("/p/b.jpg", edge_width=2 * t.blurry_edge_width)
+    assert (judge(at, t)[0].score, judge(twice, t)[0].score) == (0.5, 1.0)
+    video = make_record("/p/c.mp4", kind="video", format="mp4", duration_s=0.25)
+    assert [(f.category, f.score) for f in judge(video, t)] == [("very-short", 0.88)]
+
+
+def test_junk_candidates_filter_in_the_store(store: Catalog) -> None:
+    records = [
+        make_record("/p/sharp.jpg", brightness=0.5, contrast=0.2, edge_width=0.5, display_width=4000,
+                    display_height=3000),
+        make_record("/p/soft.jpg", brightness=0.5, contrast=0.2, edge_width=0.9, display_width=4000,
+                    display_height=3000),
+        make_record("/p/icon.png", display_width=64, display_height=64, contrast=0.3, brightness=0.5),
+        make_record("/p/cut.jpg", errors=(ExtractError("pixels", "truncated"),)),
+        make_record("/p/clip.mp4", kind="video", duration_s=0.4),
+        make_record("/q/soft.jpg", edge_width=0.9),
+        make_record("/p/other.jpg", device="phone", edge_width=0.9),
+    ]  # fmt: skip
+    store.upsert_many(records)
+    request = JunkRequest(DEFAULT, device="laptop", prefix="/p")
+    found = {r.path for r in store.junk_candidates(junk_query(request))}
+    assert found == {"/p/soft.jpg", "/p/icon.png", "/p/cut.jpg", "/p/clip.mp4"}
+    only_blur = JunkRequest(DEFAULT, frozenset({"blurry"}))
+    assert {(r.device, r.path) for r in store.junk_candidates(junk_query(only_blur))} == {
+        ("laptop", "/p/soft.jpg"), ("laptop", "/q/soft.jpg"), ("phone", "/p/other.jpg")
+    }  # fmt: skip
+    assert list(store.junk_candidates(JunkQuery(device="laptop"))) == []  # no condition: nothing
+    report = find_junk(store, request)
+    assert [(c.record.path, c.category) for c in report.candidates] == [
+        ("/p/cut.jpg", "broken"), ("/p/icon.png", "tiny"), ("/p/clip.mp4", "very-short"),
+        ("/p/soft.jpg", "blurry"),
+    ]  # fmt: skip
+
+
+def test_add_then_junk_reads_no_picture_again(
+    capsys: pytest.CaptureFixture[str], tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _added(capsys, tree)
+    from PIL import Image
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("junk decoded a picture")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    assert imgcat(capsys, "junk", str(tree)).code == 0
+
+
+def test_entries_measured_by_an_older_add_are_judged_on_what_they_have(
+    tmp_path: Path, store: Catalog
+) -> None:
+    root = copy_media(
+        tmp_path / "p", "canon_powershot_s330/Canon PowerShot S330.jpg", "sony_dsc_p12/Sony DSC-P12.jpg"
+    )
+    add_folder(store, str(root), device="laptop", recursive=True, workers=0)
+    from dataclasses import replace
+
+    store.upsert_many([replace(r, edge_width=None) for r in store.iter_under("laptop", str(root))])
+    report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
+    assert [Path(c.record.path).name for c in report.candidates] == ["Sony DSC-P12.jpg"]
