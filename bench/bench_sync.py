@@ -26,7 +26,7 @@ from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.operations.sync import plan_sync
 from imgcat.record import MediaRecord
-from imgcat.scan.extract import EXTRACTOR_VERSION
+from imgcat.scan.reading import EXTRACTOR_VERSION
 
 RUNS = 5
 

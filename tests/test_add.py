@@ -13,7 +13,6 @@ import pytest
 
 from clirun import imgcat
 from imgcat.catalog.sqlite import SqliteCatalog
-from imgcat.operations import add as add_operation
 from imgcat.operations.add import add_folder
 from imgcat.record import MediaRecord
 from imgcat.scan import extract as extract_module
@@ -184,7 +183,6 @@ def test_rerun_on_an_unchanged_tree_reads_no_file(tmp_path: Path, monkeypatch: p
     def no_reading(*args: object, **kwargs: object) -> object:
         raise AssertionError("a file was read again")
 
-    monkeypatch.setattr(add_operation, "extract_file", no_reading)
     monkeypatch.setattr(extract_module, "extract_file", no_reading)
     again = add_folder(catalog, str(root), device="d", recursive=True, workers=0)
     assert (again.unchanged, again.added, again.updated, again.files_read, again.bytes_read) == (

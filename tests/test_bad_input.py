@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imgcat.catalog.sqlite import SqliteCatalog
-from imgcat.scan.extract import FileStat, extract_file
+from imgcat.scan.extract import extract_file
+from imgcat.scan.reading import FileStat
 from media import MEDIA, copy_media
 
 GOOD = ["nikon_coolpix_p6000/DSCN0010.jpg", "iphone_7/IMG_2682.heic", "misc_png/sampleWithExifData.png"]

@@ -13,7 +13,8 @@ import pytest
 
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.scan.containers import BytesSource, check_container
-from imgcat.scan.extract import Extraction, FileStat, extract_file
+from imgcat.scan.extract import extract_file
+from imgcat.scan.reading import Extraction, FileStat
 from media import MEDIA, manifest
 
 CHECKED = {"mp4", "mov", "3gp", "avi", "mkv", "webm", "mpegts", "m2ts", "heic", "avif"}

@@ -16,7 +16,7 @@ from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.operations.sync import apply_sync, plan_sync
 from imgcat.scan.checksum import checksum_if_readable, content_checksum, file_checksum
-from imgcat.scan.extract import FileStat, is_unchanged
+from imgcat.scan.reading import FileStat, is_unchanged
 from media import MEDIA, copy_media
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "imgcat"

@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from imgcat.record import MediaRecord
-from imgcat.scan.extract import FileStat, extract_file
+from imgcat.scan.extract import extract_file
 from imgcat.scan.pixels import edge_width, pixel_facts, work_image
+from imgcat.scan.reading import FileStat
 from media import copy_media
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -26,6 +26,7 @@ from imgcat.operations.sync import (
     sync_plan_json,
 )
 from imgcat.record import ExtractError, MediaRecord
+from imgcat.scan import extract as extract_module
 from media import MEDIA, copy_media
 
 FOLDERS = ("nikon_coolpix_p6000", "iphone_6", "misc_png", "sony_cybershot", "canon_powershot_sx60hs")
@@ -85,7 +86,7 @@ def test_sync_of_an_unchanged_tree_reads_no_file(
     def no_reading(*args: object, **kwargs: object) -> object:
         raise AssertionError("a file was read")
 
-    monkeypatch.setattr(sync_module, "extract_file", no_reading)
+    monkeypatch.setattr(extract_module, "extract_file", no_reading)
     monkeypatch.setattr(sync_module, "checksum_if_readable", no_reading)
     plan = plan_sync(store, str(root), device="d", workers=0)
     assert (plan.unchanged, plan.entries, plan.not_cataloged, plan.relink) == (12, 12, 0, ())

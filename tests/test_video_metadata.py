@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from imgcat.record import MediaRecord
 from imgcat.scan.bmff import boxes
-from imgcat.scan.extract import FileStat, extract_file
+from imgcat.scan.extract import extract_file
+from imgcat.scan.reading import FileStat
 from imgcat.scan.video_tags import container_facts, iso6709, riff_date
 from media import MEDIA
 

@@ -64,7 +64,6 @@ from imgcat.record import (
     record_to_json,
 )
 
-DEFAULT_INDEX: Final = "catalog"
 PAGE_SIZE: Final = 1000
 # A point in time lives this long after each page: long enough for a listing paused in a pager.
 KEEP_ALIVE: Final = "10m"
@@ -528,7 +527,7 @@ class ElasticCatalog:
     catalog); the first write checks the index's mapping and creates the index if needed.
     """
 
-    def __init__(self, client: Elasticsearch, url: str, index: str = DEFAULT_INDEX) -> None:
+    def __init__(self, client: Elasticsearch, url: str, index: str) -> None:
         self._client = client
         self._url = url
         self.index = index

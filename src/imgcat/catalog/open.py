@@ -8,16 +8,15 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import platformdirs
-from elasticsearch import Elasticsearch
 
 from imgcat import settings
 from imgcat.catalog.base import Catalog
-from imgcat.catalog.elastic import DEFAULT_INDEX, ElasticCatalog
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.errors import UsageError
 
 DEFAULT_ES_HOST = "localhost"
 DEFAULT_ES_PORT = 9200
+DEFAULT_INDEX: Final = "catalog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +124,12 @@ def redact(url: str) -> str:
 def open_catalog(target: StoreTarget) -> Catalog:
     if isinstance(target, SqliteTarget):
         return SqliteCatalog(target.path)
+    # The Elasticsearch client takes longer to import than most commands take to run: only a
+    # command that opens an Elasticsearch store loads it.
+    from elasticsearch import Elasticsearch
+
+    from imgcat.catalog.elastic import ElasticCatalog
+
     return ElasticCatalog(Elasticsearch(**client_options(target)), target.url, target.index)
 
 

@@ -18,8 +18,8 @@ from imgcat.operations.relink import relink_folder
 from imgcat.record import MediaRecord
 from imgcat.scan.checksum import file_checksum
 from imgcat.scan.companions import link_companions, read_sidecar_time, sidecars_with_owner, unit_key
-from imgcat.scan.extract import Extraction, FileStat, extract_file, is_unchanged
 from imgcat.scan.pool import extraction_pool
+from imgcat.scan.reading import Extraction, FileStat, is_unchanged
 from imgcat.scan.walk import Folder, walk_folders
 
 WINDOW_FILES: Final = 256
@@ -77,11 +77,9 @@ def add_folder(
     if count_first:
         _count(root, recursive, events)
     catalog.add_location(device, root)
-    now = datetime.now(UTC)
-    extract = functools.partial(extract_file, device=device, now=now)
     try:
         with extraction_pool(workers) as pool:
-            reader = _WindowReader(catalog, device, extract, pool, report, events, problem)
+            reader = _WindowReader(catalog, device, datetime.now(UTC), pool, report, events, problem)
             window: list[_Pending] = []
             for folder in walk_folders(root, recursive=recursive, on_problem=problem):
                 report.skipped += folder.skipped
@@ -148,12 +146,20 @@ class _WindowReader:
 
     catalog: Catalog
     device: str
-    extract: Callable[[FileStat], Extraction]
+    now: datetime
     pool: Executor | None
     report: AddReport
     events: ScanEvents
     problem: Callable[[str, str], None]
     in_flight: deque[tuple[list[_Pending], Iterator[Extraction]]] = field(default_factory=deque)
+
+    @functools.cached_property
+    def extract(self) -> Callable[[FileStat], Extraction]:
+        """The reader, loaded with the first file to read (a re-scan of an unchanged tree never loads
+        Pillow, numpy and the rest) and before the pool starts its workers, which inherit it."""
+        from imgcat.scan.extract import extract_file
+
+        return functools.partial(extract_file, device=self.device, now=self.now)
 
     def submit(self, window: list[_Pending]) -> None:
         stats = [stat for pending in window for stat in pending.to_read]

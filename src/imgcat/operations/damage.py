@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from imgcat.record import ExtractError, MediaRecord
-from imgcat.scan.extract import EXTRACTOR_VERSION, FileStat
+from imgcat.scan.reading import EXTRACTOR_VERSION, FileStat
 
 DAMAGE_STAGE: Final = "content"
 

@@ -13,7 +13,6 @@ from imgcat.operations.events import ScanEvents
 from imgcat.record import MediaRecord
 from imgcat.scan.companions import link_companions, read_sidecar_time
 from imgcat.scan.detect import HEAD_BYTES, detect
-from imgcat.scan.extract import extract_file
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.walk import walk_folders
 
@@ -22,6 +21,8 @@ def scan_records(
     root: str, *, device: str, recursive: bool, workers: int, events: ScanEvents
 ) -> Iterator[MediaRecord]:
     """The records `add` would store for the media under `root`, folder by folder."""
+    from imgcat.scan.extract import extract_file  # Pillow & co.: loaded by the commands that read files
+
     extract = functools.partial(extract_file, device=device, now=datetime.now(UTC))
     with extraction_pool(workers) as pool:
         for folder in walk_folders(root, recursive=recursive, on_problem=events.problem):

@@ -35,8 +35,8 @@ from imgcat.record import MediaRecord, path_to_text
 from imgcat.scan.checksum import checksum_if_readable
 from imgcat.scan.companions import orphan_sidecars, sidecars_with_owner
 from imgcat.scan.detect import HEAD_BYTES, detect
-from imgcat.scan.extract import Extraction, FileStat, extract_file, is_unchanged
 from imgcat.scan.pool import extraction_pool
+from imgcat.scan.reading import Extraction, FileStat, is_unchanged
 from imgcat.scan.walk import holds_only_litter, walk_folders
 
 DEFAULT_THRESHOLD: Final = 0.5
@@ -393,6 +393,10 @@ def _reread(
     problem: Callable[[str, str], None],
 ) -> tuple[Reread, ...]:
     """Read changed files again, with the entries they had."""
+    if not changed:
+        return ()
+    from imgcat.scan.extract import extract_file  # Pillow & co., loaded only when a file is read
+
     extract = functools.partial(extract_file, device=device, now=now)
     rereads: list[Reread] = []
     entries = catalog.get_many(device, [s.path for s in changed])

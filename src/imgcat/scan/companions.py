@@ -37,7 +37,7 @@ from typing import Final, Generic, Literal, TypeVar
 from imgcat.record import READ_CAPTURE_SOURCES, Companion, CompanionRole, MediaRecord
 from imgcat.scan.detect import MEDIA_NAMED, RAW_FORMATS
 from imgcat.scan.exif import xmp_capture_time
-from imgcat.scan.extract import with_guessed_capture_time
+from imgcat.scan.names import with_guessed_capture_time
 
 TWIN_SECONDS: Final = 2.0
 LIVE_SECONDS: Final = 3.0  # the still is taken within the clip, whose date is its start or the still's

@@ -10,97 +10,33 @@ import io
 import os
 import re
 import warnings
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Final, NamedTuple, Protocol
+from dataclasses import replace
+from datetime import datetime
+from typing import Final
 
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-from imgcat.record import CaptureSource, ExtractError, MediaRecord
+from imgcat.record import ExtractError, MediaRecord
 from imgcat.scan.bmff import primary_image_size
 from imgcat.scan.checksum import content_checksum
 from imgcat.scan.containers import BytesSource, FileSource, check_container
-from imgcat.scan.detect import HEAD_BYTES, MEDIA_NAMED, RAW_FORMATS, Detected, detect
+from imgcat.scan.detect import HEAD_BYTES, RAW_FORMATS, Detected, detect
 from imgcat.scan.exif import PhotoFacts, photo_facts, xmp_capture_time
-from imgcat.scan.names import date_from_name
+from imgcat.scan.names import with_guessed_capture_time
 from imgcat.scan.pixels import PixelFacts, pixel_facts, work_image
 from imgcat.scan.raw import read_raw
+from imgcat.scan.reading import EXTRACTOR_VERSION, Extraction, FileStat
 from imgcat.scan.tiff import TiffTags, read_tiff
 from imgcat.scan.video import mdpm_capture_time, video_facts
 from imgcat.scan.video_tags import container_facts
 
-EXTRACTOR_VERSION: Final = 5  # 2: Apple's content identifier, sidecar times; 3: containers checked
-# 4: video places from loci/@xyz/ilst and ISO 6709's minute forms, recorded dates with offsets,
-#    AVI IDIT formats and ICRD, ASF creation dates, camcorder MOI dates
-# 5: the edge width (focus), 16-bit pictures by their depth, a JPEG's decoder fill as damage
 CONTENT_ID_MAX: Final = 128
 WHOLE_READ_LIMIT: Final = 256 * 1024 * 1024
 MDPM_SEARCH: Final = 2 * 1024 * 1024  # camcorders write their SEI date in the first frames
 
 pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = 400_000_000  # large panoramas are photos too; beyond this, a bomb
-
-
-class FileStat(NamedTuple):
-    """A file as the walk found it (a NamedTuple: immutable and cheap, one per file walked)."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-
-    @classmethod
-    def of(cls, path: str) -> FileStat:
-        st = os.stat(path)
-        return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-class Cataloged(Protocol):
-    """What the catalog remembers of how a file was when it was read (a `Stamp`, a record)."""
-
-    @property
-    def size(self) -> int: ...
-    @property
-    def mtime_ns(self) -> int: ...
-    @property
-    def extractor_version(self) -> int: ...
-
-
-def is_unchanged(cataloged: Cataloged, found: FileStat) -> bool:
-    """The one test of "this file need not be read again", for `add` and `sync` alike: the same
-    size and modification time as when it was cataloged, and read by this extractor (a newer
-    imgcat reads more, so what an older one read is read again)."""
-    return (
-        found.size == cataloged.size
-        and found.mtime_ns == cataloged.mtime_ns
-        and cataloged.extractor_version >= EXTRACTOR_VERSION
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Extraction:
-    """What reading one file gave: a record, or why there is none."""
-
-    stat: FileStat
-    record: MediaRecord | None = None
-    not_media: bool = False
-    skipped: str | None = None
-
-    @property
-    def problem(self) -> str | None:
-        """One line for the user about this file, or None if all went well."""
-        if self.skipped:
-            return self.skipped
-        if self.record is not None and self.record.errors:
-            return "; ".join(f"{e.stage}: {e.message}" for e in self.record.errors)
-        if self.not_media and os.path.splitext(self.stat.path)[1][1:].lower() in MEDIA_NAMED:
-            return (
-                "empty file"
-                if self.stat.size == 0
-                else "named like a photo or video, but its content is none"
-            )
-        return None
 
 
 class FileChangedError(Exception):
@@ -341,18 +277,6 @@ def _sized(record: MediaRecord, width: int | None, height: int | None, *, turned
     """The stored size, and the size as shown: swapped when the picture is turned a quarter."""
     shown = (height, width) if turned else (width, height)
     return replace(record, width=width, height=height, display_width=shown[0], display_height=shown[1])
-
-
-def with_guessed_capture_time(record: MediaRecord) -> MediaRecord:
-    """Fill a missing capture time from the file name, else from the modification time (UTC)."""
-    if record.captured_at is not None:
-        return record
-    source: CaptureSource = "filename"
-    moment = date_from_name(record.name)
-    if moment is None:
-        source = "mtime"
-        moment = datetime.fromtimestamp(record.mtime_ns / 1e9, UTC)
-    return replace(record, captured_at=moment, captured_offset=None, captured_source=source)
 
 
 _OBJECT_REPR: Final = re.compile(r"\s*'?<[^<>]*\bat 0x[0-9a-fA-F]+>'?")

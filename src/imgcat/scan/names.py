@@ -1,11 +1,14 @@
-"""Capture dates that phones and apps write into file names."""
+"""Capture dates that phones and apps write into file names, and the guess for a file without one."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Final
+
+from imgcat.record import CaptureSource, MediaRecord
 
 # IMG_20190704_153012, PXL_20210101_123456789, 20190704_153012, telegram_2020-01-30_09-57-18,
 # Screenshot 2019-05-21 at 10.45.52, WhatsApp Image 2020-01-30 at 09.57.18, signal-2020-01-30-095718
@@ -34,3 +37,15 @@ def datetime_from_parts(parts: Sequence[str | None]) -> datetime:
     numbers = [int(part or 0) for part in parts] + [0, 0, 0]
     year, month, day, hour, minute, second = numbers[:6]
     return datetime(year, month, day, hour, minute, second)
+
+
+def with_guessed_capture_time(record: MediaRecord) -> MediaRecord:
+    """Fill a missing capture time from the file name, else from the modification time (UTC)."""
+    if record.captured_at is not None:
+        return record
+    source: CaptureSource = "filename"
+    moment = date_from_name(record.name)
+    if moment is None:
+        source = "mtime"
+        moment = datetime.fromtimestamp(record.mtime_ns / 1e9, UTC)
+    return replace(record, captured_at=moment, captured_offset=None, captured_source=source)

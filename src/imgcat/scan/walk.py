@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from imgcat.errors import UsageError
-from imgcat.scan.extract import FileStat
+from imgcat.scan.reading import FileStat
 
 CLUTTER_FILES: Final = frozenset(
     {".DS_Store", "Thumbs.db", "desktop.ini", "ehthumbs.db", ".picasa.ini", "Picasa.ini"}

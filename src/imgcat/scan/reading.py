@@ -1,0 +1,82 @@
+"""What reading a file starts from and gives, without the readers: a `FileStat` in, an `Extraction`
+out, and the one test of whether a file must be read again.
+
+The readers (`scan/extract.py`) load Pillow, numpy, imagehash and pymediainfo; this module loads
+none of them, so that a command which reads no file (a re-scan of an unchanged tree, `stats`,
+`--help`) never pays for them. Code that reads files imports `extract_file` where it starts reading.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Final, NamedTuple, Protocol
+
+from imgcat.record import MediaRecord
+from imgcat.scan.detect import MEDIA_NAMED
+
+EXTRACTOR_VERSION: Final = 5  # 2: Apple's content identifier, sidecar times; 3: containers checked
+# 4: video places from loci/@xyz/ilst and ISO 6709's minute forms, recorded dates with offsets,
+#    AVI IDIT formats and ICRD, ASF creation dates, camcorder MOI dates
+# 5: the edge width (focus), 16-bit pictures by their depth, a JPEG's decoder fill as damage
+
+
+class FileStat(NamedTuple):
+    """A file as the walk found it (a NamedTuple: immutable and cheap, one per file walked)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str) -> FileStat:
+        st = os.stat(path)
+        return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class Cataloged(Protocol):
+    """What the catalog remembers of how a file was when it was read (a `Stamp`, a record)."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def extractor_version(self) -> int: ...
+
+
+def is_unchanged(cataloged: Cataloged, found: FileStat) -> bool:
+    """The one test of "this file need not be read again", for `add` and `sync` alike: the same
+    size and modification time as when it was cataloged, and read by this extractor (a newer
+    imgcat reads more, so what an older one read is read again)."""
+    return (
+        found.size == cataloged.size
+        and found.mtime_ns == cataloged.mtime_ns
+        and cataloged.extractor_version >= EXTRACTOR_VERSION
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What reading one file gave: a record, or why there is none."""
+
+    stat: FileStat
+    record: MediaRecord | None = None
+    not_media: bool = False
+    skipped: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """One line for the user about this file, or None if all went well."""
+        if self.skipped:
+            return self.skipped
+        if self.record is not None and self.record.errors:
+            return "; ".join(f"{e.stage}: {e.message}" for e in self.record.errors)
+        if self.not_media and os.path.splitext(self.stat.path)[1][1:].lower() in MEDIA_NAMED:
+            return (
+                "empty file"
+                if self.stat.size == 0
+                else "named like a photo or video, but its content is none"
+            )
+        return None

@@ -1,0 +1,62 @@
+"""A command loads only what it needs: the Elasticsearch client only for the Elasticsearch store,
+Pillow, numpy and the media readers only when a file is read. Checked in a fresh process, where
+`sys.modules` shows what a run has loaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.operations.add import add_folder
+from media import copy_media
+
+HEAVY = ("elasticsearch", "elastic_transport", "PIL", "numpy", "imagehash", "pymediainfo", "pillow_heif")
+
+# Runs each command in one fresh interpreter, printing after each the heavy packages loaded so far.
+_PROBE = """
+import json, sys
+from imgcat.cli.app import main
+
+def loaded():
+    return sorted({name.split(".")[0] for name in sys.modules} & set(HEAVY))
+
+print(json.dumps(["import imgcat.cli.app", loaded()]), file=sys.stderr)
+for args in json.loads(sys.argv[1]):
+    main(args)
+    print(json.dumps([" ".join(args), loaded()]), file=sys.stderr)
+"""
+
+
+def loaded_after_each(*commands: list[str]) -> list[tuple[str, list[str]]]:
+    probe = f"HEAVY = {HEAVY!r}\n{_PROBE}"
+    run = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(commands)], capture_output=True, text=True, check=True
+    )
+    steps = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("[")]
+    return [(str(step), list(loaded)) for step, loaded in steps]
+
+
+def test_commands_that_read_no_file_load_neither_elasticsearch_nor_the_media_readers(tmp_path: Path) -> None:
+    photos = copy_media(tmp_path / "photos", "iphone_6", "misc_png")
+    db = str(tmp_path / "c.sqlite")
+    catalog = SqliteCatalog(Path(db))
+    add_folder(catalog, str(photos), device="d", recursive=True, workers=0)
+    catalog.close()
+    store = ["--db", db]
+    steps = loaded_after_each(
+        ["--version"],
+        ["--help"],
+        ["add", "--recursiv"],  # a usage error
+        [*store],  # where the catalog is and what it holds
+        ["stats", *store],
+        ["ls", "--catalog", "-r", str(photos), "--device", "d", *store],
+        ["add", "-r", str(photos), "--device", "d", "-q", *store],  # unchanged: nothing to read
+        ["sync", str(photos), "--device", "d", "-q", *store],
+        ["ls", str(photos)],  # reads the files: the readers load here, and only here
+    )
+    assert [loaded for _, loaded in steps[:-1]] == [[]] * (len(steps) - 1), steps
+    assert {"PIL", "numpy", "imagehash"} <= set(steps[-1][1])
+    assert "elasticsearch" not in steps[-1][1]
