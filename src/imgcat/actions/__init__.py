@@ -15,18 +15,24 @@ target, the kept copies it must equal, its catalog record, a unit number). Carry
   cataloged size and mtime, and equals one of its `references` byte for byte, a kept copy that
   exists now; or, without references, its `checksum`), writes `begin` (fsynced), acts, writes
   `done`, and updates the catalog in batches (`trash`/`delete`/`move-to`/`symlink`: the entry goes;
-  `move`: it follows; `copy`: a new entry; `hardlink`: the new inode). Steps of one `unit` are
-  all verified before any is done. A file that changed is skipped and reported, never acted on.
+  `move`: it follows, and its companions' paths follow the run's other moves; `copy`: a new entry;
+  `hardlink`: the new inode). Steps of one `unit` are all verified before any is done. A file that
+  changed is skipped and reported, never acted on. Renames within one filesystem (`move`,
+  `trash`) go in batches of RENAME_BATCH: every `begin` written, one fsync, the renames, one
+  syncfs of the filesystems they touched, then the `done` lines (10,000 moves cost a few dozen
+  syncs, not 20,000 fsyncs).
 - Kinds: `trash` (a rename into `.imgcat-trash/<run-id>/<absolute path>` on the file's own
   filesystem, see `trash.py`), `delete`, `move-to`/`move`/`copy` (mirrored targets chosen by the
   caller; across filesystems: copy, fsync, compare, then remove), `hardlink`/`symlink` (same
-  filesystem; made under a temporary name and renamed over the source). Nothing is overwritten.
+  filesystem; made under a temporary name and renamed over the source), `rmdir` (a folder the
+  run's moves emptied, removed if it is empty then; undo makes it again). Nothing is overwritten.
 - Interruptions: Ctrl-C/SIGTERM/SIGHUP finish the step in hand and stop (`RunResult.signal`);
   after a kill -9 or a full disk, `execute_run` on the same run completes it (the one step in
   doubt is settled by looking at the disk), `interrupted_runs()` lists such runs.
 - `undo_run(run_id, catalog)` reverts a run last step first, checking each file and never
-  overwriting; `undoable_run(None)` is the latest run. `plan_trash_empty` / `empty_trash` delete
-  trashed files for good. `list_runs()` reads every journal (`RunState`: steps, done, state).
+  overwriting, and removes the folders the run made once they are empty again;
+  `undoable_run(None)` is the latest run. `plan_trash_empty` / `empty_trash` delete trashed
+  files for good. `list_runs()` reads every journal (`RunState`: steps, done, state).
 - One process acts at a time (`run_lock`); a second gets `RunBusyError`.
 
 For tests, `IMGCAT_TEST_KILL_AFTER_STEP=k` (or `k:begin`, `k:done`) SIGKILLs the process at step k.

@@ -16,7 +16,7 @@ import os
 import signal
 import stat
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from imgcat.actions.journal import (
     RunState,
     create_journal,
     now_text,
+    read_entries,
     read_state,
     read_step_at,
     run_lock,
@@ -45,6 +46,7 @@ from imgcat.record import MediaRecord
 from imgcat.scan.checksum import file_checksum
 
 CATALOG_BATCH: Final = 200
+RENAME_BATCH: Final = 500  # renames journaled with one fsync, made durable with one sync
 FAULT_ENV: Final = "IMGCAT_TEST_KILL_AFTER_STEP"  # tests only: "k" or "k:begin|act|done"
 STOPPING_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
 
@@ -210,12 +212,26 @@ class _Checked:
     reference_info: os.stat_result | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """A verified step with its `begin` line; `renames`: done by a rename within one filesystem
+    (a same-filesystem move, the trash), so it can be done in a batch."""
+
+    n: int
+    step: Step
+    found: _Checked
+    begin: Entry
+    renames: bool
+
+
 class StepRefused(Exception):
     """A step that must not be done (the file changed, vanished, or matches no kept copy)."""
 
 
 def verify(step: Step) -> _Checked:
     """Check a step against the disk right before it is done; StepRefused says why not."""
+    if step.kind == "rmdir":
+        return _verify_folder(step)
     try:
         info = os.lstat(step.source)
     except FileNotFoundError:
@@ -234,6 +250,20 @@ def verify(step: Step) -> _Checked:
     elif step.checksum is not None and file_checksum(step.source) != step.checksum:
         raise StepRefused("its content differs from the catalog's: left alone")
     return checked
+
+
+def _verify_folder(step: Step) -> _Checked:
+    try:
+        info = os.lstat(step.source)
+        if not stat.S_ISDIR(info.st_mode):
+            raise StepRefused("is no longer a folder")
+        if os.listdir(step.source):
+            raise StepRefused("is not empty: kept")
+    except FileNotFoundError:
+        raise StepRefused("vanished since it was planned") from None
+    except OSError as error:
+        raise StepRefused(f"cannot be read: {error.strerror}") from error
+    return _Checked(info)
 
 
 def _matching_reference(step: Step, info: os.stat_result) -> tuple[str, os.stat_result]:
@@ -300,8 +330,11 @@ class CatalogBatch:
         self._deletes, self._upserts = [], []
 
 
-def catalog_change(step: Step, begin: Entry, done: Entry) -> tuple[list[str], list[MediaRecord]]:
-    """What the catalog must do after a step: deleted ids, and records to write."""
+def catalog_change(
+    step: Step, begin: Entry, done: Entry, carried: Mapping[str, str] | None = None
+) -> tuple[list[str], list[MediaRecord]]:
+    """What the catalog must do after a step: deleted ids, and records to write. A moved or copied
+    record's companions that the run carries too (`carried`: source → target) name their new paths."""
     record = step.record
     if record is None:
         return [], []
@@ -314,6 +347,10 @@ def catalog_change(step: Step, begin: Entry, done: Entry) -> tuple[list[str], li
         ]
     target = str(begin["target"])
     moved = replace(record.moved_to(target), inode=int(inode or record.inode))
+    if carried and moved.companions:
+        moved = replace(
+            moved, companions=tuple(replace(c, path=carried.get(c.path, c.path)) for c in moved.companions)
+        )
     return ([record.id] if step.kind == "move" else []), [moved]
 
 
@@ -328,6 +365,7 @@ class _Runner:
         self.skipped: list[StepOutcome] = []
         self.failed: list[StepOutcome] = []
         self.stopped: str | None = None
+        self.carried = carried_paths(state)
 
     def close(self) -> None:
         self.journal.close()
@@ -341,14 +379,29 @@ class _Runner:
         state = self.state
         self.events.started(sum(1 for n in state.offsets if not state.settled(n)))
         self._catch_up_catalog()
+        pending: list[_Begun] = []  # verified renames, carried out together
         try:
             for unit in self._units():
                 if stop.requested:
                     self.stopped = "interrupted"
                     break
-                self._carry_out(unit)
+                if any(step.kind == "rmdir" for _, step in unit):  # it sees what the steps before left
+                    self._rename_batch(pending)
+                    pending = []
+                begun = [self._begin_entry(n, step, found) for n, step, found in self._verified(unit)]
+                if all(b.renames for b in begun):
+                    pending.extend(begun)
+                    if len(pending) >= RENAME_BATCH:
+                        self._rename_batch(pending)
+                        pending = []
+                else:
+                    self._rename_batch(pending)
+                    pending = []
+                    self._carry_out(begun)
                 if self.stopped:
                     break
+            else:
+                self._rename_batch(pending)
         finally:
             self.batch.flush()
             if self.stopped:
@@ -362,7 +415,7 @@ class _Runner:
         for n in sorted(state.done):
             if n > state.cataloged:
                 step = read_step_at(state.path, state.offsets[n])
-                deletes, upserts = catalog_change(step, state.begun.get(n, {}), state.done[n])
+                deletes, upserts = catalog_change(step, state.begun.get(n, {}), state.done[n], self.carried)
                 self.batch.add(n, deletes, upserts)
         self.batch.flush()
 
@@ -381,7 +434,8 @@ class _Runner:
         if unit:
             yield unit
 
-    def _carry_out(self, unit: list[tuple[int, Step]]) -> None:
+    def _verified(self, unit: list[tuple[int, Step]]) -> list[tuple[int, Step, _Checked]]:
+        """The unit's steps still to do, each checked against the disk; none if one is refused."""
         fresh: list[tuple[int, Step]] = []
         for n, step in unit:
             if n in self.state.begun and self._settle(n, step):
@@ -396,15 +450,58 @@ class _Runner:
                     self._skip(
                         m, other, str(refused) if m == n else f"left alone with {step.source}: {refused}"
                     )
-                return
-        for n, step, found in checked:
+                return []
+        return checked
+
+    def _carry_out(self, begun: list[_Begun]) -> None:
+        """Steps one by one: each journaled (fsynced) before it is done."""
+        for item in begun:
             try:
-                self._act(n, step, found)
+                self.journal.write(item.begin, sync=True)
+                fault_point(item.n, "begin")
+                done = self._perform(item)
+                fault_point(item.n, "act")
+                self._mark_done(item.n, item.step, item.begin, done)
             except OSError as error:
-                self._fail(n, step, f"{error.strerror or error}")
-                if error.errno in STOPPING_ERRNOS:
-                    self.stopped = f"stopped: {error.strerror} ({step.source})"
+                if self._failed(item, error):
                     return
+
+    def _rename_batch(self, batch: list[_Begun]) -> None:
+        """Renames within one filesystem (moves, the trash), many at a time: every
+        step is journaled, then one fsync, then they are done, then one sync of the filesystems
+        they touched before they are marked done. A kill leaves the batch's steps begun; the next
+        run or undo settles each by looking at the disk, as for a single step."""
+        if not batch:
+            return
+        for item in batch:
+            self.journal.write(item.begin)
+        self.journal.sync()
+        acted: list[tuple[_Begun, Entry]] = []
+        touched: set[str] = set()
+        for item in batch:
+            fault_point(item.n, "begin")
+            try:
+                done = self._perform(item, durable=False)
+            except OSError as error:
+                if self._failed(item, error):
+                    break
+                continue
+            fault_point(item.n, "act")
+            acted.append((item, done))
+            touched.add(os.path.dirname(item.step.source))
+            if item.begin.get("target"):
+                touched.add(os.path.dirname(str(item.begin["target"])))
+        files.sync_folders(touched)
+        for item, done in acted:
+            self._mark_done(item.n, item.step, item.begin, done)
+
+    def _failed(self, item: _Begun, error: OSError) -> bool:
+        """Record a step that failed; whether the run must stop (a full or read-only disk)."""
+        self._fail(item.n, item.step, f"{error.strerror or error}")
+        if error.errno in STOPPING_ERRNOS:
+            self.stopped = f"stopped: {error.strerror} ({item.step.source})"
+            return True
+        return False
 
     def _skip(self, n: int, step: Step, reason: str) -> None:
         self.journal.write({"t": "skip", "n": n, "reason": reason})
@@ -418,7 +515,8 @@ class _Runner:
         self.failed.append(outcome)
         self.events.finished(outcome)
 
-    def _act(self, n: int, step: Step, found: _Checked) -> None:
+    def _begin_entry(self, n: int, step: Step, found: _Checked) -> _Begun:
+        """The journal's `begin` line for a verified step: where it goes, and what it found."""
         run_id = self.state.run_id
         begin: Entry = {"t": "begin", "n": n, "inode": found.info.st_ino, "mode": found.info.st_mode}
         if step.kind == "trash":
@@ -426,11 +524,20 @@ class _Runner:
         elif step.target is not None:
             begin["target"] = step.target
             begin["cross"] = not same_filesystem(step.source, step.target)
+            made = files.missing_parents(step.target)
+            if made:
+                begin["made"] = made  # undo removes them once they are empty again
         if found.reference is not None and found.reference_info is not None:
             begin["ref"] = found.reference
             begin["ref_inode"] = found.reference_info.st_ino
-        self.journal.write(begin, sync=True)
-        fault_point(n, "begin")
+        renames = step.kind == "trash" or (step.kind == "move" and not begin["cross"])
+        return _Begun(n, step, found, begin, renames)
+
+    def _perform(self, item: _Begun, *, durable: bool = True) -> Entry:
+        """Do one begun step; its `done` line. `durable=False` leaves syncing the folders it
+        changed to the caller."""
+        n, step, found, begin = item.n, item.step, item.found, item.begin
+        run_id = self.state.run_id
         done: Entry = {"t": "done", "n": n}
         target = begin.get("target")
         match step.kind:
@@ -439,8 +546,10 @@ class _Runner:
                 files.rename_noreplace(step.source, str(target))
             case "delete":
                 files.unlink(step.source)
+            case "rmdir":
+                files.remove_folder(step.source, durable=durable)
             case "move-to" | "move" | "copy":
-                done["inode"] = self._carry(n, step, str(target), cross=bool(begin["cross"]))
+                done["inode"] = self._carry(n, step, str(target), cross=bool(begin["cross"]), durable=durable)
             case "hardlink" | "symlink":
                 temporary = temporary_name(step.source, run_id, n)
                 files.replace_with_link(
@@ -449,16 +558,16 @@ class _Runner:
                 if step.kind == "hardlink" and found.reference_info is not None:
                     done["inode"] = found.reference_info.st_ino
                     done["mtime_ns"] = found.reference_info.st_mtime_ns
-        fault_point(n, "act")
-        self._mark_done(n, step, begin, done)
+        return done
 
-    def _carry(self, n: int, step: Step, target: str, *, cross: bool) -> int:
+    def _carry(self, n: int, step: Step, target: str, *, cross: bool, durable: bool = True) -> int:
         """Move or copy `step.source` to `target`; across filesystems (or for a copy): copy to a
         temporary name, fsync, rename into place, compare byte for byte, then remove the source."""
         files.make_parents(target)
         if not cross and step.kind != "copy":
             files.rename_noreplace(step.source, target)
-            files.sync_folder(os.path.dirname(target))
+            if durable:
+                files.sync_folder(os.path.dirname(target))
             return os.lstat(target).st_ino
         temporary = temporary_name(target, self.state.run_id, n)
         files.remove_if_exists(temporary)
@@ -474,7 +583,7 @@ class _Runner:
     def _mark_done(self, n: int, step: Step, begin: Entry, done: Entry) -> None:
         self.journal.write(done)
         fault_point(n, "done")
-        deletes, upserts = catalog_change(step, begin, done)
+        deletes, upserts = catalog_change(step, begin, done, self.carried)
         self.batch.add(n, deletes, upserts)
         self.done += 1
         if step.kind != "copy":
@@ -496,7 +605,7 @@ class _Runner:
                                                   "mtime_ns": info.st_mtime_ns})  # fmt: skip
                 return True
             return False
-        if step.kind == "delete":
+        if step.kind in ("delete", "rmdir"):
             if source_there:
                 return False
             self._mark_done(n, step, begin, {"t": "done", "n": n})
@@ -522,6 +631,15 @@ class _Runner:
             return True
         self._mark_done(n, step, begin, {"t": "done", "n": n, "inode": info.st_ino})
         return True
+
+
+def carried_paths(state: RunState) -> dict[str, str]:
+    """Source → target of every step of the run that moves or copies a file."""
+    carried: dict[str, str] = {}
+    for _, entry in read_entries(state.path):
+        if entry["t"] == "step" and entry["kind"] in ("move", "copy") and entry.get("target"):
+            carried[entry["source"]] = entry["target"]
+    return carried
 
 
 def _is_link_to(step: Step, begin: Entry) -> bool:

@@ -7,6 +7,7 @@ import ctypes
 import errno
 import os
 import stat
+from collections.abc import Iterable
 from typing import Final
 
 CHUNK: Final = 1 << 20
@@ -14,6 +15,7 @@ _AT_FDCWD: Final = -100
 _RENAME_NOREPLACE: Final = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 _renameat2 = getattr(_libc, "renameat2", None)
+_syncfs = getattr(_libc, "syncfs", None)
 
 
 def rename_noreplace(source: str, target: str) -> None:
@@ -45,6 +47,25 @@ def make_parents(path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
 
 
+def missing_parents(path: str) -> list[str]:
+    """The folders above `path` that do not exist yet, top first (those make_parents would make)."""
+    missing: list[str] = []
+    folder = os.path.dirname(path)
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing[::-1]
+
+
+def remove_made_folders(folders: list[str]) -> None:
+    """Remove the folders a step made (deepest first) where they are empty again."""
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
 def copy_new(source: str, target: str) -> None:
     """Copy `source` to a new file `target` (never over one), with its mode and times, fsynced."""
     info = os.stat(source)
@@ -74,6 +95,27 @@ def sync_folder(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def sync_folders(folders: Iterable[str]) -> None:
+    """Make the renames in `folders` durable: one syncfs per filesystem where Linux has it (a batch
+    of renames into a hundred folders costs one sync, not a hundred), else an fsync per folder."""
+    by_device: dict[int, list[str]] = {}
+    for folder in folders:
+        try:
+            by_device.setdefault(os.lstat(folder).st_dev, []).append(folder)
+        except OSError:
+            continue
+    for group in by_device.values():
+        if _syncfs is not None:
+            fd = os.open(group[0], os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                if _syncfs(fd) == 0:
+                    continue
+            finally:
+                os.close(fd)
+        for folder in group:
+            sync_folder(folder)
 
 
 def same_bytes(a: str, b: str) -> bool:
@@ -121,6 +163,19 @@ def replace_with_copy(source: str, reference: str, temporary: str, mode: int, mt
     os.utime(temporary, ns=(mtime_ns, mtime_ns))
     os.replace(temporary, source)
     sync_folder(os.path.dirname(source))
+
+
+def remove_folder(path: str, *, durable: bool = True) -> None:
+    """Remove an empty folder (OSError if it is not empty)."""
+    os.rmdir(path)
+    if durable:
+        sync_folder(os.path.dirname(path))
+
+
+def make_folder(path: str, mode: int) -> None:
+    """Make a folder again, with the permissions it had (and its parents, as needed)."""
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, stat.S_IMODE(mode))
 
 
 def remove_empty_folders(top: str, stop: str) -> None:

@@ -93,6 +93,10 @@ class Journal:
         if sync:
             os.fsync(self._file.fileno())
 
+    def sync(self) -> None:
+        """Make every line written so far durable (one fsync for a batch of lines)."""
+        os.fsync(self._file.fileno())
+
     def close(self) -> None:
         self._file.close()
 

@@ -7,7 +7,7 @@ from typing import Final, Literal, get_args
 
 from imgcat.record import MediaRecord
 
-StepKind = Literal["trash", "delete", "move-to", "move", "copy", "hardlink", "symlink"]
+StepKind = Literal["trash", "delete", "move-to", "move", "copy", "hardlink", "symlink", "rmdir"]
 STEP_KINDS: Final = get_args(StepKind)
 REMOVING: Final = frozenset({"trash", "delete", "move-to", "hardlink", "symlink"})
 LINKING: Final = frozenset({"hardlink", "symlink"})
@@ -26,6 +26,8 @@ class Step:
         copy      copy `source` to `target` (a new catalog entry for the copy)
         hardlink  replace `source` by a hard link to the first reference that verifies
         symlink   replace `source` by a symbolic link to it
+        rmdir     remove the folder `source` if it is empty then (a folder the run's moves emptied;
+                  undo makes it again)
     A move or copy across filesystems copies, fsyncs, compares byte for byte, then removes.
 
     `size` and `mtime_ns` are what `source` must still have (as cataloged): a file that changed is

@@ -137,11 +137,18 @@ def _revert(n: int, step: Step, state: RunState) -> tuple[list[str], list[MediaR
     match step.kind:
         case "delete":
             raise StepKept(f"{step.source} was deleted for good: it cannot come back")
+        case "rmdir":
+            if os.path.lexists(step.source) and not os.path.isdir(step.source):
+                raise StepKept(f"a file is at {step.source} now: the folder is not made again")
+            files.make_folder(step.source, int(begin.get("mode", 0o755)))
+            return [], []
         case "trash" | "move-to" | "move":
             inode = _put_back(n, step, begin, state.run_id)
+            files.remove_made_folders(list(begin.get("made", [])))
             return _restored(step, inode, moved_from=begin["target"] if step.kind == "move" else None)
         case "copy":
             _remove_copy(step, str(begin["target"]))
+            files.remove_made_folders(list(begin.get("made", [])))
             copy = None if step.record is None else step.record.moved_to(str(begin["target"]))
             return ([] if copy is None else [copy.id]), []
         case _:
