@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from enum import StrEnum
 from typing import Annotated, Any
@@ -12,15 +13,19 @@ from rich.text import Text
 from rich.tree import Tree
 
 from imgcat import settings
+from imgcat.actions.execute import RunResult
 from imgcat.cli import render
 from imgcat.cli.add import Json, Quiet
 from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
+from imgcat.errors import ImgcatError
 from imgcat.layout import DateSource, parse_pattern, valid_tokens
 from imgcat.operations.reorganize import (
     OnDuplicate,
     PlannedFile,
     ReorganizePlan,
+    apply_reorganize,
+    finish_interrupted,
     plan_reorganize,
     reorganize_roots,
 )
@@ -69,6 +74,18 @@ OnDuplicateOption = Annotated[
                  "where it is), trash, or keep-both (a numbered name).", case_sensitive=False),
 ]  # fmt: skip
 Copy = Annotated[bool, typer.Option("--copy", help="Copy instead of moving (the sources stay).")]
+Apply = Annotated[
+    bool, typer.Option("--apply", help="Move the files (journaled: 'imgcat undo' puts them back).")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (needed without a terminal).")]
+PruneEmpty = Annotated[
+    bool,
+    typer.Option("--prune-empty", help="Remove the folders the moves leave empty (undo makes them again)."),
+]
+
+
+class ReorganizeRefusedError(ImgcatError):
+    """The user did not confirm; nothing was changed."""
 
 
 @takes_store
@@ -80,19 +97,26 @@ def reorganize(
     date_source: DateSourceOption = DateSourceChoice.any,
     on_duplicate: OnDuplicateOption = OnDuplicateChoice.skip,
     copy: Copy = False,
+    apply: Apply = False,
+    yes: Yes = False,
+    prune_empty: PruneEmpty = False,
     device: Device = None,
     workers: Workers = None,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Lay out photos and videos by their catalog metadata, each with its companions (Live Photo
-    halves, RAW+JPEG, sidecars). Shows the planned layout; nothing moves (a dry run).
+    halves, RAW+JPEG, sidecars). Shows the planned layout; with --apply, moves the files.
 
     Example: imgcat reorganize ~/Pictures --pattern '<year>/<month>'
     """
     parsed = parse_pattern(pattern)
     name = settings.device_name(device)
+    result: RunResult | None = None
     with opened(store) as catalog:
+        if apply:
+            for earlier in finish_interrupted(catalog):
+                _print_result(earlier, quiet=quiet or as_json, resumed=True)
         roots = reorganize_roots(catalog, name, sources or [])
         if not roots:
             raise typer.BadParameter(f"no folder was added on device {name}; give SRC", param_hint="SRC")
@@ -100,12 +124,52 @@ def reorganize(
             plan = plan_reorganize(
                 catalog, roots, parsed, device=name, destination=dest,
                 date_source=_date_source(date_source), on_duplicate=_on_duplicate(on_duplicate),
-                copy=copy, workers=settings.worker_count(workers), events=progress,
+                copy=copy, prune_empty=prune_empty, workers=settings.worker_count(workers), events=progress,
             )  # fmt: skip
+        if not as_json and not quiet:
+            _print(plan, applying=apply)
+        if apply and _has_work(plan):
+            if not yes and not _confirmed(plan):
+                raise ReorganizeRefusedError("nothing changed: confirm on a terminal, or pass --yes")
+            result = apply_reorganize(catalog, plan, device=name)
     if as_json:
-        render.print_json(plan_json(plan, applied=False))
-    elif not quiet:
-        _print(plan)
+        render.print_json(plan_json(plan, applied=result is not None, result=result))
+    elif result is not None:
+        _print_result(result, quiet=quiet)
+    if result is not None and result.signal is not None:
+        raise typer.Exit(128 + result.signal)
+
+
+def _has_work(plan: ReorganizePlan) -> bool:
+    return bool(plan.moves or plan.prune or (plan.duplicates and plan.on_duplicate == "trash"))
+
+
+def _confirmed(plan: ReorganizePlan) -> bool:
+    """Ask on a terminal; elsewhere the answer is no (--yes answers for the user)."""
+    if not sys.stdin.isatty():
+        return False
+    verb = "Copy" if plan.copy else "Move"
+    return typer.confirm(f"{verb} {render.count(plan.totals().files, 'file')} now?", default=False, err=True)
+
+
+def _print_result(result: RunResult, *, quiet: bool, resumed: bool = False) -> None:
+    """What the run did, what it left alone and why, and how to undo it."""
+    for outcome in (*result.skipped, *result.failed):
+        render.warning(outcome.step.source, f"left alone: {outcome.reason}")
+    if quiet:
+        return
+    what = "completed the interrupted run" if resumed else "run"
+    done = render.count(result.done, "step")
+    render.line(f"{what} {result.run_id}: {done} done ({render.human_bytes(result.bytes)})")
+    if result.skipped or result.failed:
+        left = render.count(len(result.skipped) + len(result.failed), "step")
+        render.line(f"{left} left alone (listed above)")
+    if result.stopped:
+        render.line(
+            f"{result.stopped}: run the same command again to complete it, or 'imgcat undo {result.run_id}'"
+        )
+    else:
+        render.line(f"to put everything back: imgcat undo {result.run_id}")
 
 
 def _date_source(choice: DateSourceChoice) -> DateSource:
@@ -118,10 +182,20 @@ def _on_duplicate(choice: OnDuplicateChoice) -> OnDuplicate:
     return "trash" if choice is OnDuplicateChoice.trash else "keep-both"
 
 
-def plan_json(plan: ReorganizePlan, *, applied: bool) -> dict[str, Any]:
-    """The plan as one JSON object: moves (from, to, reason), duplicates, skipped, totals."""
+def plan_json(plan: ReorganizePlan, *, applied: bool, result: RunResult | None = None) -> dict[str, Any]:
+    """The plan as one JSON object: moves (from, to, reason), duplicates, skipped, totals; once
+    applied, the run (its id, steps done, what was left alone)."""
     totals = plan.totals()
+    run: dict[str, Any] | None = None
+    if result is not None:
+        run = {
+            "id": result.run_id, "done": result.done, "bytes": result.bytes, "stopped": result.stopped,
+            "left_alone": [
+                {"path": _text(o.step.source), "reason": o.reason} for o in (*result.skipped, *result.failed)
+            ],
+        }  # fmt: skip
     return {
+        "run": run,
         "pattern": plan.pattern,
         "roots": [_text(r) for r in plan.roots],
         "destination": plan.destination,
@@ -134,6 +208,7 @@ def plan_json(plan: ReorganizePlan, *, applied: bool) -> dict[str, Any]:
             for f in unit.files
         ],
         "skipped": [{"path": _text(s.path), "reason": s.reason} for s in plan.skipped],
+        "prune": [_text(f) for f in plan.prune],
         "totals": {
             "units": totals.units, "files": totals.files, "bytes": totals.bytes, "folders": totals.folders,
             "in_place": totals.in_place, "duplicates": totals.duplicates, "skipped": totals.skipped,
@@ -155,8 +230,9 @@ def _text(path: str) -> str:
     return path_to_text(path)[0]
 
 
-def _print(plan: ReorganizePlan) -> None:
-    """A tree of the planned layout on a terminal; one `from<TAB>to` line per file in a pipe."""
+def _print(plan: ReorganizePlan, *, applying: bool) -> None:
+    """A tree of the planned layout on a terminal; one `from<TAB>to` line per file in a pipe (and
+    the totals on standard error)."""
     if not render.is_terminal():
         table = render.Table("from", "to")
         render.show(table, ((planned.source, planned.target) for planned in plan.files()))
@@ -165,8 +241,9 @@ def _print(plan: ReorganizePlan) -> None:
             render.draw(tree)
     for skipped in plan.skipped:
         render.note(f"skipped: {skipped.path}: {skipped.reason}")
-    for line in _summary(plan):
-        render.line(line)
+    say = render.line if render.is_terminal() else render.note  # a pipe gets the rows alone
+    for line in _summary(plan, applying=applying):
+        say(line)
 
 
 def _trees(plan: ReorganizePlan) -> list[Tree]:
@@ -214,7 +291,7 @@ def _names(names: list[str]) -> str:
     return ", ".join(render.safe(n) for n in first) + more
 
 
-def _summary(plan: ReorganizePlan) -> list[str]:
+def _summary(plan: ReorganizePlan, *, applying: bool) -> list[str]:
     totals = plan.totals()
     verb = "copy" if plan.copy else "move"
     lines = [
@@ -233,5 +310,8 @@ def _summary(plan: ReorganizePlan) -> list[str]:
             f"{render.count(totals.not_cataloged, 'file')} not cataloged, left in place: "
             "run 'imgcat add' first"
         )
-    lines.append("dry run: nothing changed")
+    if plan.prune:
+        lines.append(f"{render.count(len(plan.prune), 'folder')} left empty, to remove (--prune-empty)")
+    if not applying:
+        lines.append("dry run: nothing changed (--apply moves the files)")
     return lines

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from imgcat.actions.execute import ActionEvents, RunResult, execute_run, interrupted_runs, start_run
+from imgcat.actions.plan import Step, StepKind
 from imgcat.catalog.base import Catalog
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.layout import (
@@ -30,7 +32,7 @@ from imgcat.layout import (
     within,
 )
 from imgcat.operations.events import NoEvents, ScanEvents
-from imgcat.operations.sync import SyncPlan, plan_sync, refusal, sync_roots
+from imgcat.operations.sync import SyncPlan, apply_sync, plan_sync, refusal, sync_roots
 from imgcat.record import MediaRecord
 from imgcat.scan.checksum import checksum_if_readable
 
@@ -109,6 +111,8 @@ class ReorganizePlan:
     duplicates: tuple[UnitMove, ...]
     skipped: tuple[Skipped, ...]
     in_place: int
+    prune: tuple[str, ...] = ()
+    """Folders the moves leave empty, deepest first: removed after them with --prune-empty."""
     syncs: tuple[SyncPlan, ...] = field(default=(), compare=False)
 
     @property
@@ -162,6 +166,7 @@ def plan_reorganize(
     date_source: DateSource = "any",
     on_duplicate: OnDuplicate = "skip",
     copy: bool = False,
+    prune_empty: bool = False,
     workers: int = 0,
     events: ScanEvents | None = None,
 ) -> ReorganizePlan:
@@ -186,9 +191,14 @@ def plan_reorganize(
         for folder_records in _by_folder(_current_records(catalog, device, root, sync)).values():
             for unit in _units(folder_records):
                 planner.plan_unit(unit, dest)
+    leaving = [f.source for unit in planner.moves for f in unit.files] if not copy else []
+    if on_duplicate == "trash":
+        leaving += [f.source for unit in planner.duplicates for f in unit.files]
+    targets = [f.target for unit in planner.moves for f in unit.files]
     return ReorganizePlan(
         pattern=pattern.text,
         roots=tuple(roots),
+        prune=_emptied_folders(roots, leaving, targets) if prune_empty else (),
         destination=destination,
         copy=copy,
         on_duplicate=on_duplicate,
@@ -198,6 +208,43 @@ def plan_reorganize(
         in_place=planner.in_place,
         syncs=tuple(syncs),
     )
+
+
+def _emptied_folders(roots: Sequence[str], leaving: Sequence[str], targets: Sequence[str]) -> tuple[str, ...]:
+    """The folders below the roots that hold nothing once `leaving` have left (their subfolders
+    emptied too), deepest first; never a root, a target folder or a folder above one."""
+    if not leaving:
+        return ()
+    out: dict[str, int] = defaultdict(int)
+    for path in leaving:
+        out[os.path.dirname(path)] += 1
+    kept = {folder for target in targets for folder in _ancestors(os.path.dirname(target))}
+    kept.update(roots)
+    candidates = {folder for path in leaving for folder in _ancestors(os.path.dirname(path))}
+    candidates = {f for f in candidates if f not in kept and any(_below(f, root) for root in roots)}
+    emptied: list[str] = []
+    for folder in sorted(candidates, key=lambda f: (-f.count("/"), f)):
+        try:
+            entries = len(os.listdir(folder))
+        except OSError:
+            continue
+        if entries == out[folder]:
+            emptied.append(folder)
+            out[os.path.dirname(folder)] += 1
+    return tuple(emptied)
+
+
+def _ancestors(folder: str) -> Iterator[str]:
+    while True:
+        yield folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
+def _below(path: str, root: str) -> bool:
+    return path.startswith(root.rstrip("/") + "/")
 
 
 def _current_records(catalog: Catalog, device: str, root: str, sync: SyncPlan) -> Iterator[MediaRecord]:
@@ -525,3 +572,72 @@ def _same_on_disk(candidate: _Candidate) -> bool:
     theirs = checksum_if_readable(candidate.target)
     ours = candidate.checksum or checksum_if_readable(candidate.source)
     return theirs is not None and theirs == ours
+
+
+STEP_BATCH: Final = 500
+
+
+def reorganize_steps(plan: ReorganizePlan, catalog: Catalog, device: str) -> Iterator[Step]:
+    """The plan as steps for the actions layer: each unit's files moved (or copied) together, the
+    duplicates trashed (with --on-duplicate trash; each checked against the copy it duplicates
+    right before), then the emptied folders removed. Records are read in batches."""
+    kind: StepKind = "copy" if plan.copy else "move"
+    units: list[tuple[StepKind, UnitMove]] = [(kind, unit) for unit in plan.moves]
+    if plan.on_duplicate == "trash":
+        units += [("trash", unit) for unit in plan.duplicates]
+    number = 0
+    for start in range(0, len(units), STEP_BATCH):
+        chunk = units[start : start + STEP_BATCH]
+        paths = [f.source for _, unit in chunk for f in unit.files if f.cataloged]
+        records = catalog.get_many(device, paths)
+        for step_kind, unit in chunk:
+            number += 1
+            for planned in unit.files:
+                record = records.get(planned.source)
+                if step_kind == "trash":
+                    yield Step(
+                        "trash", planned.source, planned.size, planned.mtime_ns, references=(planned.target,),
+                        record=record, unit=number, note=f"duplicate of {planned.target}",
+                    )  # fmt: skip
+                else:
+                    yield Step(
+                        step_kind, planned.source, planned.size, planned.mtime_ns, target=planned.target,
+                        record=record, unit=number, note=planned.reason,
+                    )  # fmt: skip
+    for folder in plan.prune:
+        yield Step("rmdir", folder, 0, 0, note="left empty by the moves")
+
+
+def reorganize_command(plan: ReorganizePlan) -> str:
+    """How `runs` shows the run."""
+    words = ["imgcat reorganize", *plan.roots, "--pattern", plan.pattern]
+    if plan.destination:
+        words += ["--dest", plan.destination]
+    if plan.copy:
+        words.append("--copy")
+    if plan.prune:
+        words.append("--prune-empty")
+    return " ".join(words)
+
+
+def apply_reorganize(
+    catalog: Catalog, plan: ReorganizePlan, *, device: str, events: ActionEvents | None = None
+) -> RunResult:
+    """Carry the plan out through the actions layer: the catalog first catches up with the disk (as
+    `sync` would), then each unit is checked against the disk and moved, journaled step by step
+    (`imgcat undo` reverts it; an interrupted run is completed by the next `--apply`)."""
+    for sync in plan.syncs:
+        if sync.changes:
+            apply_sync(catalog, sync)
+    steps = reorganize_steps(plan, catalog, device)
+    run = start_run(steps, command=reorganize_command(plan), catalog=catalog)
+    return execute_run(run.run_id, catalog, events=events)
+
+
+def finish_interrupted(catalog: Catalog, events: ActionEvents | None = None) -> list[RunResult]:
+    """Complete the reorganize runs an interruption (Ctrl-C, kill, full disk) left unfinished."""
+    return [
+        execute_run(state.run_id, catalog, events=events)
+        for state in interrupted_runs()
+        if state.command.startswith("imgcat reorganize")
+    ]
