@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -170,3 +171,54 @@ def test_a_catalog_on_a_read_only_mount_is_read_and_writers_say_why(tmp_path: Pa
         shutil.copy2(db, disk / "c.sqlite")
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         _reads_and_refuses_writes(root, disk / "c.sqlite", "it is on a read-only file system", as_user=False)
+
+
+def _children(parent: int) -> dict[int, str]:
+    """The live processes whose parent is `parent`, with their state letter."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found[int(entry.name)] = fields[0]
+    return found
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for whoever adopted it to reap it: either way, no longer running."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_after_kill_9_of_imgcat_its_workers_end_by_themselves(tmp_path: Path) -> None:
+    import time
+
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(3000):
+        os.link(SMALL_JPEG, root / f"IMG_{i:04d}.jpg")
+    command = [sys.executable, "-m", "imgcat", "add", str(root), "--db", str(tmp_path / "c.sqlite")]
+    process = subprocess.Popen([*command, "--workers", "2", "-q"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers: dict[int, str] = {}
+        while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            workers = _children(process.pid)
+        assert len(workers) == 2, "the workers never started"
+    finally:
+        process.kill()  # SIGKILL: no handler, no clean-up in the parent
+        process.wait()
+    deadline = time.monotonic() + 60  # "within seconds": a bound for a loaded machine, not a timing
+    while not all(_ended(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if not _ended(pid)]
+    for pid in left:  # a failing run leaves nothing behind either
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

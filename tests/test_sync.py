@@ -445,3 +445,40 @@ def test_the_plan_is_a_frozen_value_built_by_a_pure_function_and_printed_by_one(
     run = imgcat(capsys, "sync", str(root), "--dry-run", "--json", "--db", str(db), "--device", "d")
     assert json.loads(run.out) == [{**sync_plan_json(plan), "applied": False, "refused": None}]
     assert catalog.count() == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("iter_stamps", "interrupted while planning: nothing changed"),
+        (
+            "move_many",
+            "interrupted while applying the changes under {root}: part of them are in the catalog; run the "
+            "same command again to finish",
+        ),
+    ],
+    ids=["planning", "applying"],
+)
+def test_sigterm_stops_sync_as_ctrl_c_does_and_a_rerun_finishes(
+    tmp_path: Path, method: str, message: str
+) -> None:
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    db = tmp_path / "c.sqlite"
+    catalog = SqliteCatalog(db)
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    catalog.close()
+    (root / "nikon_coolpix_p6000/DSCN0010.jpg").rename(root / "renamed.jpg")
+    (root / "nikon_coolpix_p6000/DSCN0012.jpg").unlink()
+    args = ["sync", str(root), "--db", str(db), "--device", "d", "--workers", "0", "-q"]
+    driver = [sys.executable, str(Path(__file__).parent / "interrupt_after.py"), "SIGTERM", method, "1"]
+    stopped = subprocess.run([*driver, *args], capture_output=True, text=True, check=False)
+    assert (stopped.returncode, stopped.stderr) == (143, message.format(root=root) + "\n")
+    assert SqliteCatalog(db).get("d", str(root / "nikon_coolpix_p6000/DSCN0012.jpg")) is not None  # not yet
+    again = subprocess.run(
+        [sys.executable, "-m", "imgcat", *args], capture_output=True, text=True, check=False
+    )
+    assert (again.returncode, again.stderr) == (0, "")
+    synced = SqliteCatalog(db)
+    assert sorted(os.path.basename(r.path) for r in synced.iter_under("d", str(root))) == [
+        "DSCN0025.jpg", "DSCN0027.jpg", "renamed.jpg"
+    ]  # fmt: skip
