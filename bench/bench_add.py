@@ -71,7 +71,7 @@ def draft_floor(path: str) -> tuple[int, int]:
 
 def our_fingerprint(path: str) -> int:
     with Image.open(path) as image:
-        return pixel_facts(work_image(image, 1)).phash
+        return pixel_facts(work_image(image, 1)).fingerprint.phash
 
 
 def best_of(repeat: int, action: Callable[[], object]) -> float:

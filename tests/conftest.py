@@ -83,6 +83,13 @@ def full_record(path: str = "/photos/2019/IMG_0001.JPG") -> MediaRecord:
         rotation=90,
         phash=0xFEDCBA9876543210,
         dhash=0x0123456789ABCDEF,
+        phash_centre=0x8000000000000001,
+        phash_left=0x0F0F0F0F0F0F0F0F,
+        phash_right=0xF0F0F0F0F0F0F0F0,
+        phash_top=0x00FF00FF00FF00FF,
+        phash_bottom=0xFF00FF00FF00FF00,
+        thumb=bytes(range(256)) * 4,
+        border_share=0.12,
         sharpness=123.5,
         brightness=0.45,
         contrast=0.21,
@@ -125,6 +132,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
         yield catalog
     finally:
         cleanup = Elasticsearch(ES_URL)
-        cleanup.indices.delete(index=f"{index},{index}-locations", ignore_unavailable=True)
+        cleanup.indices.delete(index=f"{index},{index}-locations,{index}-not-same", ignore_unavailable=True)
         cleanup.close()
         catalog.close()

@@ -12,8 +12,8 @@ from datetime import datetime
 import pytest
 from elasticsearch import Elasticsearch
 
-from conftest import ES_URL, full_record, make_record
-from imgcat.catalog.base import Bucket, Catalog, ContentQuery, Stamp
+from conftest import ES_URL, SEEN, full_record, make_record
+from imgcat.catalog.base import HASH_FIELDS, Bucket, Catalog, ContentQuery, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError, StoreWriteError
 from imgcat.record import LABEL_MAX, Companion, ExtractError, GeoPoint
@@ -500,3 +500,33 @@ def test_a_write_blocked_index_fails_at_the_first_chunk_with_the_servers_reason(
         client.indices.put_settings(index=fresh_index, settings={"index.blocks.write": False})
         client.close()
         catalog.close()
+
+
+def test_fingerprints_stream_every_picture_with_its_hashes_and_read_capture_time(store: Catalog) -> None:
+    shot = full_record("/p/IMG_1.JPG")
+    guessed = make_record("/p/IMG_2.JPG", checksum="c2", phash=7, captured_source="mtime", captured_at=SEEN)
+    video = make_record("/p/clip.mov", checksum="c3", kind="video")
+    store.upsert_many([shot, guessed, video, make_record("/q/IMG_3.JPG", checksum="c4", phash=9)])
+    prints = {f.path: f for f in store.iter_fingerprints()}
+    assert sorted(prints) == ["/p/IMG_1.JPG", "/p/IMG_2.JPG", "/q/IMG_3.JPG"]  # no hash, no fingerprint
+    first = prints["/p/IMG_1.JPG"]
+    assert first.id == shot.id and first.checksum == shot.checksum and first.captured_at == shot.captured_at
+    assert first.hashes == tuple(getattr(shot, name) for name in HASH_FIELDS)
+    assert (
+        prints["/p/IMG_2.JPG"].captured_at is None
+    )  # a time guessed from the file's mtime is no capture time
+    assert prints["/p/IMG_2.JPG"].hashes == (7, None, None, None, None, None, None)
+    assert sorted(f.path for f in store.iter_fingerprints("laptop", "/p")) == ["/p/IMG_1.JPG", "/p/IMG_2.JPG"]
+
+
+def test_thumbs_are_returned_for_the_ids_asked(store: Catalog) -> None:
+    shot = full_record("/p/IMG_1.JPG")
+    other = make_record("/p/IMG_2.JPG", checksum="c2", phash=7)
+    store.upsert_many([shot, other])
+    assert dict(store.thumbs_of([shot.id, other.id, "unknown"])) == {shot.id: shot.thumb}
+
+
+def test_not_same_pairs_are_kept_once_in_order(store: Catalog) -> None:
+    assert store.add_not_same([("b", "a"), ("c", "a")]) == 2
+    assert store.add_not_same([("a", "b"), ("b", "c")]) == 1
+    assert list(store.iter_not_same()) == [("a", "b"), ("a", "c"), ("b", "c")]

@@ -17,22 +17,26 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 from elasticsearch.exceptions import HTTP_EXCEPTIONS
 
 from clirun import imgcat
-from conftest import full_record, make_record
+from conftest import SEEN, full_record, make_record
 from imgcat.catalog import elastic
-from imgcat.catalog.base import Bucket, ContentCopy, ContentQuery, JunkQuery, Stamp
+from imgcat.catalog.base import HASH_FIELDS, Bucket, ContentCopy, ContentQuery, JunkQuery, Stamp
 from imgcat.catalog.elastic import (
     MEDIA_MAPPING,
+    NOT_SAME_MAPPING,
     ElasticCatalog,
     api_error_text,
     composite_buckets,
     content_ids_search,
     counted,
+    fingerprint_from_hit,
+    fingerprints_search,
     index_actions,
     index_exists_already,
     index_missing,
     mapping_conflicts,
     missing_fields,
     move_in_two_steps,
+    not_same_action,
     pit_expired,
     pit_hits,
     record_from_source,
@@ -577,3 +581,30 @@ def test_junk_candidates_are_one_filtered_search_any_condition_under_the_folder(
         {"bool": {"should": [{"range": {"edge_width": {"gte": 0.72}}}], "minimum_should_match": 1}}
     ]
     assert elastic.junk_search("catalog", JunkQuery(device="laptop")) is None
+
+
+def test_the_similar_fingerprint_is_mapped_and_searched_by_its_fields_only() -> None:
+    props = MEDIA_MAPPING["properties"]
+    assert props["thumb"] == {"type": "binary"}  # kept, never indexed
+    for name in HASH_FIELDS:
+        assert props[name] == {"type": "keyword"}
+    body = fingerprints_search("family", "laptop", "/photos").to_dict()
+    assert body["_source"] == {"includes": elastic.FINGERPRINT_FIELDS}
+    assert {"exists": {"field": "phash"}} in body["query"]["bool"]["filter"]
+    assert "thumb" not in elastic.FINGERPRINT_FIELDS  # thumbnails are fetched for candidates only
+
+
+def test_a_fingerprint_is_read_from_a_hit() -> None:
+    record = full_record()
+    [action] = index_actions([record], "catalog")
+    source = {k: v for k, v in action["_source"].items() if k in elastic.FINGERPRINT_FIELDS}
+    got = fingerprint_from_hit({"_id": record.id, "_source": source})
+    assert got.hashes == tuple(getattr(record, name) for name in HASH_FIELDS)
+    assert got.captured_at == record.captured_at and got.path == record.path
+
+
+def test_not_same_decisions_have_an_ordered_id_and_a_strict_mapping() -> None:
+    action = not_same_action("b2", "a1", "catalog-not-same", SEEN)
+    assert action["_id"] == "a1-b2" and action["_source"]["a"] == "a1" and action["_source"]["b"] == "b2"
+    assert NOT_SAME_MAPPING["dynamic"] == "strict"
+    assert set(action["_source"]) == set(NOT_SAME_MAPPING["properties"])

@@ -154,3 +154,29 @@ def test_stamps_are_read_from_a_covering_index(tmp_path: Path, recursive: bool) 
     [query] = [s for s in statements if s.startswith("SELECT")]
     plan = " | ".join(row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}"))
     assert "COVERING INDEX" in plan and "SCAN media" not in plan, plan
+
+
+def test_catalog_from_schema_version_6_gains_the_similar_fingerprint_and_decisions(tmp_path: Path) -> None:
+    db = tmp_path / "v6.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(sqlite_store._CREATE_V1)
+    for step in (1, 2, 3, 4, 5):
+        old.executescript(sqlite_store.MIGRATIONS[step])
+    old.execute("PRAGMA user_version = 6")
+    record = make_record("/old/IMG_1.jpg", checksum="abc", phash=0x1234)
+    columns = [row[1] for row in old.execute("PRAGMA table_info(media)")]  # version 6's
+    assert "thumb" not in columns
+    row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
+    old.execute(
+        f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(db)
+    assert (catalog.schema_version, catalog.get("laptop", record.path)) == (SCHEMA_VERSION, record)
+    catalog.upsert_many([full_record("/new/IMG_2.jpg")])
+    again = catalog.get("laptop", "/new/IMG_2.jpg")
+    assert again is not None and again.thumb == full_record().thumb and again.phash_bottom is not None
+    assert catalog.add_not_same([("abc", "def")]) == 1 and list(catalog.iter_not_same()) == [("abc", "def")]

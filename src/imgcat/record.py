@@ -16,6 +16,8 @@ How a field is stored, by annotation (`X | None` for an optional field):
     float, bool         FLOAT, BOOL
     datetime            TIME     ISO 8601 text in JSON and SQLite, `date` in Elasticsearch
     Hash64              HASH     a 64-bit hash, 16 hex digits
+    Blob                BLOB     a few bytes kept, never searched (base64 in JSON, BLOB in SQLite,
+                                 `binary` in Elasticsearch)
     GeoPoint            GEO      SQLite: gps_lat/gps_lon/gps_alt; Elasticsearch: geo_point + gps_alt
     tuple[Companion, ...], tuple[ExtractError, ...]   lists of objects (JSON text in SQLite)
 
@@ -32,6 +34,7 @@ that match on it (here, sqlite.py, elastic.py).
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import posixpath
@@ -79,6 +82,7 @@ class FieldType(Enum):
     TIME = "time"
     HASH = "hash"
     GEO = "geo"
+    BLOB = "blob"
     COMPANIONS = "companions"
     ERRORS = "errors"
 
@@ -87,6 +91,7 @@ Label = Annotated[str, FieldType.LABEL]
 PathText = Annotated[str, FieldType.PATH]
 U64 = Annotated[int, FieldType.U64]
 Hash64 = Annotated[int, FieldType.HASH]
+Blob = Annotated[bytes, FieldType.BLOB]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,13 @@ class MediaRecord:
     rotation: int | None = None
     phash: Hash64 | None = None
     dhash: Hash64 | None = None
+    phash_centre: Hash64 | None = None
+    phash_left: Hash64 | None = None
+    phash_right: Hash64 | None = None
+    phash_top: Hash64 | None = None
+    phash_bottom: Hash64 | None = None
+    thumb: Blob | None = None
+    border_share: float | None = None
     sharpness: float | None = None
     brightness: float | None = None
     contrast: float | None = None
@@ -382,6 +394,7 @@ def _companions_json(value: object) -> JsonValue:
 _ENCODER_OF: Final[dict[FieldType, Callable[[object], JsonValue]]] = {
     FieldType.TIME: lambda value: cast(datetime, value).isoformat(),
     FieldType.HASH: lambda value: hash_to_hex(cast(int, value)),
+    FieldType.BLOB: lambda value: base64.b64encode(cast(bytes, value)).decode("ascii"),
     FieldType.GEO: _geo_json,
     FieldType.COMPANIONS: _companions_json,
     FieldType.ERRORS: _errors_json,
@@ -403,6 +416,8 @@ def _value_from_json(spec: FieldSpec, value: JsonValue) -> object:
             return datetime.fromisoformat(cast(str, value))
         case FieldType.HASH:
             return hash_from_hex(cast(str, value))
+        case FieldType.BLOB:
+            return base64.b64decode(cast(str, value))
         case FieldType.GEO:
             gps = cast(dict[str, float | None], value)
             return GeoPoint(cast(float, gps["lat"]), cast(float, gps["lon"]), gps.get("alt"))

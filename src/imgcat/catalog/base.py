@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol, TypeVar, cast
+from typing import Final, NamedTuple, Protocol, TypeVar, cast
 
 from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, camera_name, path_from_text
 
@@ -37,6 +37,26 @@ class FileState(NamedTuple):
     mtime_ns: int
     inode: int
     checksum: str
+
+
+# The hashes `similar` searches, in the order of Fingerprinted.hashes (see scan/pixels.py).
+HASH_FIELDS: Final = (
+    "phash", "dhash", "phash_centre", "phash_left", "phash_right", "phash_top", "phash_bottom",
+)  # fmt: skip
+# A capture time that came from the file itself, not guessed from its name or modification time.
+READ_CAPTURE_SOURCES: Final = ("exif", "video")
+
+
+class Fingerprinted(NamedTuple):
+    """The part of a picture's record that `similar` searches: small, streamed for every picture."""
+
+    id: str
+    device: str
+    path: str
+    checksum: str
+    captured_at: datetime | None  # only a time read from the file (READ_CAPTURE_SOURCES)
+    hashes: tuple[int | None, ...]  # HASH_FIELDS
+    aspect: float | None = None  # displayed width / height
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +217,25 @@ class Catalog(Protocol):
         store, in no particular order."""
         ...
 
+    def iter_fingerprints(
+        self, device: str | None = None, prefix: str | None = None
+    ) -> Iterator[Fingerprinted]:
+        """Every picture with a perceptual hash (under `prefix` on `device` if given), in no order."""
+        ...
+
+    def thumbs_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
+        """(id, thumbnail) of the entries with these ids that have one."""
+        ...
+
+    def add_not_same(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Remember that each pair of contents (checksums) shows different pictures; returns how
+        many pairs were new. Kept by content, so moves, syncs and a fresh `add` keep them."""
+        ...
+
+    def iter_not_same(self) -> Iterator[tuple[str, str]]:
+        """Every pair `add_not_same` remembered, each as (smaller checksum, larger)."""
+        ...
+
     def add_location(self, device: str, path: str) -> None:
         """Remember a folder that `add` cataloged, so `sync` knows the roots of a device."""
         ...
@@ -221,6 +260,14 @@ def batched(items: Iterable[T], size: int = WRITE_BATCH) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def aspect_of(width: int | None, height: int | None) -> float | None:
+    return width / height if width and height else None
+
+
+def ordered_pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
 
 
 def ranked(buckets: Iterable[Bucket]) -> tuple[Bucket, ...]:

@@ -9,6 +9,7 @@ one request, so tests can feed them canned pages.
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,6 +30,8 @@ from elasticsearch.dsl import A, Q, Search
 from elasticsearch.dsl.query import Query
 
 from imgcat.catalog.base import (
+    HASH_FIELDS,
+    READ_CAPTURE_SOURCES,
     SUMMARY_BUCKETS,
     WRITE_BATCH,
     Bucket,
@@ -38,12 +41,15 @@ from imgcat.catalog.base import (
     ContentGroup,
     ContentQuery,
     FileState,
+    Fingerprinted,
     JunkQuery,
     Stamp,
+    aspect_of,
     batched,
     camera_buckets,
     companions_from_json,
     grouped_copies,
+    ordered_pair,
     ranked,
 )
 from imgcat.errors import IncompatibleIndexError, StoreUnavailableError, StoreWriteError
@@ -103,6 +109,8 @@ def field_mapping(spec: FieldSpec) -> Body:
             return {spec.name: {"type": "keyword", "ignore_above": LABEL_IGNORE_ABOVE}}
         case FieldType.KEYWORD | FieldType.HASH:
             return {spec.name: keyword}
+        case FieldType.BLOB:
+            return {spec.name: {"type": "binary"}}
     types = {
         FieldType.INT: "long",
         FieldType.U64: "unsigned_long",
@@ -134,6 +142,20 @@ LOCATION_MAPPING: Final[Body] = {
         "added_at": {"type": "date"},
     },
 }
+# A pair of contents a person said are different pictures; kept in the index `<index>-not-same`.
+NOT_SAME_MAPPING: Final[Body] = {
+    "dynamic": "strict",
+    "properties": {"a": {"type": "keyword"}, "b": {"type": "keyword"}, "decided_at": {"type": "date"}},
+}
+FINGERPRINT_FIELDS: Final = [
+    "device",
+    "path",
+    "path_raw",
+    "checksum",
+    "captured_at",
+    "captured_source",
+    *HASH_FIELDS,
+]
 _GEO: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.GEO)
 
 
@@ -143,6 +165,43 @@ def location_action(device: str, path: str, index: str, now: datetime) -> Body:
     if raw is not None:
         source["path_raw"] = raw
     return {"_index": index, "_id": record_id(device, path), "_source": source}
+
+
+def fingerprints_search(index: str, device: str | None, prefix: str | None) -> Search:
+    """Every picture with a pHash (under `prefix` on `device`), its fingerprint fields only."""
+    query = Q("bool", filter=[Q("exists", field="phash")])
+    if prefix is not None:
+        query &= under_query(device, prefix)
+    elif device is not None:
+        query &= Q("term", device=device)
+    return records_search(index, query, ["_doc"], FINGERPRINT_FIELDS)
+
+
+def fingerprint_from_hit(hit: Body) -> Fingerprinted:
+    s = hit["_source"]
+    captured = s.get("captured_at") if s.get("captured_source") in READ_CAPTURE_SOURCES else None
+    return Fingerprinted(
+        hit["_id"],
+        s["device"],
+        path_from_text(s["path"], s.get("path_raw")),
+        s["checksum"],
+        None if captured is None else datetime.fromisoformat(captured),
+        tuple(None if s.get(name) is None else int(s[name], 16) for name in HASH_FIELDS),
+        aspect_of(s.get("display_width"), s.get("display_height")),
+    )
+
+
+def not_same_action(a: str, b: str, index: str, now: datetime) -> Body:
+    first, second = ordered_pair(a, b)
+    return {
+        "_index": index,
+        "_id": f"{first}-{second}",
+        "_source": {"a": first, "b": second, "decided_at": now.isoformat()},
+    }
+
+
+def not_same_search(index: str) -> Search:
+    return Search(index=index).sort("a", "b").extra(size=PAGE_SIZE)
 
 
 def locations_search(index: str, device: str) -> Search:
@@ -561,6 +620,7 @@ class ElasticCatalog:
         if not self._checked:
             self._prepare_index(self.index, MEDIA_MAPPING)
             self._prepare_index(self.locations_index, LOCATION_MAPPING)
+            self._prepare_index(self.not_same_index, NOT_SAME_MAPPING)
             self._checked = True
 
     def _prepare_index(self, index: str, mapping: Body) -> None:
@@ -743,6 +803,47 @@ class ElasticCatalog:
                 if checksums:
                     hits = self._iter_hits(content_members_search(self.index, checksums, query))
                     yield from grouped_copies(map(copy_from_hit, hits), query.min_copies)
+
+    @property
+    def not_same_index(self) -> str:
+        return f"{self.index}-not-same"
+
+    def iter_fingerprints(
+        self, device: str | None = None, prefix: str | None = None
+    ) -> Iterator[Fingerprinted]:
+        with self._reaching(), _unless_no_index():
+            for hit in self._iter_hits(fingerprints_search(self.index, device, prefix)):
+                yield fingerprint_from_hit(hit)
+
+    def thumbs_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
+        with self._reaching(), _unless_no_index():
+            for batch in batched(list(ids), PAGE_SIZE):
+                search = records_search(self.index, Q("ids", values=batch), ["_doc"], ["thumb"])
+                for hit in self._iter_hits(search):
+                    data = hit["_source"].get("thumb")
+                    if data is not None:
+                        yield hit["_id"], base64.b64decode(data)
+
+    def add_not_same(self, pairs: Iterable[tuple[str, str]]) -> int:
+        now = datetime.now(UTC)
+        known = set(self.iter_not_same())
+        fresh = {ordered_pair(a, b) for a, b in pairs} - known
+        with self._reaching():
+            self._writable()
+            for ok, item in helpers.streaming_bulk(
+                self._client, (not_same_action(a, b, self.not_same_index, now) for a, b in sorted(fresh))
+            ):
+                if not ok:
+                    raise StoreWriteError(f"Elasticsearch at {self._url} refused a decision: {item}")
+            with suppress(ApiError):  # without the privilege, visible at the next periodic refresh
+                self._client.indices.refresh(index=self.not_same_index)
+        return len(fresh)
+
+    def iter_not_same(self) -> Iterator[tuple[str, str]]:
+        body = not_same_search(self.not_same_index).to_dict()  # (a, b) is unique: no point in time
+        with self._reaching(), _unless_no_index():
+            for hit in pit_hits(body, lambda page: self._run(page, self.not_same_index)):
+                yield hit["_source"]["a"], hit["_source"]["b"]
 
     def add_location(self, device: str, path: str) -> None:
         with self._reaching():

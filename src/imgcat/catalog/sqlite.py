@@ -8,6 +8,7 @@ cannot be done. A write that fails (a full disk, an I/O error) is rolled back an
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -20,6 +21,8 @@ from typing import Any, Final, cast
 from urllib.parse import quote
 
 from imgcat.catalog.base import (
+    HASH_FIELDS,
+    READ_CAPTURE_SOURCES,
     Bucket,
     CatalogSummary,
     ChecksumGroup,
@@ -27,12 +30,15 @@ from imgcat.catalog.base import (
     ContentGroup,
     ContentQuery,
     FileState,
+    Fingerprinted,
     JunkQuery,
     Stamp,
+    aspect_of,
     batched,
     camera_buckets,
     companions_from_json,
     grouped_copies,
+    ordered_pair,
     ranked,
 )
 from imgcat.errors import CatalogReadOnlyError, SchemaTooNewError, StoreUnavailableError, StoreWriteError
@@ -51,7 +57,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
@@ -111,6 +117,8 @@ def field_columns(spec: FieldSpec) -> tuple[tuple[str, str], ...]:
             declared = "INTEGER"
         case FieldType.FLOAT:
             declared = "REAL"
+        case FieldType.BLOB:
+            declared = "BLOB"
         case _:
             declared = "TEXT"
     return ((spec.name, f"{declared} NOT NULL" if spec.required else declared),)
@@ -126,6 +134,7 @@ _FIELDS_OF: Final = {spec.name: spec for spec in FIELDS}
 _GEO: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.GEO)
 _LISTS: Final = tuple(spec.name for spec in FIELDS if spec.type in (FieldType.COMPANIONS, FieldType.ERRORS))
 _U64: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.U64)
+_BLOBS: Final = tuple(spec.name for spec in FIELDS if spec.type is FieldType.BLOB)
 _U64_SPAN: Final = 1 << 64
 
 
@@ -174,6 +183,22 @@ MIGRATIONS: Final[dict[int, str]] = {
     4: add_columns("content_id") + "CREATE INDEX media_content_id ON media(content_id);",
     5: add_columns("edge_width"),
 }
+# Version 7: the `similar` fingerprint (hashes of the trimmed picture's centre and halves, a 64x64
+# thumbnail) and the pairs of contents a person said are not the same picture (by checksum, so the
+# decision follows the content through moves, syncs and a fresh `add`).
+MIGRATIONS[6] = (
+    add_columns(
+        "phash_centre", "phash_left", "phash_right", "phash_top", "phash_bottom", "thumb", "border_share"
+    )
+    + """
+CREATE TABLE not_same (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    PRIMARY KEY (a, b)
+);
+"""
+)
 
 
 def record_to_row(record: MediaRecord) -> tuple[object, ...]:
@@ -189,6 +214,9 @@ def record_to_row(record: MediaRecord) -> tuple[object, ...]:
     for name in _U64:
         value = cast(int, data[name])
         data[name] = value - _U64_SPAN if value >= _U64_SPAN // 2 else value
+    for name in _BLOBS:
+        if data[name] is not None:
+            data[name] = base64.b64decode(cast(str, data[name]))
     return tuple(data.get(column) for column in COLUMNS)
 
 
@@ -201,6 +229,9 @@ def record_from_row(row: sqlite3.Row) -> MediaRecord:
         data[name] = json.loads(cast(str, data[name]))
     for name in _U64:
         data[name] = _unsigned(cast(int, data[name]))
+    for name in _BLOBS:
+        if data[name] is not None:
+            data[name] = base64.b64encode(cast(bytes, data[name])).decode("ascii")
     return record_from_json(data)
 
 
@@ -428,6 +459,55 @@ class SqliteCatalog:
             return
         for row in self._db.execute(f"{_SELECT} WHERE {where}", params):
             yield record_from_row(row)
+
+    def iter_fingerprints(
+        self, device: str | None = None, prefix: str | None = None
+    ) -> Iterator[Fingerprinted]:
+        where, params = ("1", []) if prefix is None else _under(device, prefix, recursive=True)
+        if prefix is None and device is not None:
+            where, params = "device = ?", [device]
+        sql = (
+            "SELECT id, device, path, path_raw, checksum, captured_at, captured_source, display_width, "
+            f"display_height, {', '.join(HASH_FIELDS)} FROM media WHERE phash IS NOT NULL AND ({where})"
+        )
+        rows = self._db.cursor()
+        rows.row_factory = None  # plain tuples: one per picture of the catalog
+        for row in rows.execute(sql, params):
+            doc_id, dev, path, path_raw, checksum, captured_at, source, width, height = row[:9]
+            yield Fingerprinted(
+                doc_id,
+                dev,
+                path if path_raw is None else path_from_text(path, path_raw),
+                checksum,
+                datetime.fromisoformat(captured_at)
+                if captured_at and source in READ_CAPTURE_SOURCES
+                else None,
+                tuple(None if value is None else int(value, 16) for value in row[9:]),
+                aspect_of(width, height),
+            )
+
+    def thumbs_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
+        for batch in batched(list(ids)):
+            marks = ", ".join("?" for _ in batch)
+            sql = f"SELECT id, thumb FROM media WHERE thumb IS NOT NULL AND id IN ({marks})"
+            for row in self._db.execute(sql, batch).fetchall():
+                yield row["id"], row["thumb"]
+
+    def add_not_same(self, pairs: Iterable[tuple[str, str]]) -> int:
+        now = datetime.now(UTC).isoformat()
+        added = 0
+        with self._write():
+            for a, b in pairs:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO not_same (a, b, decided_at) VALUES (?, ?, ?)",
+                    (*ordered_pair(a, b), now),
+                )
+                added += cursor.rowcount
+        return added
+
+    def iter_not_same(self) -> Iterator[tuple[str, str]]:
+        for row in self._db.execute("SELECT a, b FROM not_same ORDER BY a, b").fetchall():
+            yield row["a"], row["b"]
 
     def add_location(self, device: str, path: str) -> None:
         text, raw = path_to_text(path)

@@ -13,7 +13,20 @@ import typer
 import typer.main
 
 from imgcat import __version__, settings
-from imgcat.cli import add, dupes, junk, listing, options, render, reorganize, signals, stats, status, sync
+from imgcat.cli import (
+    add,
+    dupes,
+    junk,
+    listing,
+    options,
+    render,
+    reorganize,
+    signals,
+    similar,
+    stats,
+    status,
+    sync,
+)
 from imgcat.errors import ImgcatError
 
 app = typer.Typer(
@@ -33,6 +46,7 @@ app.command()(listing.types)
 app.command()(reorganize.reorganize)
 app.command()(stats.stats)
 app.command()(sync.sync)
+app.command()(similar.similar)
 
 
 def _version(show: bool) -> None:

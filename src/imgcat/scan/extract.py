@@ -229,8 +229,15 @@ def _photo(
         return record
     return replace(
         record,
-        phash=pixels.phash,
-        dhash=pixels.dhash,
+        phash=pixels.fingerprint.phash,
+        dhash=pixels.fingerprint.dhash,
+        phash_centre=pixels.fingerprint.phash_centre,
+        phash_left=pixels.fingerprint.phash_left,
+        phash_right=pixels.fingerprint.phash_right,
+        phash_top=pixels.fingerprint.phash_top,
+        phash_bottom=pixels.fingerprint.phash_bottom,
+        thumb=pixels.fingerprint.thumb,
+        border_share=pixels.fingerprint.border_share,
         sharpness=pixels.sharpness,
         brightness=pixels.brightness,
         contrast=pixels.contrast,

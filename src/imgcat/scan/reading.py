@@ -15,10 +15,11 @@ from typing import Final, NamedTuple, Protocol
 from imgcat.record import MediaRecord
 from imgcat.scan.detect import MEDIA_NAMED
 
-EXTRACTOR_VERSION: Final = 5  # 2: Apple's content identifier, sidecar times; 3: containers checked
+EXTRACTOR_VERSION: Final = 6  # 2: Apple's content identifier, sidecar times; 3: containers checked
 # 4: video places from loci/@xyz/ilst and ISO 6709's minute forms, recorded dates with offsets,
 #    AVI IDIT formats and ICRD, ASF creation dates, camcorder MOI dates
 # 5: the edge width (focus), 16-bit pictures by their depth, a JPEG's decoder fill as damage
+# 6: the `similar` fingerprint (hashes of the trimmed picture, its centre and halves; a thumbnail)
 
 
 class FileStat(NamedTuple):

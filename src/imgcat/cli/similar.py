@@ -1,0 +1,211 @@
+"""`imgcat similar`: the same picture in several files, grouped, the best of each named."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from imgcat import settings
+from imgcat.cli import render
+from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
+from imgcat.cli.options import Device, StoreOptions, opened, takes_store
+from imgcat.errors import UsageError
+from imgcat.operations.similar import (
+    SimilarMember,
+    SimilarReport,
+    find_similar,
+    mark_not_same,
+)
+from imgcat.scan.pixels import preview_jpeg
+
+Targets = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Folder to look in (default: the whole catalog); with --not-same, two files or a group id.",
+        show_default=False,
+    ),
+]
+LevelOption = Annotated[
+    str,
+    typer.Option(
+        "--level",
+        help="near: the same picture resized, re-encoded, converted, cropped or marked; "
+        "similar: also shots of the same moment (bursts).",
+    ),
+]
+Threshold = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold", min=0.0, max=1.0, show_default=False,
+        help="Share of the picture that may differ (overrides the level: near 0.08, similar 0.25).",
+    ),
+]  # fmt: skip
+TimeWindow = Annotated[
+    str | None,
+    typer.Option(
+        "--time-window", show_default=False,
+        help="With --level similar: only shots taken this close together, where capture times are "
+        "known (10s, 2m, 1h).",
+    ),
+]  # fmt: skip
+NotSame = Annotated[
+    bool, typer.Option("--not-same", help="Remember that these pictures differ: never group them again.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the groups as JSON.")]
+Html = Annotated[
+    Path | None,
+    typer.Option("--html", help="Write a self-contained page of the groups to look at.", dir_okay=False),
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if match is None:
+        raise UsageError(f"--time-window {text!r}: give seconds, minutes or hours, such as 10s, 2m or 1h")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@takes_store
+def similar(
+    store: StoreOptions,
+    targets: Targets = None,
+    level: LevelOption = "near",
+    threshold: Threshold = None,
+    time_window: TimeWindow = None,
+    not_same: NotSame = False,
+    device: Device = None,
+    as_json: Json = False,
+    html: Html = None,
+) -> None:
+    """Find the same picture in several files (resized, re-encoded, converted, cropped, marked) and
+    name the best of each group. Nothing is changed.
+
+    Example: imgcat similar ~/Pictures --html similar.html
+    """
+    if level not in ("near", "similar"):
+        raise UsageError(f"--level {level!r}: choose near or similar")
+    chosen: Literal["near", "similar"] = "near" if level == "near" else "similar"
+    window = None if time_window is None else parse_duration(time_window)
+    name = settings.device_name(device)
+    with opened(store) as catalog:
+        if not_same:
+            picks = [_absolute(t) if os.sep in t or os.path.exists(t) else t for t in targets or []]
+            result = mark_not_same(catalog, picks, name)
+            render.line(
+                f"remembered: {render.count(result.pairs, 'pair')} of pictures differ ({result.new} new); "
+                "'imgcat similar' will not group them again"
+            )
+            return
+        if targets and len(targets) > 1:
+            raise UsageError("give one folder (or none for the whole catalog)")
+        prefix = _absolute(targets[0]) if targets else None
+        report = find_similar(
+            catalog, level=chosen, threshold=threshold, time_window=window,
+            device=name if prefix else None, prefix=prefix,
+        )  # fmt: skip
+    if html is not None:
+        _write_html(html, report)
+    if as_json:
+        render.print_json(report_json(report))
+    else:
+        _print(report, html)
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def report_json(report: SimilarReport) -> dict[str, object]:
+    return {
+        "level": report.level,
+        "pictures": report.pictures,
+        "groups": [{"id": g.id, "files": [_member_json(m) for m in g.members]} for g in report.groups],
+    }
+
+
+def _member_json(member: SimilarMember) -> dict[str, object]:
+    record = member.record
+    return {
+        "path": record.path,
+        "device": record.device,
+        "distance": member.difference,
+        "best": member.best,
+        "decision": "keep" if member.best else "remove",
+        "reason": member.reason,
+        "copies": [c.path for c in member.copies],
+        "size": record.size,
+        "width": record.display_width,
+        "height": record.display_height,
+        "sharpness": record.sharpness,
+    }
+
+
+def _facts(member: SimilarMember) -> list[str]:
+    record = member.record
+    facts = [
+        render.human_bytes(record.size),
+        f"{record.display_width or 0}x{record.display_height or 0}",
+        f"sharpness {record.sharpness or 0:.0f}",
+    ]
+    if member.copies:
+        facts.append(f"+{render.count(len(member.copies), 'exact copy', 'exact copies')}")
+    return facts
+
+
+def _print(report: SimilarReport, html: Path | None) -> None:
+    pictures = sum(len(g.members) for g in report.groups)
+    render.line(
+        f"{render.count(len(report.groups), 'group')} of the same picture "
+        f"({render.count(pictures, 'picture')}) among {render.count(report.pictures, 'picture')}, "
+        f"level {report.level}; nothing changed"
+    )
+    for group in report.groups:
+        render.line(f"\ngroup {group.id}: {render.count(len(group.members), 'picture')}")
+        rows = [_row(m) for m in group.members]
+        widths = [max(len(row[k]) for row in rows) for k in range(4)]
+        for member, row in zip(group.members, rows, strict=True):
+            cells = "  ".join(
+                cell.rjust(width) if k in (1, 2) else cell.ljust(width)
+                for k, (cell, width) in enumerate(zip(row, widths, strict=True))
+            )
+            render.line(f"  {cells}  {member.record.path}")
+            render.line(f"  {' ' * widths[0]}  {member.reason}")
+    if html is not None:
+        render.line(f"\nreport: {html}")
+    if report.groups:
+        render.line("\nNot the same picture? imgcat similar --not-same FILE FILE (or --not-same GROUP)")
+
+
+def _row(member: SimilarMember) -> tuple[str, str, str, str]:
+    record = member.record
+    copies = f" +{render.count(len(member.copies), 'copy', 'copies')}" if member.copies else ""
+    return (
+        "keep" if member.best else "remove",
+        render.human_bytes(record.size),
+        f"{record.display_width or 0}x{record.display_height or 0}",
+        f"sharpness {record.sharpness or 0:.0f}{copies}",
+    )
+
+
+def _write_html(target: Path, report: SimilarReport) -> None:
+    groups = [
+        ReportGroup(
+            g.id,
+            f"group {g.id}: {len(g.members)} pictures",
+            tuple(ReportItem(m.record.path, m.best, tuple(_facts(m)), m.reason) for m in g.members),
+        )
+        for g in report.groups
+    ]
+    summary = (
+        f"{len(groups)} groups of the same picture among {report.pictures} pictures (level {report.level}). "
+        "The picture marked keep is the best of its group; nothing has been changed."
+    )
+    write_report(target, "imgcat similar", summary, groups, lambda path: preview_jpeg(path, PREVIEW_SIDE))
