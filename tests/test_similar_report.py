@@ -82,7 +82,8 @@ def test_the_report_opens_in_headless_chromium_with_every_group_and_thumbnail_lo
         assert loaded == [True] * int(str(body.get_attribute("data-pictures"))) == [True] * 4
         kept = [g.find_elements(By.CSS_SELECTOR, "figure.keep") for g in groups]
         assert [len(k) for k in kept] == [1, 1]  # one best picture marked per group
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        log = driver.get_log("browser")  # type: ignore[no-untyped-call]
+        errors = [entry for entry in log if entry["level"] == "SEVERE"]
         assert errors == []
         shot = tmp_path / "similar-report.png"
         assert driver.save_screenshot(str(shot))
