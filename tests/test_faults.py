@@ -66,12 +66,13 @@ def test_a_full_disk_is_one_error_line_and_the_next_run_completes(tmp_path: Path
     tree.mkdir()
     for i in range(600):  # 600 real photos, as hard links: no copying
         os.link(SMALL_JPEG, tree / f"IMG_{i:04d}.jpg")
-    with small_disk(tmp_path / "small", "2m") as disk:
+    with small_disk(tmp_path / "small", "8m") as disk:
         db = disk / "catalog.sqlite"
         SqliteCatalog(db).close()
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         filler = disk / "filler"
-        filler.write_bytes(b"\0" * (free - 640 * 1024))  # room for two windows of entries
+        # room for one window of 256 entries (about 1.2 MB with their `similar` thumbnails), not all
+        filler.write_bytes(b"\0" * (free - 2 * 1024 * 1024))
         full = imgcat_process("add", str(tree), "--db", str(db), "--workers", "2", "-q")
         assert full.returncode == 1
         assert full.stderr == f"error: cannot write catalog {db}: the disk is full\n"
