@@ -25,6 +25,7 @@ is shown as the reason):
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -33,7 +34,6 @@ from datetime import timedelta
 from typing import Final, Literal
 
 import numpy as np
-import xxhash
 
 from imgcat.catalog.base import Catalog, Fingerprinted, ordered_pair
 from imgcat.catalog.hashindex import MAX_DISTANCE, close_pairs
@@ -287,7 +287,7 @@ def _group(
         members.append(
             SimilarMember(firsts[k], tuple(records[k][1:]), round(apart(best, k), 3), k == best, reason)
         )
-    digest = xxhash.xxh3_64_hexdigest("\n".join(sorted(u.checksum for u in units)).encode())
+    digest = hashlib.blake2b("\n".join(sorted(u.checksum for u in units)).encode(), digest_size=8).hexdigest()
     return SimilarGroup(digest[:GROUP_ID_DIGITS], tuple(members))
 
 
