@@ -90,6 +90,7 @@ def similar(
 
     Example: imgcat similar ~/Pictures --html similar.html
     """
+
     if level not in ("near", "similar"):
         raise UsageError(f"--level {level!r}: choose near or similar")
     chosen: Literal["near", "similar"] = "near" if level == "near" else "similar"
@@ -196,6 +197,7 @@ def _row(member: SimilarMember) -> tuple[str, str, str, str]:
 
 
 def _write_html(target: Path, report: SimilarReport) -> None:
+
     groups = [
         ReportGroup(
             g.id,
