@@ -58,5 +58,5 @@ def test_commands_that_read_no_file_load_neither_elasticsearch_nor_the_media_rea
         ["ls", str(photos)],  # reads the files: the readers load here, and only here
     )
     assert [loaded for _, loaded in steps[:-1]] == [[]] * (len(steps) - 1), steps
-    assert {"PIL", "numpy", "imagehash"} <= set(steps[-1][1])
+    assert {"PIL", "numpy"} <= set(steps[-1][1])  # pHashes come from scipy's DCT, not imagehash
     assert "elasticsearch" not in steps[-1][1]

@@ -6,7 +6,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -15,13 +15,9 @@ from imgcat.cli import render
 from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
 from imgcat.cli.options import Device, StoreOptions, opened, takes_store
 from imgcat.errors import UsageError
-from imgcat.operations.similar import (
-    SimilarMember,
-    SimilarReport,
-    find_similar,
-    mark_not_same,
-)
-from imgcat.scan.pixels import preview_jpeg
+
+if TYPE_CHECKING:  # the command imports them when it runs: `imgcat --help` loads no numpy
+    from imgcat.operations.similar import SimilarMember, SimilarReport
 
 Targets = Annotated[
     list[str] | None,
@@ -90,6 +86,8 @@ def similar(
 
     Example: imgcat similar ~/Pictures --html similar.html
     """
+
+    from imgcat.operations.similar import find_similar, mark_not_same
 
     if level not in ("near", "similar"):
         raise UsageError(f"--level {level!r}: choose near or similar")
@@ -197,6 +195,7 @@ def _row(member: SimilarMember) -> tuple[str, str, str, str]:
 
 
 def _write_html(target: Path, report: SimilarReport) -> None:
+    from imgcat.scan.pixels import preview_jpeg
 
     groups = [
         ReportGroup(
