@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from clirun import imgcat
+from imgcat.actions import undo_run
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.operations.similar import find_similar
@@ -222,3 +223,40 @@ def test_the_shared_photos_hold_no_near_duplicates_but_the_exact_copy(
     assert MEDIA.is_dir()
     assert imgcat(capsys, "add", "-r", str(MEDIA), "--db", str(db)).code == 0
     assert _group_paths(capsys, db) == []
+
+
+def test_apply_trashes_all_but_the_best_through_the_journal_and_undo_puts_them_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = tmp_path / "catalog.sqlite"
+    assert imgcat(capsys, "add", "-r", str(tree), "--db", str(db), "--device", DEVICE).code == 0
+    refused = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply")  # no terminal
+    assert refused.code == 1 and "confirm on a terminal, or pass --yes" in refused.err
+    assert small.exists()
+
+    run = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert run.code == 0, run.err
+    assert "1 file moved to the trash" in run.out
+    assert original.exists() and not small.exists()
+    [trashed] = [p for p in tmp_path.rglob(small.name) if ".imgcat-trash" in p.parts]
+    catalog = SqliteCatalog(db)
+    assert catalog.get(DEVICE, str(small)) is None and catalog.get(DEVICE, str(original)) is not None
+    run_id = run.out.split("imgcat undo ")[1].strip()
+    undo_run(run_id, catalog)
+    assert small.exists() and not trashed.exists()
+    assert catalog.get(DEVICE, str(small)) is not None
+    catalog.close()
+
+
+def test_apply_leaves_a_file_that_changed_since_it_was_cataloged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, _, small = _pair_tree(tmp_path)
+    db = tmp_path / "catalog.sqlite"
+    assert imgcat(capsys, "add", "-r", str(tree), "--db", str(db), "--device", DEVICE).code == 0
+    with open(small, "ab") as grown:
+        grown.write(b"edited since")
+    run = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert run.code == 0
+    assert small.exists() and f"warning: {small}: left alone:" in run.err

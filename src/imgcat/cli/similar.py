@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -14,7 +15,7 @@ from imgcat import settings
 from imgcat.cli import render
 from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
 from imgcat.cli.options import Device, StoreOptions, opened, takes_store
-from imgcat.errors import UsageError
+from imgcat.errors import ImgcatError, UsageError
 
 if TYPE_CHECKING:  # the command imports them when it runs: `imgcat --help` loads no numpy
     from imgcat.operations.similar import SimilarMember, SimilarReport
@@ -53,6 +54,18 @@ NotSame = Annotated[
     bool, typer.Option("--not-same", help="Remember that these pictures differ: never group them again.")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the groups as JSON.")]
+Apply = Annotated[
+    bool,
+    typer.Option("--apply", help="Move every picture but the best of each group to the trash "
+                 "(journaled: 'imgcat undo RUN' puts them back)."),
+]  # fmt: skip
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (needed without a terminal).")]
+
+
+class SimilarRefusedError(ImgcatError):
+    """The user did not confirm; nothing was changed."""
+
+
 Html = Annotated[
     Path | None,
     typer.Option("--html", help="Write a self-contained page of the groups to look at.", dir_okay=False),
@@ -80,14 +93,16 @@ def similar(
     device: Device = None,
     as_json: Json = False,
     html: Html = None,
+    apply: Apply = False,
+    yes: Yes = False,
 ) -> None:
     """Find the same picture in several files (resized, re-encoded, converted, cropped, marked) and
-    name the best of each group. Nothing is changed.
+    name the best of each group. Nothing is changed without --apply, which moves the others to the
+    trash (journaled, each file checked first; 'imgcat undo RUN' puts them back).
 
     Example: imgcat similar ~/Pictures --html similar.html
     """
-
-    from imgcat.operations.similar import find_similar, mark_not_same
+    from imgcat.operations.similar import apply_similar, find_similar, mark_not_same, similar_steps
 
     if level not in ("near", "similar"):
         raise UsageError(f"--level {level!r}: choose near or similar")
@@ -97,9 +112,9 @@ def similar(
     with opened(store) as catalog:
         if not_same:
             picks = [_absolute(t) if os.sep in t or os.path.exists(t) else t for t in targets or []]
-            result = mark_not_same(catalog, picks, name)
+            marked = mark_not_same(catalog, picks, name)
             render.line(
-                f"remembered: {render.count(result.pairs, 'pair')} of pictures differ ({result.new} new); "
+                f"remembered: {render.count(marked.pairs, 'pair')} of pictures differ ({marked.new} new); "
                 "'imgcat similar' will not group them again"
             )
             return
@@ -110,12 +125,33 @@ def similar(
             catalog, level=chosen, threshold=threshold, time_window=window,
             device=name if prefix else None, prefix=prefix,
         )  # fmt: skip
-    if html is not None:
-        _write_html(html, report)
-    if as_json:
-        render.print_json(report_json(report))
-    else:
-        _print(report, html)
+        if html is not None:
+            _write_html(html, report)
+        if as_json:
+            render.print_json(report_json(report))
+        else:
+            _print(report, html, applying=apply)
+        steps = similar_steps(report, name) if apply else []
+        if not steps:
+            return
+        if not yes and not _confirmed(len(steps)):
+            raise SimilarRefusedError("nothing changed: confirm on a terminal, or pass --yes")
+        result = apply_similar(catalog, report, device=name)
+    for outcome in (*result.skipped, *result.failed):
+        render.warning(outcome.step.source, f"left alone: {outcome.reason}")
+    if not as_json:
+        moved = render.count(result.done, "file")
+        render.line(f"run {result.run_id}: {moved} moved to the trash ({render.human_bytes(result.bytes)})")
+        render.line(f"to put them back: imgcat undo {result.run_id}")
+    if result.signal is not None:
+        raise typer.Exit(128 + result.signal)
+
+
+def _confirmed(files: int) -> bool:
+    """Ask on a terminal; elsewhere the answer is no (--yes answers for the user)."""
+    if not sys.stdin.isatty():
+        return False
+    return typer.confirm(f"Move {render.count(files, 'file')} to the trash now?", default=False, err=True)
 
 
 def _absolute(path: str) -> str:
@@ -159,12 +195,12 @@ def _facts(member: SimilarMember) -> list[str]:
     return facts
 
 
-def _print(report: SimilarReport, html: Path | None) -> None:
+def _print(report: SimilarReport, html: Path | None, *, applying: bool = False) -> None:
     pictures = sum(len(g.members) for g in report.groups)
     render.line(
         f"{render.count(len(report.groups), 'group')} of the same picture "
         f"({render.count(pictures, 'picture')}) among {render.count(report.pictures, 'picture')}, "
-        f"level {report.level}; nothing changed"
+        f"level {report.level}" + ("" if applying else "; nothing changed (--apply trashes the others)")
     )
     for group in report.groups:
         render.line(f"\ngroup {group.id}: {render.count(len(group.members), 'picture')}")

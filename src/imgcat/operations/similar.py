@@ -35,6 +35,7 @@ from typing import Final, Literal
 
 import numpy as np
 
+from imgcat.actions import RunResult, Step, execute_run, start_run
 from imgcat.catalog.base import Catalog, Fingerprinted, ordered_pair
 from imgcat.catalog.hashindex import MAX_DISTANCE, close_pairs
 from imgcat.errors import ImgcatError
@@ -378,3 +379,28 @@ def _lost(rule: str, best: MediaRecord, other: MediaRecord) -> str:
 
 def _pixels(record: MediaRecord) -> str:
     return f"{record.display_width or 0}x{record.display_height or 0}"
+
+
+def similar_steps(report: SimilarReport, device: str) -> list[Step]:
+    """The plan of `similar --apply`: every file of each group but the best (with their exact
+    copies) to the trash, checked against its cataloged content right before; files of other
+    devices are left out (they are not on this machine)."""
+    steps = []
+    for group in report.groups:
+        for member in group.members[1:]:
+            for record in (member.record, *member.copies):
+                if record.device != device:
+                    continue
+                steps.append(
+                    Step("trash", record.path, record.size, record.mtime_ns, checksum=record.checksum,
+                         record=record, note=f"similar {group.id}: {member.reason}")
+                )  # fmt: skip
+    return steps
+
+
+def apply_similar(catalog: Catalog, report: SimilarReport, *, device: str) -> RunResult:
+    """Trash every picture but the best of each group, through the actions layer (journaled, each
+    file checked right before, the catalog following; `imgcat undo RUN` puts them back)."""
+    steps = similar_steps(report, device)
+    run = start_run(steps, command=f"imgcat similar --apply (level {report.level})", catalog=catalog)
+    return execute_run(run.run_id, catalog)
