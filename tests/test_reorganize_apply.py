@@ -344,3 +344,18 @@ def test_exif_make_and_model_that_climb_out_are_moved_inside_dest(tmp_path: Path
     assert Counter(after.values()) == Counter(before.values())
     moved = sorted(p for p in after if p not in before)
     assert len(moved) == 2 and all(p.startswith("deep/dest/") for p in moved), moved
+
+
+def test_a_move_that_fails_leaves_the_file_where_it_was(tmp_path: Path) -> None:
+    root = copy_media(tmp_path / "lib", "nikon_coolpix_p6000", "iphone_6/Apple iPhone 6.jpg")
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    before = _contents(root)
+    plan = plan_reorganize(catalog, [str(root)], parse_pattern("<year>/<month>"), device="d")
+    (root / "2008").write_text("a file where a folder was planned")  # the disk changed after the plan
+    result = apply_reorganize(catalog, plan, device="d")
+    assert len(result.failed) == 4 and result.done == 1
+    after = _contents(root)
+    assert Counter(after.values()) == Counter(before.values()) + Counter([after["2008"]])
+    assert all(p in after for p in before if p.startswith("nikon"))
+    assert catalog.get("d", str(root / "nikon_coolpix_p6000/DSCN0010.jpg")) is not None

@@ -88,6 +88,10 @@ class ReorganizeRefusedError(ImgcatError):
     """The user did not confirm; nothing was changed."""
 
 
+class ReorganizeIncompleteError(ImgcatError):
+    """The run stopped (a full or read-only disk) or some moves failed; it can be completed or undone."""
+
+
 @takes_store
 def reorganize(
     store: StoreOptions,
@@ -138,6 +142,12 @@ def reorganize(
         _print_result(result, quiet=quiet)
     if result is not None and result.signal is not None:
         raise typer.Exit(128 + result.signal)
+    if result is not None and (result.stopped or result.failed):
+        why = result.stopped or "some moves failed"
+        raise ReorganizeIncompleteError(
+            f"run {result.run_id} did not finish ({why}): every file is at its old or its new path; "
+            f"run the same command again to complete it, or 'imgcat undo {result.run_id}'"
+        )
 
 
 def _has_work(plan: ReorganizePlan) -> bool:
