@@ -237,6 +237,9 @@ def test_the_catalog_is_checked_against_the_disk_before_planning(tmp_path: Path)
     plan = _plan(catalog, root)
     assert _moves(plan, root) == {"in/IMG_1.JPG": "2021/01/IMG_1.JPG"}
     assert (plan.not_cataloged, plan.refreshed) == (1, 2)
+    assert [(s.path, s.reason) for s in plan.skipped] == [
+        (str(root / "in/IMG_3.JPG"), "not cataloged: left where it is ('imgcat add' it first)")
+    ]
     assert catalog.get("d", str(root / "in/IMG_2.JPG")) is not None  # planning writes nothing
 
 

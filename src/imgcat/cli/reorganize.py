@@ -313,8 +313,8 @@ def _summary(plan: ReorganizePlan, *, applying: bool) -> list[str]:
     if plan.duplicates:
         action = "to trash" if plan.on_duplicate == "trash" else "left where they are (--on-duplicate skip)"
         lines.append(f"{render.count(totals.duplicates, 'duplicate')} of files at their target: {action}")
-    if totals.skipped:
-        lines.append(f"{render.count(totals.skipped, 'file')} skipped (listed above)")
+    if totals.skipped > totals.not_cataloged:
+        lines.append(f"{render.count(totals.skipped - totals.not_cataloged, 'file')} skipped (listed above)")
     if totals.not_cataloged:
         lines.append(
             f"{render.count(totals.not_cataloged, 'file')} not cataloged, left in place: "

@@ -32,7 +32,7 @@ from imgcat.layout import (
     within,
 )
 from imgcat.operations.events import NoEvents, ScanEvents
-from imgcat.operations.sync import SyncPlan, apply_sync, plan_sync, refusal, sync_roots
+from imgcat.operations.sync import SyncPlan, apply_sync, plan_from_survey, refusal, survey_root, sync_roots
 from imgcat.record import MediaRecord
 from imgcat.scan.checksum import checksum_if_readable
 
@@ -177,13 +177,20 @@ def plan_reorganize(
     planner = _Planner(pattern, date_source, on_duplicate)
     syncs: list[SyncPlan] = []
     for root in roots:
-        sync = plan_sync(catalog, root, device=device, workers=workers, events=events)
+        survey = survey_root(catalog, root, device=device, workers=workers, events=events)
+        sync = plan_from_survey(survey)
         reason = refusal(sync, threshold=1.0, prune_missing_root=False, yes=True)
         if reason is not None:
             raise ReorganizeRefusedError(f"{reason}; run 'imgcat sync' first")
         syncs.append(sync)
         dest = os.path.realpath(os.path.expanduser(destination)) if destination else root
         planner.skipped.extend(Skipped(p, "cannot be examined; left where it is") for p in sync.unreadable)
+        arrived = {m.new.path for m in sync.moves}
+        planner.skipped.extend(
+            Skipped(f.path, "not cataloged: left where it is ('imgcat add' it first)")
+            for f in survey.uncataloged
+            if f.path not in arrived
+        )
         planner.skipped.extend(
             Skipped(r.path, "no longer reads as a photo or video (see imgcat sync); left where it is")
             for r in sync.damaged
