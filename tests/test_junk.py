@@ -19,7 +19,7 @@ from media import copy_media
 
 DEFAULT = PRESETS["default"]
 # Real files: a black frame, a 1x1 picture, a uniform grey frame, an out-of-focus shot, a sharp
-# photo, a dark night street, a truncated JPEG, a 0.2 s video, a screenshot.
+# photo, a dark night street, a truncated JPEG, a 0.2 s and a 0.5 s video, a 49x500 strip, a screenshot.
 FILES = (
     "sony_dsc_p12/Sony DSC-P12.jpg",
     "odd_exif/Issue 508.jpg",
@@ -29,6 +29,8 @@ FILES = (
     "canon_powershot_s400/Canon PowerShot S400.jpg",
     "odd_exif/User Comment Encoding.jpg",
     "misc_video/with-gps.mp4",
+    "sony_ilce_7m3/Sony ILCE-7M3 (A7M3).mts",
+    "broken/image01713.jpg",
     "screenshots/Screenshot 2019-05-21 at 10.45.52.png",
 )
 
@@ -61,6 +63,8 @@ def test_real_junk_is_listed_worst_first_with_a_reason_and_good_photos_are_not(
         "canon_powershot_s330/Canon PowerShot S330.jpg": "blurry",
         "odd_exif/User Comment Encoding.jpg": "broken",
         "misc_video/with-gps.mp4": "very-short",
+        "sony_ilce_7m3/Sony ILCE-7M3 (A7M3).mts": "very-short",
+        "broken/image01713.jpg": "tiny",
     }
     assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
     assert all(
@@ -89,7 +93,10 @@ def test_a_pipe_gets_one_tab_separated_row_per_candidate(
 ) -> None:
     _added(capsys, tree)
     run = imgcat(capsys, "junk", str(tree), "--category", "tiny")
-    assert run.out == f"1.00\ttiny\tonly 1x1 pixels\t{tree / 'odd_exif/Issue 508.jpg'}\n"
+    assert run.out == (
+        f"1.00\ttiny\tonly 1x1 pixels\t{tree / 'odd_exif/Issue 508.jpg'}\n"
+        f"0.76\ttiny\tonly 49x500 pixels\t{tree / 'broken/image01713.jpg'}\n"
+    )
 
 
 def test_strict_finds_more_lenient_fewer_and_the_config_file_changes_them(

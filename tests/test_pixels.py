@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 from imgcat.record import MediaRecord
 from imgcat.scan.extract import extract_file
@@ -31,6 +31,20 @@ def test_a_blurred_copy_of_a_real_photo_has_wider_edges_at_any_size(tmp_path: Pa
     sharp, blurred = _record_of(original), _record_of(tmp_path / "blurred.jpg")
     assert sharp.edge_width is not None and blurred.edge_width is not None
     assert sharp.edge_width < 0.7 < 0.8 < blurred.edge_width
+
+
+def test_a_small_blurred_photo_with_sensor_noise_over_the_blur_still_reads_blurred(tmp_path: Path) -> None:
+    root = copy_media(tmp_path, "nikon_coolpix_p6000/DSCN0010.jpg")  # 640x480: measured at 1/2 size
+    with Image.open(root / "nikon_coolpix_p6000" / "DSCN0010.jpg") as image:
+        blurred = image.convert("RGB").filter(ImageFilter.GaussianBlur(8))
+    noise = Image.merge("RGB", [Image.effect_noise(blurred.size, 5) for _ in range(3)])
+    ImageChops.add(blurred, noise, offset=-128).save(tmp_path / "noisy.jpg", quality=90)
+    with Image.open(tmp_path / "noisy.jpg") as image:
+        gray = work_image(image, None)
+    finest = edge_width(np.asarray(gray, dtype=np.float32))
+    record = _record_of(tmp_path / "noisy.jpg")
+    assert finest is not None and finest < 0.6  # the noise alone reads sharp at the finest scale
+    assert record.edge_width is not None and record.edge_width > 0.8
 
 
 def test_edge_width_ignores_contrast_and_reads_a_blur_radius() -> None:

@@ -108,8 +108,8 @@ def pixel_facts(gray: Image.Image) -> PixelFacts:
     """Hashes of the upright picture and how it looks: sharpness (variance of the Laplacian at a
     fixed size), brightness and contrast (0-1), clipped shares, entropy (bits), and the edge width
     (in pixels of the work image: see `edge_width`)."""
-    width = edge_width(np.asarray(gray, dtype=np.float32))
     measured = _fit(gray, MEASURE_SIDE)  # hashes come from it too: 32x32 and 9x8 need no more
+    width = widest_edges(gray, measured)
     gray_levels = np.asarray(measured, dtype=np.uint8)
     pixels = gray_levels.astype(np.float32)
     histogram = np.bincount(gray_levels.ravel(), minlength=256) / pixels.size
@@ -131,10 +131,26 @@ def _filled_share(rows: np.ndarray) -> float:
     """The share of a decoded JPEG's rows, from the bottom, that are the decoder's flat gray fill:
     libjpeg paints what a corrupt or cut scan no longer holds exactly DECODER_FILL, and no camera
     writes a whole row of one exact level. A picture that is all one gray is not counted."""
-    flat = np.all(rows == DECODER_FILL, axis=1)
-    if flat.all() or not flat[-1]:
+    if not np.all(rows[-1] == DECODER_FILL):  # the usual case: one row looked at
         return 0.0
-    return float(np.argmin(flat[::-1])) / len(flat)
+    flat = np.all(rows == DECODER_FILL, axis=1)
+    return 0.0 if flat.all() else float(np.argmin(flat[::-1])) / len(flat)
+
+
+def widest_edges(gray: Image.Image, measured: Image.Image | None = None) -> float | None:
+    """The edge width (see `edge_width`) of the work image, and of it shrunk about 2 and 4 times
+    (the measuring image when it is smaller, and half of that): the widest. A sharp picture reads
+    sharper when shrunk; a blurred one whose finest scale is noise (a small, noisy picture, whose
+    work image is hardly shrunk) shows its blur further down."""
+    coarse = measured if measured is not None and measured.size != gray.size else _half(gray)
+    scales = [gray, coarse, None if coarse is None else _half(coarse)]
+    widths = [edge_width(np.asarray(image, dtype=np.float32)) for image in scales if image is not None]
+    known = [w for w in widths if w is not None]
+    return max(known) if known else None
+
+
+def _half(image: Image.Image) -> Image.Image | None:
+    return image.reduce(2) if min(image.size) >= 6 else None
 
 
 def edge_width(pixels: np.ndarray) -> float | None:
