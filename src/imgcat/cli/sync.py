@@ -78,7 +78,8 @@ def sync(
                 if not sys.stdin.isatty():
                     return False
                 with progress.paused():
-                    return typer.confirm(f"{refusal.reason}.\nRemove them now?", default=False, err=True)
+                    question = f"{render.safe(refusal.reason)}.\nRemove them now?"
+                    return typer.confirm(question, default=False, err=True)
 
             run = sync_all(
                 catalog,
