@@ -175,12 +175,18 @@ def _group_by_id(catalog: Catalog, group_id: str) -> SimilarGroup | None:
 def content_units(
     prints: Iterable[Fingerprinted],
 ) -> tuple[list[Fingerprinted], dict[str, list[Fingerprinted]]]:
-    """One fingerprint per content (the first path of its copies), and every file by content."""
-    files: dict[str, list[Fingerprinted]] = defaultdict(list)
+    """One fingerprint per content (the first path of its copies), and the files of each content
+    that has copies (only those: a million pictures keep one object each, not a list each)."""
+    first: dict[str, Fingerprinted] = {}
+    copies: dict[str, list[Fingerprinted]] = {}
     for print_ in prints:
-        files[print_.checksum].append(print_)
-    units = [min(group, key=lambda f: (f.device, f.path)) for _, group in sorted(files.items())]
-    return units, files
+        seen = first.setdefault(print_.checksum, print_)
+        if seen is not print_:
+            copies.setdefault(print_.checksum, [seen]).append(print_)
+    for checksum, group in copies.items():
+        first[checksum] = min(group, key=lambda f: (f.device, f.path))
+    units = [first[checksum] for checksum in sorted(first)]
+    return units, copies
 
 
 def candidate_pairs(units: Sequence[Fingerprinted], max_distance: int) -> list[tuple[int, int]]:
@@ -272,7 +278,7 @@ def _group(
     for unit in units:
         copies = [
             catalog.get(f.device, f.path)
-            for f in sorted(files[unit.checksum], key=lambda f: (f.device, f.path))
+            for f in sorted(files.get(unit.checksum, [unit]), key=lambda f: (f.device, f.path))
         ]
         records.append([r for r in copies if r is not None])
     firsts = [copies[0] for copies in records]
