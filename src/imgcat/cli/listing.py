@@ -14,6 +14,7 @@ from imgcat.cli import render
 from imgcat.cli.add import Folder, Recursive
 from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
+from imgcat.errors import UsageError
 from imgcat.operations.listing import file_types, scan_records
 from imgcat.record import MediaRecord, camera_name, record_to_json
 from imgcat.scan.walk import resolve_root
@@ -40,21 +41,23 @@ def ls(
 
     Example: imgcat ls ~/Pictures/2019 --json
     """
-    root = resolve_root(folder)
     name = settings.device_name(device)
+    if from_catalog:  # the folder need not be on disk now: an unplugged disk is when people ask
+        root = os.path.realpath(os.path.expanduser(folder))
+        with opened(store) as catalog:
+            if not os.path.isdir(root) and catalog.count(name, root) == 0:
+                raise UsageError(
+                    f"not a folder, and nothing is cataloged under it on device {name}: {folder} "
+                    "(--device names another device)"
+                )
+            _show(catalog.iter_under(name, root, recursive=recursive), root, as_json, jsonl)
+        return
+    root = resolve_root(folder)
     with ScanProgress(quiet=True) as progress:
-        if from_catalog:
-            with opened(store) as catalog:
-                _show(catalog.iter_under(name, root, recursive=recursive), root, as_json, jsonl)
-        else:
-            records = scan_records(
-                root,
-                device=name,
-                recursive=recursive,
-                workers=settings.worker_count(workers),
-                events=progress,
-            )
-            _show(records, root, as_json, jsonl)
+        records = scan_records(
+            root, device=name, recursive=recursive, workers=settings.worker_count(workers), events=progress
+        )
+        _show(records, root, as_json, jsonl)
 
 
 def _show(records: Iterable[MediaRecord], root: str, as_json: bool, jsonl: bool) -> None:
@@ -62,7 +65,7 @@ def _show(records: Iterable[MediaRecord], root: str, as_json: bool, jsonl: bool)
         for record in records:
             render.print_jsonl(record_to_json(record))
     elif as_json:
-        render.print_json([record_to_json(r) for r in records])
+        render.print_json_array(record_to_json(r) for r in records)
     else:
         table = render.Table(
             "captured", "format", render.Column("size", right=True), render.Column("camera", max_width=20),

@@ -183,6 +183,17 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def print_json_array(items: Iterable[Any]) -> None:
+    """A JSON array written item by item, as `print_json` would write the whole list: memory stays
+    flat however many items come (`ls --catalog -r --json` of a whole catalog)."""
+    write = sys.stdout.write
+    opening = "[\n  "
+    for item in items:
+        write(opening + json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        opening = ",\n  "
+    write("[]\n" if opening == "[\n  " else "\n]\n")
+
+
 def print_jsonl(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
