@@ -311,6 +311,21 @@ def path_from_text(text: str, raw_hex: str | None) -> str:
     return os.fsdecode(bytes.fromhex(raw_hex)) if raw_hex else text
 
 
+PathJson = str | dict[str, str]
+
+
+def path_json(path: str) -> PathJson:
+    """A path where JSON lists paths: the path itself when it is UTF-8 (nearly always), else
+    `{"path": text, "path_raw": hex}` as in a record: the text shows each byte that is not UTF-8
+    as `\\xNN`, and `path_raw` holds the exact bytes, so it never reads as a name spelled so."""
+    text, raw = path_to_text(path)
+    return text if raw is None else {"path": text, "path_raw": raw}
+
+
+def path_from_json(value: PathJson) -> str:
+    return value if isinstance(value, str) else path_from_text(value["path"], value.get("path_raw"))
+
+
 def folder_bounds(prefix: str) -> tuple[str, str]:
     """The half-open string range [low, high) holding every path strictly below folder `prefix`.
 

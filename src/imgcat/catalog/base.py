@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import posixpath
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -249,6 +250,16 @@ class Catalog(Protocol):
     def summary(self) -> CatalogSummary: ...
 
     def close(self) -> None: ...
+
+
+def is_under(path: str, folder: str, *, recursive: bool = True) -> bool:
+    """Whether `path` is `folder` or lies below it (only directly in it, if not `recursive`),
+    compared as the exact names they are: a name with the byte 0xFF is not one spelled `\\xff`.
+    Stores match folders on text first; this settles what text alone cannot."""
+    top = folder.rstrip("/") or "/"
+    if not recursive:
+        return posixpath.dirname(path) == top
+    return path == top or path.startswith(top if top == "/" else top + "/")
 
 
 def batched(items: Iterable[T], size: int = WRITE_BATCH) -> Iterator[list[T]]:

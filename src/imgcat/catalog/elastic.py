@@ -49,6 +49,7 @@ from imgcat.catalog.base import (
     camera_buckets,
     companions_from_json,
     grouped_copies,
+    is_under,
     ordered_pair,
     ranked,
 )
@@ -731,14 +732,18 @@ class ElasticCatalog:
         )
         with self._reaching(), _unless_no_index():
             for hit in self._iter_hits(search):
-                yield record_from_source(hit["_source"])
+                record = record_from_source(hit["_source"])
+                if is_under(record.path, prefix, recursive=recursive):  # the bytes, not the text
+                    yield record
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         query = under_query(device, prefix, recursive=recursive)
         search = records_search(self.index, query, ["_doc"], STAMP_FIELDS)
         with self._reaching(), _unless_no_index():
             for hit in self._iter_hits(search):
-                yield stamp_from_source(hit["_source"])
+                stamp = stamp_from_source(hit["_source"])
+                if is_under(stamp.path, prefix, recursive=recursive):  # the bytes, not the text
+                    yield stamp
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         with self._reaching(), _unless_no_index():
@@ -868,8 +873,21 @@ class ElasticCatalog:
             query = Q("bool", filter=[Q("term", device=device)])
         with self._reaching(), _unless_no_index():
             self._make_visible()
-            return counted(self._client.count(index=self.index, query=query.to_dict()).body)
+            total = counted(self._client.count(index=self.index, query=query.to_dict()).body)
+            return total if prefix is None else total - self._lookalikes(query, prefix)
         return 0
+
+    def _lookalikes(self, query: Query, prefix: str) -> int:
+        """Entries the text of `prefix` matched that are not below it by their bytes: only entries
+        with `path_raw` can be (every one, under a prefix that is not UTF-8). Rare, and few."""
+        if path_to_text(prefix)[1] is None:
+            query = Q("bool", filter=[query, Q("exists", field="path_raw")])
+        hits = self._iter_hits(records_search(self.index, query, ["_doc"], ["path", "path_raw"]))
+        return sum(
+            1
+            for hit in hits
+            if not is_under(path_from_text(hit["_source"]["path"], hit["_source"].get("path_raw")), prefix)
+        )
 
     def summary(self) -> CatalogSummary:
         answer: Body | None = None

@@ -57,7 +57,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
@@ -199,6 +199,22 @@ CREATE TABLE not_same (
 );
 """
 )
+
+# Version 8: a location is known by its bytes, not its text: a folder named with the byte 0xFF and
+# one literally named `\\xff` read the same as text, and the first key kept only one of them.
+MIGRATIONS[7] = """
+CREATE TABLE locations_by_bytes (
+    device TEXT NOT NULL,
+    path TEXT NOT NULL,
+    path_raw TEXT,
+    added_at TEXT NOT NULL
+);
+INSERT INTO locations_by_bytes (device, path, path_raw, added_at)
+    SELECT device, path, path_raw, added_at FROM locations;
+DROP TABLE locations;
+ALTER TABLE locations_by_bytes RENAME TO locations;
+CREATE UNIQUE INDEX locations_exact ON locations(device, path, COALESCE(path_raw, ''));
+"""
 
 
 def record_to_row(record: MediaRecord) -> tuple[object, ...]:
@@ -569,21 +585,42 @@ class SqliteCatalog:
 
 def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Sequence[object]]:
     """The WHERE clause for entries at or below folder `prefix`. The device goes into each branch of
-    the OR, so that SQLite searches the (device, path) index twice instead of scanning the device."""
-    text = path_to_text(prefix)[0]
+    the OR, so that SQLite searches the (device, path) index twice instead of scanning the device.
+
+    Paths are compared as text, where a name that is not UTF-8 shows its bytes as `\\xNN`: a folder
+    literally named `\\xff` reads the same as one named with the byte 0xFF. `_exactly` tells them
+    apart by the bytes (`path_raw`, in the covering indexes), so a sync of one never sees the
+    other's entries as gone."""
+    text, raw = path_to_text(prefix)
+    exact, exact_params = _exactly(prefix, raw)
     if not recursive:
         folder = text.rstrip("/") or "/"
-        return ("dir = ?", [folder]) if device is None else ("device = ? AND dir = ?", [device, folder])
+        if device is None:
+            return f"(dir = ? AND {exact})", [folder, *exact_params]
+        return f"(device = ? AND dir = ? AND {exact})", [device, folder, *exact_params]
     low, high = folder_bounds(text)
     if device is None:
-        return "(path = ? OR (path >= ? AND path < ?))", [text, low, high]
-    return "((device = ? AND path = ?) OR (device = ? AND path >= ? AND path < ?))", [
+        return f"((path = ? OR (path >= ? AND path < ?)) AND {exact})", [text, low, high, *exact_params]
+    return f"(((device = ? AND path = ?) OR (device = ? AND path >= ? AND path < ?)) AND {exact})", [
         device,
         text,
         device,
         low,
         high,
+        *exact_params,
     ]
+
+
+def _exactly(prefix: str, raw: str | None) -> tuple[str, list[object]]:
+    """Of the entries the text matched, those whose bytes are `prefix`'s or lie below it. An entry
+    with a UTF-8 path matches a UTF-8 prefix as text alone; one with `path_raw` (hex) must start
+    with the prefix's bytes; under a prefix that is not UTF-8, every entry has `path_raw`."""
+    folder = os.fsencode(prefix.rstrip("/") or "/")
+    whole, below = folder.hex(), (folder.rstrip(b"/") + b"/").hex()
+    match = "(path_raw = ? OR substr(path_raw, 1, ?) = ?)"
+    if raw is None:
+        return f"(path_raw IS NULL OR {match})", [whole, len(below), below]
+    return f"(path_raw IS NOT NULL AND {match})", [whole, len(below), below]
 
 
 _COPY_COLUMNS: Final = (

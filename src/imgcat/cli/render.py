@@ -26,8 +26,9 @@ in a pipe a command prints the same facts as a `Table` instead. Lines of words g
 
 Text that may come from the disk (file and folder names, camera names, messages naming a file)
 never reaches the terminal raw: `safe` shows control characters as escapes (`\\x1b`, `\\n`, `\\t`),
-the bytes of a name that is not UTF-8 as `\\xNN`, and Unicode's line separators and bidirectional
-overrides as `\\u2028`. Tables, `line`, `warning` and `error` apply it to everything they print;
+the bytes of a name that is not UTF-8 as `\\xNN` (and a backslash as `\\\\`, so that a name
+literally spelled `\\xff` never reads as the byte), and Unicode's line separators and
+bidirectional overrides as `\\u2028`. Tables, `line`, `warning` and `error` apply it to everything they print;
 JSON (`print_json`, `print_jsonl`) escapes as JSON does.
 
 Words for people: `count(2, "file")` is "2 files", `count(1, "copy", "copies")` "1 copy";
@@ -49,9 +50,11 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 _UNSAFE: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\\\\\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
-_NAMED: Final = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+# A backslash is doubled, so that what `safe` shows reads back one way only: a name with the byte
+# 0xFF shows as `n_\xff.jpg`, one literally spelled so as `n_\\xff.jpg` (as `ls -b` does).
+_NAMED: Final = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
 
 
 def safe(text: object) -> str:

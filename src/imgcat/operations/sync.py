@@ -31,7 +31,7 @@ from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
 from imgcat.operations.roots import Refusal, RootsRun, plan_and_apply
-from imgcat.record import MediaRecord, path_to_text
+from imgcat.record import MediaRecord, PathJson, path_json
 from imgcat.scan.checksum import checksum_if_readable
 from imgcat.scan.companions import orphan_sidecars, sidecars_with_owner
 from imgcat.scan.detect import HEAD_BYTES, detect
@@ -464,12 +464,12 @@ def apply_sync(catalog: Catalog, plan: SyncPlan) -> None:
 
 
 class ProblemJson(TypedDict):
-    path: str
+    path: PathJson
     reason: str
 
 
 class SyncPlanJson(TypedDict):
-    root: str
+    root: PathJson
     root_state: str
     missing_root: bool
     checked: int
@@ -481,20 +481,21 @@ class SyncPlanJson(TypedDict):
     kept_unreadable: int
     not_cataloged: int
     not_media: int
-    updated_paths: list[str]
-    moves: list[dict[str, str]]
-    removed_paths: list[str]
-    damaged_paths: list[str]
-    unreadable_paths: list[str]
-    relinked_folders: list[str]
-    orphan_sidecars: list[str]
+    updated_paths: list[PathJson]
+    moves: list[dict[str, PathJson]]
+    removed_paths: list[PathJson]
+    damaged_paths: list[PathJson]
+    unreadable_paths: list[PathJson]
+    relinked_folders: list[PathJson]
+    orphan_sidecars: list[PathJson]
     problems: list[ProblemJson]
 
 
 def sync_plan_json(plan: SyncPlan) -> SyncPlanJson:
-    """The plan as JSON: its figures, then every path it names (paths as in `RecordJson`)."""
+    """The plan as JSON: its figures, then every path it names (each as `path_json` writes it: the
+    path, or `{"path", "path_raw"}` for one that is not UTF-8)."""
     return {
-        "root": _text(plan.root),
+        "root": path_json(plan.root),
         "root_state": plan.state,
         "missing_root": plan.missing_root,
         "checked": plan.entries,
@@ -506,16 +507,12 @@ def sync_plan_json(plan: SyncPlan) -> SyncPlanJson:
         "kept_unreadable": len(plan.unreadable),
         "not_cataloged": plan.not_cataloged,
         "not_media": plan.not_media,
-        "updated_paths": [_text(r.path) for r in plan.updates],
-        "moves": [{"from": _text(m.old.path), "to": _text(m.new.path)} for m in plan.moves],
-        "removed_paths": [_text(s.path) for s in plan.removals],
-        "damaged_paths": [_text(r.path) for r in plan.damaged],
-        "unreadable_paths": [_text(p) for p in plan.unreadable],
-        "relinked_folders": [_text(folder) for folder, _ in plan.relink],
-        "orphan_sidecars": [_text(p) for p in plan.orphan_sidecars],
-        "problems": [{"path": _text(p), "reason": reason} for p, reason in plan.problems],
+        "updated_paths": [path_json(r.path) for r in plan.updates],
+        "moves": [{"from": path_json(m.old.path), "to": path_json(m.new.path)} for m in plan.moves],
+        "removed_paths": [path_json(s.path) for s in plan.removals],
+        "damaged_paths": [path_json(r.path) for r in plan.damaged],
+        "unreadable_paths": [path_json(p) for p in plan.unreadable],
+        "relinked_folders": [path_json(folder) for folder, _ in plan.relink],
+        "orphan_sidecars": [path_json(p) for p in plan.orphan_sidecars],
+        "problems": [{"path": path_json(p), "reason": reason} for p, reason in plan.problems],
     }
-
-
-def _text(path: str) -> str:
-    return path_to_text(path)[0]
