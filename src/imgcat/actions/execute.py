@@ -128,10 +128,15 @@ def cancel_run(run: PlannedRun) -> None:
     files.remove_if_exists(str(run.path))
 
 
-def interrupted_runs(folder: Path | None = None) -> list[RunState]:
+def interrupted_runs(folder: Path | None = None, catalog: Catalog | None = None) -> list[RunState]:
+    """Runs stopped before their end (by a kill, a full disk, Ctrl-C), oldest first; with
+    `catalog`, only those made on it (a run is completed on the catalog it was planned on)."""
     from imgcat.actions.journal import list_runs
 
-    return [r for r in list_runs(folder) if r.resumable]
+    return [
+        r for r in list_runs(folder)
+        if r.resumable and (catalog is None or r.header.get("catalog") in (None, catalog.location))
+    ]  # fmt: skip
 
 
 def execute_run(

@@ -21,6 +21,7 @@ from imgcat.cli import (
     options,
     render,
     reorganize,
+    runs,
     signals,
     similar,
     stats,
@@ -44,6 +45,9 @@ app.command()(junk.junk)
 app.command()(listing.ls)
 app.command()(listing.types)
 app.command()(reorganize.reorganize)
+app.command()(runs.runs)
+app.add_typer(runs.trash)
+app.command()(runs.undo)
 app.command()(stats.stats)
 app.command()(sync.sync)
 app.command()(similar.similar)

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, cast
 
 import typer
 
 from imgcat import settings
-from imgcat.cli import render
+from imgcat.actions import PlannedRun, RunResult, Step, TrashFolders, execute_run, interrupted_runs
+from imgcat.actions.script import shell_script
+from imgcat.catalog.base import Catalog
+from imgcat.cli import acting, render
 from imgcat.cli.options import StoreOptions, opened, takes_store
+from imgcat.errors import UsageError
 from imgcat.operations.dupes import (
-    DupesRequest,
+    Action as ActionName,
+)
+from imgcat.operations.dupes import (
+    DupesTotals,
     FileChoice,
     GroupPlan,
     Tally,
+    action_target,
+    apply_dupes,
     coverage,
     dupes_request,
+    dupes_steps,
     load_policy,
     plan_dupes,
 )
@@ -27,6 +40,7 @@ from imgcat.record import path_to_text
 
 RULES = "Rules"
 FINDING = "Finding"
+ACTING = "Acting"
 
 Under = Annotated[
     list[str] | None,
@@ -97,6 +111,30 @@ UnderProtected = Annotated[
                  "devices than --keep-copies (default 2) and --distinct-devices ask."),
 ]  # fmt: skip
 Json = Annotated[bool, typer.Option("--json", help="Print the plan as one JSON object.")]
+Apply = Annotated[
+    bool,
+    typer.Option("--apply", help="Act on the plan, after asking (--yes answers): each file is checked on "
+                 "disk and against a kept copy first; the run is journaled and can be undone.",
+                 rich_help_panel=ACTING),
+]  # fmt: skip
+Action = Annotated[
+    str,
+    typer.Option("--action", help="What --apply does with each removed copy: trash (a rename into "
+                 ".imgcat-trash on its own disk; undo puts it back), delete (for good), move-to (set aside "
+                 "under --to DIR, its path mirrored), hardlink, symlink (same disk only).",
+                 rich_help_panel=ACTING),
+]  # fmt: skip
+To = Annotated[
+    str | None,
+    typer.Option("--to", help="Where --action move-to sets copies aside.", rich_help_panel=ACTING,
+                 show_default=False),
+]  # fmt: skip
+Script = Annotated[
+    Path | None,
+    typer.Option("--script", help="Write the plan as a shell script to review and run yourself (each "
+                 "file compared with its kept copy by cmp first); nothing else is done.",
+                 rich_help_panel=ACTING, dir_okay=False, show_default=False),
+]  # fmt: skip
 
 
 @takes_store
@@ -116,10 +154,16 @@ def dupes(
     policy: PolicyName = None,
     under_protected: UnderProtected = False,
     as_json: Json = False,
+    apply: Apply = False,
+    action: Action = "trash",
+    to: To = None,
+    yes: acting.Yes = False,
+    script: Script = None,
 ) -> None:
     """Find exact duplicates in the catalog and show which copies the rules keep or remove, and why.
 
-    Nothing changes without --apply; every file is checked on disk first.
+    Nothing changes without --apply; every file is checked on disk, and each copy removed is
+    compared byte for byte with a kept copy right before. `imgcat undo` reverts a run.
 
     Example: imgcat dupes --keep-copies 2 --distinct-devices --keep-in /media/backup
     """
@@ -137,14 +181,80 @@ def dupes(
     )
     chosen = given if policy is None else given.over(load_policy(policy))
     request = dupes_request(chosen, _devices(devices), keep_copies=2 if under_protected else 1)
+    aside = action_target(action, to)
+    if under_protected and (apply or script is not None):
+        raise UsageError("--under-protected only lists: it has nothing to --apply or --script")
+    if apply and script is not None:
+        raise UsageError("--script writes the plan for you to run, --apply runs it: choose one")
+    if apply:
+        acting.refuse_without_terminal(yes, "dupes --apply")
     with opened(store) as catalog:
+        if apply:
+            _finish_interrupted(catalog)
         groups = coverage(catalog, request) if under_protected else plan_dupes(catalog, request)
         tally = Tally()
         counted = _counting(groups, tally)
-        if as_json:
-            _print_json(counted, tally, under_protected=under_protected)
-        else:
-            _print_tables(counted, tally, request, under_protected=under_protected)
+        shown = _json_groups(counted) if as_json else _table_groups(counted)
+        if script is not None:
+            _write_script(script, dupes_steps(catalog, shown, cast(ActionName, action), aside))
+            _print_totals(tally, as_json=as_json, under_protected=False, run=None, script=script)
+            return
+        if not apply:
+            for _ in shown:
+                pass
+            _print_totals(tally, as_json=as_json, under_protected=under_protected, run=None)
+            return
+        with acting.StepProgress() as progress:
+            result = apply_dupes(
+                catalog, shown, action=cast(ActionName, action), to=aside, command=_command_line(),
+                confirm=lambda run: _confirm(run, tally, action, yes, as_json=as_json), events=progress,
+            )  # fmt: skip
+    _print_totals(tally, as_json=as_json, under_protected=False, run=result, applied=True)
+    if result is not None:
+        if not as_json:
+            acting.report(result, action)
+        acting.stop_as_signalled(result.signal)
+        if result.failed:
+            raise typer.Exit(1)
+
+
+def _finish_interrupted(catalog: Catalog) -> None:
+    """An interrupted run on this catalog is completed before anything new is planned."""
+    for state in interrupted_runs(catalog=catalog):
+        render.note(f"completing the interrupted run {state.run_id} ({state.command}) first")
+        result = execute_run(state.run_id, catalog)
+        acting.report(result, next(iter(state.kinds.values()), "trash"))
+        acting.stop_as_signalled(result.signal)
+
+
+def _confirm(run: PlannedRun, tally: Tally, action: str, yes: bool, *, as_json: bool) -> bool:
+    if not as_json:
+        _print_totals(tally, as_json=False, under_protected=False, run=None, applied=True)
+    files = render.count(run.steps, "file")
+    question = {
+        "trash": f"Move {files} ({render.human_bytes(run.bytes)}) to the trash?",
+        "delete": f"Delete {files} ({render.human_bytes(run.bytes)}) for good? This cannot be undone.",
+        "move-to": f"Set {files} ({render.human_bytes(run.bytes)}) aside?",
+        "hardlink": f"Replace {files} by hard links to the kept copies?",
+        "symlink": f"Replace {files} by symbolic links to the kept copies?",
+    }[action]
+    return acting.confirmed(question, yes)
+
+
+def _command_line() -> str:
+    return " ".join(["imgcat", *(shlex.quote(a) for a in sys.argv[1:])])
+
+
+def _write_script(path: Path, steps: Iterable[Step]) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    lines = shell_script(steps, title=_command_line(), stamp=stamp, trash=TrashFolders())
+    try:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+    except OSError as error:
+        raise UsageError(f"--script {path}: {error.strerror or error}") from error
+    path.chmod(0o755)
 
 
 def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
@@ -161,11 +271,9 @@ def _counting(groups: Iterable[GroupPlan], tally: Tally) -> Iterator[GroupPlan]:
         yield group
 
 
-def _print_tables(
-    groups: Iterable[GroupPlan], tally: Tally, request: DupesRequest, *, under_protected: bool
-) -> None:
-    """A table per group on a terminal; in a pipe one line per file: group, decision, device, path,
-    why (a hard link of a file is a line of its own, decided with it)."""
+def _table_groups(groups: Iterable[GroupPlan]) -> Iterator[GroupPlan]:
+    """A table per group on a terminal, printed as the group passes; in a pipe one line per file:
+    group, decision, device, path, why (a hard link of a file is a line of its own, decided with it)."""
     for group in groups:
         table = render.Table(
             render.Column("group", group=True), "decision", render.Column("device", optional=True),
@@ -177,7 +285,24 @@ def _print_tables(
                 why = file.reason if index == 0 else "the same file as the line above (a hard link)"
                 table.row(group.checksum[:12], _decision(file), file.device, path, why)
         render.show(table)
+        yield group
+
+
+def _print_totals(
+    tally: Tally,
+    *,
+    as_json: bool,
+    under_protected: bool,
+    run: RunResult | None,
+    applied: bool = False,
+    script: Path | None = None,
+) -> None:
     totals = tally.totals()
+    if as_json:
+        _end_json(totals, under_protected=under_protected, run=run, applied=applied)
+        return
+    if run is not None:
+        return  # said once, before the question
     if under_protected:
         render.line(f"{render.count(totals.contents, 'content')} under-protected")
         return
@@ -190,7 +315,10 @@ def _print_tables(
     if totals.stale:
         changed = render.count(totals.stale, "file")
         render.line(f"{changed} changed or missing since cataloged, left alone: run 'imgcat sync'")
-    render.line("dry run: nothing changed")
+    if script is not None:
+        render.line(f"script written: {script} (review it, then run: sh {shlex.quote(str(script))})")
+    elif not applied:
+        render.line("dry run: nothing changed")
 
 
 def _title(group: GroupPlan) -> str:
@@ -229,14 +357,19 @@ def group_json(group: GroupPlan) -> dict[str, Any]:
     }
 
 
-def _print_json(groups: Iterable[GroupPlan], tally: Tally, *, under_protected: bool) -> None:
-    """One JSON object, written a group at a time (a big catalog's plan never sits in memory)."""
+def _json_groups(groups: Iterable[GroupPlan]) -> Iterator[GroupPlan]:
+    """The start of one JSON object and its groups, written as they pass (a big catalog's plan
+    never sits in memory); `_end_json` closes it."""
     out = sys.stdout
     out.write('{"groups": [')
     for index, group in enumerate(groups):
         out.write(("\n  " if index == 0 else ",\n  ") + json.dumps(group_json(group), ensure_ascii=False))
-    totals = tally.totals()
-    figures = {
+        yield group
+    out.write("\n]")
+
+
+def _end_json(totals: DupesTotals, *, under_protected: bool, run: RunResult | None, applied: bool) -> None:
+    figures: dict[str, int] = {
         "groups": totals.groups,
         "files": totals.files,
         "remove": totals.removed,
@@ -246,4 +379,22 @@ def _print_json(groups: Iterable[GroupPlan], tally: Tally, *, under_protected: b
     }
     if under_protected:
         figures = {"contents": totals.contents}
-    out.write(f'\n], "totals": {json.dumps(figures)}}}\n')
+    sys.stdout.write(f', "totals": {json.dumps(figures)}')
+    if applied:
+        sys.stdout.write(
+            f', "run": {json.dumps(None if run is None else _run_json(run), ensure_ascii=False)}'
+        )
+    sys.stdout.write("}\n")
+
+
+def _run_json(run: RunResult) -> dict[str, Any]:
+    return {
+        "id": run.run_id,
+        "done": run.done,
+        "bytes": run.bytes,
+        "stopped": run.stopped,
+        "left_alone": [
+            {"path": path_to_text(o.step.source)[0], "reason": o.reason, "state": o.state}
+            for o in (*run.skipped, *run.failed)
+        ],
+    }

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import stat
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 import platformdirs
 
+from imgcat.actions import ActionEvents, PlannedRun, RunResult, Step, cancel_run, execute_run, start_run
 from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery
 from imgcat.errors import UsageError
 from imgcat.policy import DEFAULT_PREFER, Candidate, CompanionFact, Decision, Policy, decide, shortfall
@@ -29,6 +30,8 @@ from imgcat.quantities import parse_size
 from imgcat.scan.checksum import checksum_if_readable
 
 PAGE_GROUPS: Final = 256
+Action = Literal["trash", "delete", "move-to", "hardlink", "symlink"]
+ACTIONS: Final = ("trash", "delete", "move-to", "hardlink", "symlink")
 KINDS: Final = ("image", "video")
 State = Literal["ok", "changed", "missing", "unreadable"]
 
@@ -403,3 +406,96 @@ def _stale_reason(state: State) -> str:
         "unreadable": "cannot be read: left alone",
         "ok": "",
     }[state]
+
+
+def action_target(action: str, to: str | None) -> str | None:
+    """The folder `move-to` sets copies aside in (checked: it must be given; created if missing),
+    or None for the other actions."""
+    if action not in ACTIONS:
+        raise UsageError(f"--action expects one of {', '.join(ACTIONS)}, not {action!r}")
+    if action != "move-to":
+        if to is not None:
+            raise UsageError("--to goes with --action move-to only")
+        return None
+    if to is None:
+        raise UsageError("--action move-to needs --to DIR: where the removed copies are set aside")
+    folder = os.path.realpath(os.path.expanduser(to))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"--to {to}: not a folder")
+    return folder
+
+
+def dupes_steps(
+    catalog: Catalog, groups: Iterable[GroupPlan], action: Action, to: str | None
+) -> Iterator[Step]:
+    """The steps that carry out the removals of `groups`: one unit per removed file (its hard links
+    and the sidecars that go with it), each checked against the kept copies before it is done.
+    `move-to` mirrors each file's absolute path below `to`."""
+    unit = 0
+    for page in _pages_of(groups):
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for group in page:
+            for file in group.removed:
+                wanted[file.device].update(file.paths)
+        records = {(device, path): record for device, paths in wanted.items()
+                   for path, record in catalog.get_many(device, paths).items()}  # fmt: skip
+        for group in page:
+            for file in group.removed:
+                unit += 1
+                references = group.references(file)
+                for path in file.paths:
+                    record = records.get((file.device, path))
+                    mtime_ns = file.mtime_ns if record is None else record.mtime_ns
+                    yield Step(
+                        action, path, group.size, mtime_ns, target=_aside(action, to, path),
+                        references=references, record=record, unit=unit, note=file.reason,
+                    )  # fmt: skip
+                for sidecar, twin in file.sidecars:
+                    info = _lstat(sidecar)
+                    if info is None:
+                        continue  # gone since planned: nothing to carry along
+                    yield Step(
+                        action, sidecar, info.st_size, info.st_mtime_ns, target=_aside(action, to, sidecar),
+                        references=(twin,), unit=unit, note=f"sidecar of {file.path}",
+                    )  # fmt: skip
+
+
+def _aside(action: str, to: str | None, path: str) -> str | None:
+    return os.path.join(to, path.lstrip("/")) if action == "move-to" and to is not None else None
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _pages_of(groups: Iterable[GroupPlan]) -> Iterator[list[GroupPlan]]:
+    page: list[GroupPlan] = []
+    for group in groups:
+        page.append(group)
+        if len(page) >= PAGE_GROUPS:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def apply_dupes(
+    catalog: Catalog,
+    groups: Iterable[GroupPlan],
+    *,
+    action: Action,
+    to: str | None,
+    command: str,
+    confirm: Callable[[PlannedRun], bool],
+    events: ActionEvents | None = None,
+) -> RunResult | None:
+    """Journal the removals of `groups`, ask `confirm` (the CLI's question), then carry them out.
+    None when there was nothing to do or the answer was no (then nothing was changed)."""
+    run = start_run(dupes_steps(catalog, groups, action, to), command=command, catalog=catalog)
+    if run.steps == 0 or not confirm(run):
+        cancel_run(run)
+        return None
+    return execute_run(run.run_id, catalog, events=events)

@@ -1,0 +1,90 @@
+"""What every command that changes files shares on the command line: asking first (or --yes),
+refusing without a terminal, a progress bar while steps are done, and the run's summary."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import TracebackType
+from typing import Annotated, Final
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from imgcat.actions import RunResult, StepOutcome
+from imgcat.cli import render
+from imgcat.errors import ImgcatError
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to the question before acting.")]
+
+VERBS: Final = {
+    "trash": "trashed", "delete": "deleted", "move-to": "set aside", "move": "moved", "copy": "copied",
+    "hardlink": "replaced by hard links", "symlink": "replaced by symbolic links",
+}  # fmt: skip
+
+
+class NotConfirmedError(ImgcatError):
+    """Files would change, but nobody said yes: nothing was changed."""
+
+
+def refuse_without_terminal(yes: bool, what: str) -> None:
+    """Before anything is planned: without --yes a terminal must be there to ask on."""
+    if not yes and not sys.stdin.isatty():
+        raise NotConfirmedError(f"{what} asks before it changes files: no terminal to ask on, pass --yes; "
+                                "nothing changed")  # fmt: skip
+
+
+def confirmed(question: str, yes: bool) -> bool:
+    """--yes, or the user's answer on the terminal (no by default)."""
+    if yes:
+        return True
+    return typer.confirm(question, default=False, err=True)
+
+
+class StepProgress:
+    """Implements ActionEvents: a bar on a terminal (stderr), nothing elsewhere."""
+
+    def __init__(self) -> None:
+        console = Console(stderr=True, highlight=False)
+        self._progress = Progress(
+            TextColumn("acting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, transient=True, disable=not (console.is_terminal and sys.stderr.isatty()),
+        )  # fmt: skip
+        self._task = self._progress.add_task("steps", total=None)
+
+    def __enter__(self) -> StepProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def started(self, steps: int) -> None:
+        self._progress.update(self._task, total=steps)
+
+    def finished(self, outcome: StepOutcome) -> None:
+        self._progress.advance(self._task)
+
+
+def report(result: RunResult, kind: str) -> None:
+    """What a run did, on standard output; each file left alone as a warning; how to undo."""
+    verb = VERBS.get(kind, "done")
+    done = render.count(result.done, "file")
+    render.line(f"run {result.run_id}: {done} {verb}, {render.human_bytes(result.bytes)}")
+    for outcome in (*result.skipped, *result.failed):
+        render.warning(outcome.step.source, outcome.reason)
+    if result.skipped or result.failed:
+        render.line(f"{render.count(len(result.skipped) + len(result.failed), 'file')} left alone")
+    if result.stopped:
+        render.line(f"{result.stopped}: 'imgcat runs {result.run_id} --resume' completes it")
+    if result.done and kind != "delete":
+        render.line(f"undo: imgcat undo {result.run_id}")
+
+
+def stop_as_signalled(number: int | None) -> None:
+    """A signal held while a step finished now stops the command as it would have."""
+    if number is not None:
+        signal.raise_signal(number)

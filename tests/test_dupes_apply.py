@@ -1,0 +1,311 @@
+"""`imgcat dupes --apply`: every action on real files, the catalog after, undo, the script, and a
+kill -9 at every step of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clirun import imgcat
+from imgcat.actions import FAULT_ENV, TRASH_NAME, execute_run, find_run, list_runs, undo_run
+from imgcat.catalog.base import Catalog, ContentQuery
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.operations.add import add_folder
+from imgcat.operations.dupes import DupesRequest, apply_dupes, plan_dupes
+from imgcat.operations.sync import plan_sync
+from imgcat.policy import Policy
+from imgcat.scan.checksum import file_checksum
+from media import MEDIA, copy_media
+
+SMALL = (
+    "misc_bmp",
+    "canon_powershot_s330",
+    "misc_gif",
+    "fujifilm_finepix_s1pro",
+    "sony_dsc_p12",
+    "htc_desire",
+    "fujifilm_sp_2500",
+    "screenshots",
+    "canon_ixus_400",
+    "sony_cybershot",
+)  # fmt: skip: eleven small real photos of eleven cameras and apps
+
+
+def library(root: Path) -> Path:
+    """Eleven real photos, each copied once elsewhere (two of them twice): eleven groups."""
+    copy_media(root / "photos", *SMALL)
+    originals = sorted(p for p in (root / "photos").rglob("*") if p.is_file())
+    for n, photo in enumerate(originals):
+        for copy in range(2 if n in (0, 5) else 1):
+            target = root / f"backup{copy}" / photo.relative_to(root / "photos")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(photo, target)
+    return root
+
+
+def contents(root: Path) -> dict[str, set[str]]:
+    """checksum → paths, of the files under `root` outside any trash."""
+    found: dict[str, set[str]] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and TRASH_NAME not in path.parts:
+            found.setdefault(file_checksum(str(path)), set()).add(str(path))
+    return found
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file() and TRASH_NAME not in p.parts}
+
+
+def request(**policy: object) -> DupesRequest:
+    return DupesRequest(ContentQuery(), Policy(**policy), frozenset({"d"}))  # type: ignore[arg-type]
+
+
+def apply(store: Catalog, action: str = "trash", to: str | None = None, **policy: object) -> object:
+    groups = plan_dupes(store, request(**policy))
+    return apply_dupes(store, groups, action=action, to=to, command="test", confirm=lambda run: True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("action", ["trash", "delete", "move-to", "hardlink", "symlink"])
+def test_each_action_resolves_every_group_and_leaves_the_catalog_true(
+    store: Catalog, tmp_path: Path, action: str
+) -> None:
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    before = contents(root)
+    groups = [g for g in plan_dupes(store, request()) if g.is_duplicate]
+    assert len(groups) >= 10
+    aside = str(tmp_path / "aside") if action == "move-to" else None
+    result = apply(store, action, aside)
+    removed = sum(len(g.removed) for g in groups)
+    assert result.done == removed and not result.skipped  # type: ignore[attr-defined]
+    after = contents(root)
+    assert set(after) == set(before)  # every content still here
+    if action in ("trash", "delete", "move-to"):
+        assert all(len(paths) == 1 for paths in after.values())
+    if action == "hardlink":
+        assert all(len({os.stat(p).st_ino for p in paths}) == 1 for paths in after.values())
+    if action == "symlink":
+        assert sum(1 for p in root.rglob("*") if p.is_symlink()) == removed
+    assert [g for g in plan_dupes(store, request()) if g.is_duplicate] == []  # nothing left to resolve
+    sync = plan_sync(store, str(root), device="d", workers=0)
+    assert (len(sync.removals), len(sync.moves), len(sync.updates)) == (0, 0, 0)  # nothing to fix
+
+
+@pytest.mark.parametrize("action", ["trash", "move-to", "hardlink", "symlink"])
+def test_undo_restores_every_path_with_its_original_bytes(
+    store: Catalog, tmp_path: Path, action: str
+) -> None:
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    before = snapshot(root)
+    entries = sorted((r.path, r.checksum, r.size, r.mtime_ns) for r in store.iter_under("d", str(root)))
+    result = apply(store, action, str(tmp_path / "aside") if action == "move-to" else None)
+    undone = undo_run(result.run_id, store)  # type: ignore[attr-defined]
+    assert undone.skipped == ()
+    assert snapshot(root) == before
+    assert all(not os.path.islink(p) for p in before)
+    assert (
+        sorted((r.path, r.checksum, r.size, r.mtime_ns) for r in store.iter_under("d", str(root))) == entries
+    )
+
+
+def test_keep_copies_2_distinct_devices_applies_over_two_devices(store: Catalog, tmp_path: Path) -> None:
+    laptop = copy_media(tmp_path / "laptop", "sony_cybershot")
+    usb = copy_media(tmp_path / "usb", "sony_cybershot")
+    for photo in list(laptop.rglob("*.jpg")):
+        shutil.copy2(photo, photo.with_name(f"{photo.stem} copy.jpg"))
+    add_folder(store, str(laptop), device="laptop", recursive=True, workers=0)
+    add_folder(store, str(usb), device="usb", recursive=True, workers=0)
+    both = DupesRequest(
+        ContentQuery(), Policy(keep_copies=2, distinct_devices=True), frozenset({"laptop", "usb"})
+    )
+    result = apply_dupes(
+        store, plan_dupes(store, both), action="trash", to=None, command="t", confirm=lambda run: True
+    )
+    assert result is not None and result.done == 2
+    assert sorted(p.name for p in laptop.rglob("*.jpg")) == sorted(p.name for p in usb.rglob("*.jpg"))
+    assert len(list(usb.rglob("*.jpg"))) == 2  # the other device's copies are the second copy
+
+
+def test_a_copy_changed_after_planning_is_left_alone(store: Catalog, tmp_path: Path) -> None:
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    groups = list(plan_dupes(store, request()))
+    victim = Path(groups[0].removed[0].path)
+    data = bytearray(victim.read_bytes())
+    data[-10] ^= 1
+    stamp = victim.stat().st_mtime_ns
+    victim.write_bytes(bytes(data))
+    os.utime(victim, ns=(stamp, stamp))  # same size and time: only the bytes tell
+    result = apply_dupes(store, groups, action="trash", to=None, command="t", confirm=lambda run: True)
+    assert result is not None
+    [skipped] = result.skipped
+    assert skipped.step.source == str(victim) and "differs byte for byte" in skipped.reason
+    assert victim.read_bytes() == bytes(data)
+
+
+def _cli(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = library(tmp_path / "lib")
+    db = ["--db", str(tmp_path / "c.sqlite"), "--device", "d"]
+    return root, db
+
+
+def test_cli_apply_asks_or_refuses_then_runs_undo_and_trash_empty(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root, db = _cli(tmp_path)
+    assert imgcat(capsys, "add", "-r", str(root), *db[:2], "--device", "d", "-q").code == 0
+    before = snapshot(root)
+    every = set(contents(root))
+    refused = imgcat(capsys, "dupes", *db, "--apply")  # no terminal here, no --yes
+    assert refused.code == 1
+    assert refused.err == (
+        "error: dupes --apply asks before it changes files: no terminal to ask on, pass --yes; "
+        "nothing changed\n"
+    )
+    assert snapshot(root) == before and list_runs() == []
+    done = imgcat(capsys, "dupes", *db, "--apply", "--yes")
+    assert done.code == 0, done.err
+    [run] = list_runs()
+    assert f"run {run.run_id}: " in done.out and " files trashed, " in done.out
+    assert f"undo: imgcat undo {run.run_id}" in done.out
+    listed = imgcat(capsys, "runs", "--json")
+    [entry] = json.loads(listed.out)
+    assert (entry["state"], entry["done"], entry["steps"]) == ("complete", run.total, run.total)
+    assert imgcat(capsys, "dupes", *db, "--json").out.count('"decision": "remove"') == 0
+    trash = imgcat(capsys, "trash", "--json")
+    assert len(json.loads(trash.out)["files"]) == run.total
+    assert imgcat(capsys, "undo", *db[:2]).code == 1  # asks: no terminal, no --yes
+    undone = imgcat(capsys, "undo", *db[:2], "--yes")
+    assert undone.code == 0 and f"run {run.run_id}: {run.total} steps undone" in undone.out
+    assert snapshot(root) == before
+    again = imgcat(capsys, "dupes", *db, "--apply", "--yes", "--action", "trash")
+    assert again.code == 0
+    assert imgcat(capsys, "trash", "empty", "--older-than", "30d", "--yes").out.startswith(
+        "the trash holds nothing older than 30d"
+    )
+    emptied = imgcat(capsys, "trash", "empty", "--yes")
+    assert emptied.code == 0 and "deleted for good" in emptied.out
+    assert not [p for p in (tmp_path / "xdg-data").rglob("*.jpg")]
+    assert set(contents(root)) == every
+
+
+def test_cli_bad_action_options_are_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _, db = _cli(tmp_path)
+    bad = imgcat(capsys, "dupes", *db, "--apply", "--yes", "--action", "move-to")
+    assert (bad.code, bad.err) == (
+        2,
+        "error: --action move-to needs --to DIR: where the removed copies are set aside\n",
+    )
+    assert imgcat(capsys, "dupes", *db, "--action", "shred").err.startswith(
+        "error: --action expects one of trash"
+    )
+    assert list_runs() == []
+
+
+def test_the_script_does_what_the_plan_says_and_spares_a_changed_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db[:2], "--device", "d", "-q")
+    before = contents(root)
+    script = tmp_path / "dupes.sh"
+    run = imgcat(capsys, "dupes", *db, "--script", str(script))
+    assert run.code == 0 and f"script written: {script}" in run.out
+    plan = json.loads(imgcat(capsys, "dupes", *db, "--json").out)
+    removed = [f["path"] for g in plan["groups"] for f in g["files"] if f["decision"] == "remove"]
+    spared = Path(removed[0])
+    spared.write_bytes(spared.read_bytes()[:-1] + b"\x00")  # changed after the script was written
+    ran = subprocess.run(["sh", str(script)], capture_output=True, text=True, check=False)
+    assert ran.stderr == f"left alone: {spared}\n"
+    assert [p for p in removed if os.path.exists(p)] == [str(spared)]
+    assert set(contents(root)) - {file_checksum(str(spared))} == set(before)
+    assert all(
+        len(paths) == 1 for c, paths in contents(root).items() if c in before and str(spared) not in paths
+    )
+
+
+def _run_killed(live_db: Path, data: Path, k: int, phase: str, *, command_line: bool) -> None:
+    """`dupes --apply` in a real process, SIGKILLed by the actions layer at step k. The command line
+    itself once; for the other k a forked child runs the same operation, which spares the
+    interpreter's start-up."""
+    env = {"XDG_DATA_HOME": str(data), FAULT_ENV: f"{k}:{phase}"}
+    if command_line:
+        args = [
+            sys.executable,
+            "-m",
+            "imgcat",
+            "dupes",
+            "--apply",
+            "--yes",
+            "--db",
+            str(live_db),
+            "--device",
+            "d",
+        ]
+        killed = subprocess.run(args, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+        assert killed.returncode == -signal.SIGKILL, (k, phase, killed.stderr)
+        return
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child never returns: killed, or _exit)
+        try:
+            os.environ.update(env)
+            catalog = SqliteCatalog(live_db)
+            apply_dupes(catalog, plan_dupes(catalog, request()), action="trash", to=None, command="t",
+                        confirm=lambda run: True)  # fmt: skip
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (k, phase, status)
+
+
+def test_kill_9_at_every_step_loses_nothing_and_resume_and_undo_complete(tmp_path: Path) -> None:
+    """The run is killed with SIGKILL right after step k is done on disk, before its journal says
+    so, for every k; for a few k right after `begin` and right after `done` too. After each kill
+    every content is still in the tree; then the run is resumed (odd k) and undone, or undone
+    straight away (even k), and the tree is byte for byte what it was."""
+    root, db, data = tmp_path / "lib", tmp_path / "pristine.sqlite", tmp_path / "data"
+    library(root)
+    catalog = SqliteCatalog(db)
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    steps = sum(len(g.removed) for g in plan_dupes(catalog, request()))
+    catalog.close()
+    assert steps >= 10
+    before = snapshot(root)
+    every = set(contents(root))
+    shutil.copytree(root, tmp_path / "keep")
+    live_db = tmp_path / "live.sqlite"
+    kills = [*((k, "act") for k in range(1, steps + 1)), (1, "begin"), (steps // 2, "begin"), (3, "done")]
+    for k, phase in kills:
+        shutil.rmtree(root)
+        shutil.copytree(tmp_path / "keep", root)
+        shutil.copyfile(db, live_db)
+        shutil.rmtree(data, ignore_errors=True)
+        _run_killed(live_db, data, k, phase, command_line=k == steps // 2 and phase == "act")
+        assert set(contents(root)) == every, (k, phase)  # nothing lost
+        os.environ["XDG_DATA_HOME"] = str(data)
+        try:
+            [state] = list_runs()
+            assert state.state == "interrupted"
+            live = SqliteCatalog(live_db)
+            if k % 2:
+                execute_run(state.run_id, live)
+                finished = find_run(state.run_id)
+                assert (finished.state, len(finished.done)) == ("complete", steps), (k, phase)
+                assert [g for g in plan_dupes(live, request()) if g.is_duplicate] == []
+                assert all(len(paths) == 1 for paths in contents(root).values())
+            undone = undo_run(state.run_id, live)
+            assert undone.skipped == (), (k, phase)
+            assert snapshot(root) == before, (k, phase)
+            assert live.count() == len(before)
+            live.close()
+        finally:
+            del os.environ["XDG_DATA_HOME"]
+    assert MEDIA.is_dir()
