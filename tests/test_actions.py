@@ -3,9 +3,11 @@ runs, the trash. Each runs on each store (the catalog must follow every step).""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import signal
 import stat
 import uuid
 from collections.abc import Iterator
@@ -20,9 +22,11 @@ from imgcat.actions import (
     RunRefusedError,
     RunResult,
     Step,
+    StepOutcome,
     TrashFolders,
     empty_trash,
     execute_run,
+    files,
     find_run,
     list_runs,
     plan_trash_empty,
@@ -326,3 +330,70 @@ def test_trashed_files_are_never_cataloged_again(store: Catalog, photos: Path) -
     add_folder(store, str(photos), device="d", recursive=True, workers=0)
     assert store.get("d", victim.path) is None
     assert not [r.path for r in store.iter_under("d", str(photos)) if TRASH_NAME in r.path]
+
+
+class _InterruptAt:
+    """ActionEvents that sends Ctrl-C to this process when step `at` is done."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.seen = 0
+
+    def started(self, steps: int) -> None:
+        pass
+
+    def finished(self, outcome: StepOutcome) -> None:
+        self.seen += 1
+        if self.seen == self.at:
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_finishes_the_step_in_hand_then_stops_and_the_run_completes_later(
+    store: Catalog, photos: Path
+) -> None:
+    records = cataloged(store, photos)  # links: done one at a time (renames go in batches)
+    steps = [step_for(records[f"dupes/{name}"], "hardlink") for name in ("DSCN0010.jpg", "DSCN0012.jpg")]
+    planned = start_run(steps, command="test", catalog=store)
+    result = execute_run(planned.run_id, store, events=_InterruptAt(1))
+    assert (result.done, result.stopped, result.signal) == (1, "interrupted", signal.SIGINT)
+    assert find_run(planned.run_id).state == "interrupted"
+    kept = photos / "kept/DSCN0012.jpg"
+    assert os.stat(steps[1].source).st_ino != kept.stat().st_ino
+    rest = execute_run(planned.run_id, store)
+    assert rest.done == 1 and find_run(planned.run_id).state == "complete"
+    assert os.stat(steps[1].source).st_ino == kept.stat().st_ino
+
+
+def test_a_full_disk_stops_the_run_with_nothing_lost_and_it_completes_later(
+    store: Catalog, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = cataloged(store, photos)
+    aside = tmp_path / "aside"
+    victims = [records["dupes/DSCN0010.jpg"], records["dupes/DSCN0012.jpg"]]
+    steps = [step_for(v, "copy", target=str(aside / Path(v.path).name), references=()) for v in victims]
+    real_copy = files.copy_new
+
+    def full_disk(source: str, target: str) -> None:
+        Path(target).write_bytes(Path(source).read_bytes()[:1000])  # a part written, then no space
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files, "copy_new", full_disk)
+    planned = start_run(steps, command="test", catalog=store)
+    result = execute_run(planned.run_id, store)
+    assert result.done == 0 and result.stopped is not None and "No space left on device" in result.stopped
+    assert all(os.path.exists(v.path) for v in victims)
+    assert not list(aside.rglob("*.jpg"))  # the part written is imgcat's own temporary file
+    monkeypatch.setattr(files, "copy_new", real_copy)  # space freed
+    assert find_run(planned.run_id).state == "interrupted"
+    assert execute_run(planned.run_id, store).done == 2  # the step the disk stopped is done again
+    assert sorted(p.name for p in aside.iterdir()) == ["DSCN0010.jpg", "DSCN0012.jpg"]
+    assert find_run(planned.run_id).state == "complete"
+
+
+def test_a_file_that_vanished_before_its_step_is_reported_not_an_error(store: Catalog, photos: Path) -> None:
+    records = cataloged(store, photos)
+    victim = records["dupes/DSCN0010.jpg"]
+    planned = start_run([step_for(victim)], command="test", catalog=store)
+    os.unlink(victim.path)
+    result = execute_run(planned.run_id, store)
+    assert [o.reason for o in result.skipped] == ["vanished since it was planned"]

@@ -180,7 +180,7 @@ def test_cli_apply_asks_or_refuses_then_runs_undo_and_trash_empty(
     [entry] = json.loads(listed.out)
     assert (entry["state"], entry["done"], entry["steps"]) == ("complete", run.total, run.total)
     assert imgcat(capsys, "dupes", *db, "--json").out.count('"decision": "remove"') == 0
-    trash = imgcat(capsys, "trash", "--json")
+    trash = imgcat(capsys, "trash", "list", "--json")
     assert len(json.loads(trash.out)["files"]) == run.total
     assert imgcat(capsys, "undo", *db[:2]).code == 1  # asks: no terminal, no --yes
     undone = imgcat(capsys, "undo", *db[:2], "--yes")

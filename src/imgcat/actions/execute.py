@@ -501,11 +501,15 @@ class _Runner:
             self._mark_done(item.n, item.step, item.begin, done)
 
     def _failed(self, item: _Begun, error: OSError) -> bool:
-        """Record a step that failed; whether the run must stop (a full or read-only disk)."""
-        self._fail(item.n, item.step, f"{error.strerror or error}")
+        """Record a step that failed; whether the run must stop (a full or read-only disk). A step
+        stopped by its disk is not marked failed: the run's resume tries it again."""
         if error.errno in STOPPING_ERRNOS:
             self.stopped = f"stopped: {error.strerror} ({item.step.source})"
+            outcome = StepOutcome(item.n, item.step, "failed", f"{error.strerror}: to be done by a resume")
+            self.failed.append(outcome)
+            self.events.finished(outcome)
             return True
+        self._fail(item.n, item.step, f"{error.strerror or error}")
         return False
 
     def _skip(self, n: int, step: Step, reason: str) -> None:
@@ -576,8 +580,12 @@ class _Runner:
             return os.lstat(target).st_ino
         temporary = temporary_name(target, self.state.run_id, n)
         files.remove_if_exists(temporary)
-        files.copy_new(step.source, temporary)
-        files.rename_noreplace(temporary, target)
+        try:
+            files.copy_new(step.source, temporary)
+            files.rename_noreplace(temporary, target)
+        except OSError:
+            files.remove_if_exists(temporary)  # a full disk leaves no half copy behind
+            raise
         if not files.same_bytes(step.source, target):
             files.unlink(target)
             raise OSError(errno.EIO, "the copy differs from the original (removed; original kept)")

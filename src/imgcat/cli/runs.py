@@ -183,20 +183,28 @@ def undo(store: StoreOptions, run_id: RunId = None, yes: acting.Yes = False, as_
     acting.stop_as_signalled(result.signal)
 
 
-trash = typer.Typer(name="trash", no_args_is_help=False, invoke_without_command=True)
+trash = typer.Typer(name="trash", no_args_is_help=True)
 
 
 @trash.callback()
-def trash_list(ctx: typer.Context, older_than: OlderThan = None, as_json: Json = False) -> None:
-    """Show the files in imgcat's trash (on every disk), by run; 'empty' deletes them for good.
+@takes_store
+def trash_group(store: StoreOptions) -> None:
+    """What imgcat put in the trash (list), and freeing the space for good (empty).
 
     Trashed files sit in a .imgcat-trash folder on their own disk, under the run's id and their
     old path, until 'imgcat undo RUN' puts them back or 'imgcat trash empty' deletes them.
 
     Example: imgcat trash empty --older-than 30d
     """
-    if ctx.invoked_subcommand is not None:
-        return
+
+
+@trash.command("list")
+@takes_store
+def trash_list(store: StoreOptions, older_than: OlderThan = None, as_json: Json = False) -> None:
+    """Show the files in imgcat's trash, on every disk, by run.
+
+    Example: imgcat trash list --older-than 30d
+    """
     plan = plan_trash_empty(_age(older_than), datetime.now(UTC))
     if as_json:
         render.print_json(
@@ -221,7 +229,8 @@ def trash_list(ctx: typer.Context, older_than: OlderThan = None, as_json: Json =
 
 
 @trash.command("empty")
-def trash_empty(older_than: OlderThan = None, yes: acting.Yes = False) -> None:
+@takes_store
+def trash_empty(store: StoreOptions, older_than: OlderThan = None, yes: acting.Yes = False) -> None:
     """Delete the files in imgcat's trash for good (those trashed at least --older-than ago).
 
     Example: imgcat trash empty --older-than 30d
