@@ -16,6 +16,7 @@ from imgcat.catalog.base import Catalog, ContentQuery
 from imgcat.operations.add import add_folder
 from imgcat.operations.dupes import DupesRequest, GroupPlan, coverage, plan_dupes
 from imgcat.policy import Policy
+from imgcat.record import Companion
 from media import MEDIA, copy_media
 
 FOLDERS = ("nikon_coolpix_p6000", "sony_cybershot", "misc_png", "iphone_video", "canon_powershot_sx60hs")
@@ -262,3 +263,30 @@ def test_under_protected_view_on_the_command_line(capsys: pytest.CaptureFixture[
     [content] = data["groups"]
     assert len(content["files"]) == 1 and content["under_protected"] == "under-protected: 1 copy, 2 asked"
     assert MEDIA.is_dir()
+
+
+def test_a_live_photo_keeps_both_halves_in_one_folder_even_when_the_rules_disagree(store: Catalog) -> None:
+    """The still is oldest in a/, the video oldest in b/: decided alone, --prefer oldest would keep
+    a/IMG_1.HEIC and b/IMG_1.MOV, splitting both pairs. The group decided second follows the first."""
+    records = []
+    for folder, still_time, video_time in (("a", 1, 9), ("b", 9, 1)):
+        still, video = f"/{folder}/IMG_1.HEIC", f"/{folder}/IMG_1.MOV"
+        pair_of_still, pair_of_video = (Companion("live_video", video),), (Companion("live_still", still),)
+        records.append(
+            make_record(
+                still, checksum="still", mtime_ns=still_time, inode=still_time * 10, companions=pair_of_still
+            )
+        )
+        records.append(
+            make_record(video, checksum="video", mtime_ns=video_time, inode=video_time * 10 + 1, kind="video",
+                        format="mov", companions=pair_of_video)
+        )  # fmt: skip
+    store.upsert_many(records)
+    request = DupesRequest(
+        ContentQuery(), Policy(prefer=("oldest",)), frozenset({"laptop"}), check_disk=False
+    )
+    plans = list(plan_dupes(store, request))
+    kept = sorted(f.path for g in plans for f in g.files if f.decision == "keep")
+    assert kept in (["/a/IMG_1.HEIC", "/a/IMG_1.MOV"], ["/b/IMG_1.HEIC", "/b/IMG_1.MOV"])
+    removed = [f for g in plans for f in g.removed]
+    assert len(removed) == 2 and any("goes with its companions" in f.reason for f in removed)

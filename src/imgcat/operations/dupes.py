@@ -332,20 +332,16 @@ def _companion_facts(
 
 def _candidate(file: _File, facts: dict[tuple[str, str], str | None], follows: Decision | None) -> Candidate:
     first = file.first
-    companions = tuple(
-        CompanionFact(c.role, c.path, facts.get((first.device, c.path))) for c in first.companions
+    companions = (
+        tuple(CompanionFact(c.role, c.path, facts.get((first.device, c.path))) for c in first.companions)
+        if first.companions
+        else ()
     )
+    links = tuple(c.path for c in file.copies[1:]) if len(file.copies) > 1 else ()
     return Candidate(
-        device=first.device,
-        path=first.path,
-        links=tuple(c.path for c in file.copies[1:]),
-        mtime_ns=first.mtime_ns,
-        captured_at=first.captured_at,
-        local=file.local,
-        storage=file.storage,
-        companions=companions,
-        follows=follows,
-    )
+        first.device, first.path, links, first.mtime_ns, first.captured_at, file.local, file.storage,
+        companions, follows,
+    )  # fmt: skip
 
 
 def _decide(
@@ -362,8 +358,13 @@ def _decide(
     verdict = decide(candidates, policy)
     choices: list[FileChoice] = []
     for file, v in zip(present, verdict.verdicts, strict=True):
-        sidecars = tuple((mine, twin) for mine, twin in v.twins if _role(file, mine) == "sidecar")
-        choices.append(_choice(file, v.decision, v.reason, sidecars))
+        if not v.twins:
+            choices.append(_choice(file, v.decision, v.reason))
+            if not file.first.companions:
+                continue
+        else:
+            sidecars = tuple((mine, twin) for mine, twin in v.twins if _role(file, mine) == "sidecar")
+            choices.append(_choice(file, v.decision, v.reason, sidecars))
         if any(c.role in MEDIA_ROLES for c in file.first.companions):
             for companion in file.first.companions:
                 if companion.role in MEDIA_ROLES:
@@ -386,16 +387,9 @@ def _choice(
     file: _File, decision: Decision, reason: str, sidecars: tuple[tuple[str, str], ...] = ()
 ) -> FileChoice:
     first = file.first
+    links = tuple(c.path for c in file.copies[1:]) if len(file.copies) > 1 else ()
     return FileChoice(
-        device=first.device,
-        path=first.path,
-        decision=decision,
-        reason=reason,
-        links=tuple(c.path for c in file.copies[1:]),
-        local=file.local,
-        state=file.state,
-        mtime_ns=first.mtime_ns,
-        sidecars=sidecars,
+        first.device, first.path, decision, reason, links, file.local, file.state, first.mtime_ns, sidecars
     )
 
 

@@ -21,7 +21,13 @@ COPY_NAME: Final = re.compile(
 )
 
 
+_HINTS: Final = (" ", "-", "cop", "kop", "Cop", "Kop", "COP", "KOP")
+
+
 def looks_like_copy(path: str) -> bool:
     """Whether the file name (without extension) reads like a copy of another file's name."""
-    stem = posixpath.splitext(posixpath.basename(path))[0]
+    name = path[path.rfind("/") + 1 :]
+    if not any(hint in name for hint in _HINTS):
+        return False  # IMG_0001.JPG: the common case, decided without the expression
+    stem = posixpath.splitext(name)[0]
     return COPY_NAME.search(stem) is not None

@@ -6,6 +6,7 @@ Pure: the copies come in as `Candidate`s (what the catalog and the disk said abo
 
 from __future__ import annotations
 
+import functools
 import math
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
@@ -119,6 +120,8 @@ def is_under(path: str, folder: str) -> bool:
 
 
 def _first_under(paths: Iterable[str], folders: Sequence[str]) -> str | None:
+    if not folders:
+        return None
     for path in paths:
         for folder in folders:
             if is_under(path, folder):
@@ -148,7 +151,12 @@ def decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
     Only files on this device's disks (`local`) are ever removed, and at least one of them is
     always kept: the copy the removed ones are compared with before anything happens.
     """
-    rank = _ranking(policy)
+    ranking = _ranking(policy)
+    keys = {id(c): ranking(c) for c in candidates if c.local}  # each copy's rank, computed once
+
+    def rank(c: Candidate) -> RankKey:
+        return keys[id(c)]
+
     local = sorted((c for c in candidates if c.local), key=rank)
     reasons: dict[int, str] = {}
     for c in candidates:
@@ -177,9 +185,9 @@ def decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
             keep(c, "kept with its companions (a photo is a unit)")
     if policy.same_dir:
         for c in local:
-            folder = posixpath.dirname(c.path)
-            if not any(posixpath.dirname(k.path) == folder for k in kept):
-                mates = [m for m in local if posixpath.dirname(m.path) == folder]
+            folder = _folder(c.path)
+            if not any(_folder(k.path) == folder for k in kept):
+                mates = [m for m in local if _folder(m.path) == folder]
                 lead = "kept in its folder (--same-dir)" if len(mates) > 1 else "the only copy in its folder"
                 keep(c, _why_best(c, mates, rank, policy, lead))
     counted = [c for c in candidates if not c.local and policy.count_other_devices]
@@ -216,7 +224,8 @@ def _enough(kept: Sequence[Candidate], policy: Policy) -> bool:
 def _removal(candidate: Candidate, kept: Sequence[Candidate], policy: Policy) -> Verdict:
     """Remove, unless a companion of this copy has no same-content twin beside a kept copy."""
     local_kept = [k for k in kept if k.local]
-    same_folder = [k for k in local_kept if posixpath.dirname(k.path) == posixpath.dirname(candidate.path)]
+    folder_of = _folder(candidate.path)
+    same_folder = [k for k in local_kept if _folder(k.path) == folder_of]
     twins: list[tuple[str, str]] = []
     for companion in candidate.companions:
         twin = _twin(companion, kept)
@@ -237,6 +246,10 @@ def _removal(candidate: Candidate, kept: Sequence[Candidate], policy: Policy) ->
     return Verdict(candidate, "remove", reason, tuple(twins))
 
 
+def _folder(path: str) -> str:
+    return path[: path.rfind("/")]
+
+
 def _twin(companion: CompanionFact, kept: Sequence[Candidate]) -> str | None:
     if companion.checksum is None:
         return None
@@ -250,22 +263,30 @@ def _twin(companion: CompanionFact, kept: Sequence[Candidate]) -> str | None:
 RankKey = tuple[float | str, ...]
 
 
+_FOLLOWS: Final = {"keep": 0, None: 1, "remove": 2}
+
+
+@functools.lru_cache(maxsize=16)
 def _ranking(policy: Policy) -> Callable[[Candidate], RankKey]:
     """The survivor order: the best copy to keep first. Copies under --keep-in, those whose
     companion was kept, those outside --remove-from, those with companions, then --prefer, then
     the path (a deterministic tie-break)."""
     preferences = [_preference(p) for p in policy.prefer]
+    keep_in, remove_from = policy.keep_in, policy.remove_from
 
     def rank(c: Candidate) -> RankKey:
-        return (
-            0 if _first_under(c.paths, policy.keep_in) else 1,
-            {"keep": 0, None: 1, "remove": 2}[c.follows],
-            1 if policy.remove_from and all(_first_under([p], policy.remove_from) for p in c.paths) else 0,
+        paths = c.paths
+        key: list[float | str] = [
+            0 if keep_in and _first_under(paths, keep_in) else 1,
+            _FOLLOWS[c.follows],
+            1 if remove_from and all(_first_under([p], remove_from) for p in paths) else 0,
             0 if c.companions else 1,
-            *(value for preference in preferences for value in preference(c)),
-            c.path,
-            c.device,
-        )
+        ]
+        for preference in preferences:
+            key.extend(preference(c))
+        key.append(c.path)
+        key.append(c.device)
+        return tuple(key)
 
     return rank
 
@@ -286,7 +307,7 @@ def _why_best(
     others = [c for c in local if c is not chosen]
     if not others:
         return lead
-    mine, theirs = rank(chosen), rank(min(others, key=rank))
+    mine, theirs = rank(chosen), min(rank(c) for c in others)
     labels = [*_LABELS, *(label for p in policy.prefer for label in _preference_labels(p)), "first by path"]
     for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
         if a != b and index < len(labels):
