@@ -202,21 +202,20 @@ def _print(report: SimilarReport, html: Path | None, *, applying: bool = False) 
         f"({render.count(pictures, 'picture')}) among {render.count(report.pictures, 'picture')}, "
         f"level {report.level}" + ("" if applying else "; nothing changed (--apply trashes the others)")
     )
+    table = render.Table(
+        render.Column("group", group=True), "decision", render.Column("size", right=True),
+        render.Column("pixels", right=True), "sharpness", render.Column("file", fold=True),
+        render.Column("why", fold=True),
+    )  # fmt: skip
     for group in report.groups:
-        render.line(f"\ngroup {group.id}: {render.count(len(group.members), 'picture')}")
-        rows = [_row(m) for m in group.members]
-        widths = [max(len(row[k]) for row in rows) for k in range(4)]
-        for member, row in zip(group.members, rows, strict=True):
-            cells = "  ".join(
-                cell.rjust(width) if k in (1, 2) else cell.ljust(width)
-                for k, (cell, width) in enumerate(zip(row, widths, strict=True))
-            )
-            render.line(f"  {cells}  {member.record.path}")
-            render.line(f"  {' ' * widths[0]}  {member.reason}")
+        for member in group.members:
+            table.row(group.id, *_row(member), member.record.path, member.reason)
+    if table.rows:
+        render.show(table)
     if html is not None:
-        render.line(f"\nreport: {html}")
+        render.line(f"report: {html}")
     if report.groups:
-        render.line("\nNot the same picture? imgcat similar --not-same FILE FILE (or --not-same GROUP)")
+        render.line("Not the same picture? imgcat similar --not-same FILE FILE (or --not-same GROUP)")
 
 
 def _row(member: SimilarMember) -> tuple[str, str, str, str]:
@@ -226,7 +225,7 @@ def _row(member: SimilarMember) -> tuple[str, str, str, str]:
         "keep" if member.best else "remove",
         render.human_bytes(record.size),
         f"{record.display_width or 0}x{record.display_height or 0}",
-        f"sharpness {record.sharpness or 0:.0f}{copies}",
+        f"{record.sharpness or 0:.0f}{copies}",
     )
 
 
