@@ -304,10 +304,15 @@ def _names(names: list[str]) -> str:
 def _summary(plan: ReorganizePlan, *, applying: bool) -> list[str]:
     totals = plan.totals()
     verb = "copy" if plan.copy else "move"
+    companions = totals.files - totals.units
+    also = f" and {render.count(companions, 'companion')}" if companions else ""
+    what = render.count(totals.units, "photo or video", "photos and videos") + also
+    moving = (
+        f"{verb} {render.count(totals.files, 'file')} ({render.human_bytes(totals.bytes)}: {what}) "
+        f"into {render.count(totals.folders, 'folder')}"
+    )
     lines = [
-        f"{verb} {render.count(totals.files, 'file')} ({render.human_bytes(totals.bytes)}, "
-        f"{render.count(totals.units, 'photo')} with their companions) "
-        f"into {render.count(totals.folders, 'folder')}",
+        moving if totals.files else f"nothing to {verb}",
         f"{render.count(totals.in_place, 'file')} already in place",
     ]
     if plan.duplicates:
