@@ -108,7 +108,8 @@ def measure_plan(store: str, label: str) -> None:
     assert best is not None
     print(
         f"  {label}: plan of {best['groups']:,} groups ({best['remove']:,} files to remove) in "
-        f"{best['seconds']:.1f} s, peak memory {best['peak_mb']:.0f} MB (targets: < 20 s, < 500 MB)"
+        f"{best['seconds']:.1f} s ({best['cpu']:.1f} s of CPU), peak memory {best['peak_mb']:.0f} MB "
+        f"(targets: < 20 s, < 500 MB); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgcat.policy import Candidate, CompanionFact, Policy, PolicyError, decide
+from imgcat.policy import Candidate, CompanionFact, Policy, PolicyError, decide, rules
 from imgcat.policy.config import PolicySettings, parse_policies
 from imgcat.policy.names import looks_like_copy
 
@@ -251,3 +252,28 @@ def test_no_rule_set_ever_loses_a_content_or_acts_elsewhere(
     assert {(v.candidate.device, v.candidate.path) for v in again.removed} == {
         (r.device, r.path) for r in removed
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            Candidate,
+            device=st.sampled_from(["laptop", "usb"]),
+            path=st.builds(
+                lambda d, n: f"{d}/{n}", _folders, st.sampled_from(["x.jpg", "x (1).jpg", "y-1.jpg"])
+            ),
+            mtime_ns=st.integers(0, 3),
+            storage=st.sampled_from(["", "laptop:sda"]),
+        ),
+        min_size=2,
+        max_size=6,
+        unique_by=lambda c: (c.device, c.path),
+    ),
+    _policies.map(lambda p: replace(p, keep_copies=1, same_dir=False, keep_in=())),
+)
+def test_the_plain_case_is_decided_as_the_general_rules_decide_it(
+    candidates: list[Candidate], policy: Policy
+) -> None:
+    assert rules._plain(candidates, policy)
+    assert rules._decide_plain(candidates, policy) == rules._decide(candidates, policy)

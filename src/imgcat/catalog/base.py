@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import posixpath
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -286,11 +287,14 @@ def ranked(buckets: Iterable[Bucket]) -> tuple[Bucket, ...]:
     return tuple(sorted(buckets, key=lambda b: (-b.count, b.key))[:SUMMARY_BUCKETS])
 
 
+_BY_DEVICE_AND_PATH: Final = operator.itemgetter(1, 2)  # ContentCopy's device, path
+
+
 def grouped_copies(copies: Iterable[ContentCopy], min_copies: int) -> Iterator[ContentGroup]:
     """Copies ordered by (checksum, size) into groups of at least `min_copies`, each sorted by
     device then path: the one grouping both stores share."""
     for (checksum, size), members in itertools.groupby(copies, key=lambda c: (c.checksum, c.size)):
-        group = sorted(members, key=lambda c: (c.device, c.path))
+        group = sorted(members, key=_BY_DEVICE_AND_PATH)
         if len(group) >= min_copies:
             yield ContentGroup(checksum, size, tuple(group))
 

@@ -124,13 +124,19 @@ class Tally:
 
     def add(self, group: GroupPlan) -> None:
         self.contents += 1
-        self.stale += len(group.stale)
-        if not group.is_duplicate:
+        present = removed = 0
+        for file in group.files:  # one pass: a million files go through here
+            if file.state != "ok":
+                self.stale += 1
+            else:
+                present += 1
+                removed += file.decision == "remove"
+        if present < 2:
             return
         self.groups += 1
-        self.files += len(group.present)
-        self.removed += len(group.removed)
-        self.bytes += group.size * len(group.removed)
+        self.files += present
+        self.removed += removed
+        self.bytes += group.size * removed
         self.under_protected += group.shortfall is not None
 
     def totals(self) -> DupesTotals:
@@ -376,7 +382,7 @@ def _decide(
 
 def _follows(file: _File, decided: dict[tuple[str, str], Decision]) -> Decision | None:
     """The decision already made for a file that has this one as media companion."""
-    return decided.get((file.first.device, file.first.path))
+    return decided.get((file.first.device, file.first.path)) if decided else None
 
 
 def _role(file: _File, path: str) -> str | None:

@@ -151,6 +151,42 @@ def decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
     Only files on this device's disks (`local`) are ever removed, and at least one of them is
     always kept: the copy the removed ones are compared with before anything happens.
     """
+    if _plain(candidates, policy):
+        return _decide_plain(candidates, policy)
+    return _decide(candidates, policy)
+
+
+def _plain(candidates: Sequence[Candidate], policy: Policy) -> bool:
+    """The common case: one copy to keep, every copy here, no companions, no folder rules but
+    --remove-from. `_decide_plain` gives it the same verdicts as `_decide`, with less work (a test
+    checks they agree)."""
+    if policy.keep_copies != 1 or policy.same_dir or policy.keep_in or len(candidates) < 2:
+        return False
+    return all(c.local and not c.companions and c.follows is None for c in candidates)
+
+
+def _decide_plain(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
+    ranking = _ranking(policy)
+    keys = [ranking(c) for c in candidates]
+    best = min(range(len(candidates)), key=keys.__getitem__)
+    chosen = candidates[best]
+    runner_up = min(key for n, key in enumerate(keys) if n != best)
+    references = _References([chosen])
+    verdicts = []
+    for n, c in enumerate(candidates):
+        if n == best:
+            verdicts.append(Verdict(c, "keep", _why(keys[best], runner_up, policy, "kept")))
+            continue
+        reason = references.reason(c)
+        if policy.remove_from:
+            folder = _first_under(c.paths, policy.remove_from)
+            if folder is not None:
+                reason = f"under --remove-from {folder}; {reason}"
+        verdicts.append(Verdict(c, "remove", reason))
+    return GroupVerdict(tuple(verdicts))
+
+
+def _decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
     ranking = _ranking(policy)
     keys = {id(c): ranking(c) for c in candidates if c.local}  # each copy's rank, computed once
 
@@ -206,9 +242,10 @@ def decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
     if not kept:
         keep(local[0], _why_best(local[0], local, rank, policy, "kept: the copy checked against"))
     verdicts = {id(c): Verdict(c, "keep", reasons[id(c)]) for c in candidates if id(c) in reasons}
+    references = _References(kept)
     for c in local:
         if id(c) not in reasons:
-            verdicts[id(c)] = _removal(c, kept, policy)
+            verdicts[id(c)] = _removal(c, kept, references, policy)
     result = GroupVerdict(tuple(verdicts[id(c)] for c in candidates))
     if result.removed and not any(v.candidate.local for v in result.kept):
         raise UnsafePlanError(f"the rules would leave no copy here of {candidates[0].path}")
@@ -221,11 +258,27 @@ def _enough(kept: Sequence[Candidate], policy: Policy) -> bool:
     return not policy.distinct_devices or len({c.where for c in kept}) >= policy.keep_copies
 
 
-def _removal(candidate: Candidate, kept: Sequence[Candidate], policy: Policy) -> Verdict:
+class _References:
+    """What a removed copy is compared with: a kept copy here in its folder, else the first."""
+
+    def __init__(self, kept: Sequence[Candidate]) -> None:
+        local = [k for k in kept if k.local]
+        self.first = local[0]
+        self.by_folder: dict[str, Candidate] = {}
+        for k in reversed(local):
+            self.by_folder[_folder(k.path)] = k
+
+    def reason(self, candidate: Candidate) -> str:
+        mate = self.by_folder.get(_folder(candidate.path))
+        if mate is not None:
+            return f"duplicate of {mate.path[mate.path.rfind('/') + 1 :]} in the same folder"
+        return f"duplicate of {self.first.path}"
+
+
+def _removal(
+    candidate: Candidate, kept: Sequence[Candidate], references: _References, policy: Policy
+) -> Verdict:
     """Remove, unless a companion of this copy has no same-content twin beside a kept copy."""
-    local_kept = [k for k in kept if k.local]
-    folder_of = _folder(candidate.path)
-    same_folder = [k for k in local_kept if _folder(k.path) == folder_of]
     twins: list[tuple[str, str]] = []
     for companion in candidate.companions:
         twin = _twin(companion, kept)
@@ -235,12 +288,11 @@ def _removal(candidate: Candidate, kept: Sequence[Candidate], policy: Policy) ->
                 candidate, "keep", f"kept: its companion {name} has no same-content twin beside a kept copy"
             )
         twins.append((companion.path, twin))
-    reference = (same_folder or local_kept)[0]
-    where = f"{posixpath.basename(reference.path)} in the same folder" if same_folder else reference.path
-    reason = f"duplicate of {where}"
-    folder = _first_under(candidate.paths, policy.remove_from)
-    if folder is not None:
-        reason = f"under --remove-from {folder}; {reason}"
+    reason = references.reason(candidate)
+    if policy.remove_from:
+        folder = _first_under(candidate.paths, policy.remove_from)
+        if folder is not None:
+            reason = f"under --remove-from {folder}; {reason}"
     if candidate.follows == "remove":
         reason += "; goes with its companions"
     return Verdict(candidate, "remove", reason, tuple(twins))
@@ -307,12 +359,23 @@ def _why_best(
     others = [c for c in local if c is not chosen]
     if not others:
         return lead
-    mine, theirs = rank(chosen), min(rank(c) for c in others)
-    labels = [*_LABELS, *(label for p in policy.prefer for label in _preference_labels(p)), "first by path"]
+    return _why(rank(chosen), min(rank(c) for c in others), policy, lead)
+
+
+def _why(mine: RankKey, theirs: RankKey, policy: Policy, lead: str) -> str:
+    """`lead`, and the first rank part in which `mine` beats `theirs`."""
     for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
-        if a != b and index < len(labels):
-            return f"{lead}: {labels[index]}"
+        if a != b:
+            labels = _labels(policy)
+            if index < len(labels):
+                return f"{lead}: {labels[index]}"
+            break
     return f"{lead}: first by path"
+
+
+@functools.lru_cache(maxsize=16)
+def _labels(policy: Policy) -> tuple[str, ...]:
+    return (*_LABELS, *(label for p in policy.prefer for label in _preference_labels(p)), "first by path")
 
 
 def _preference(name: str) -> Callable[[Candidate], tuple[float | str, ...]]:
