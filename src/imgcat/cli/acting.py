@@ -39,7 +39,7 @@ def confirmed(question: str, yes: bool) -> bool:
     """--yes, or the user's answer on the terminal (no by default)."""
     if yes:
         return True
-    return typer.confirm(question, default=False, err=True)
+    return typer.confirm(render.safe(question), default=False, err=True)
 
 
 class StepProgress:

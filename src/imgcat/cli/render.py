@@ -22,7 +22,10 @@ terminal and in a pipe. A command builds a `Table` and hands it to `show`:
 
 Other rich drawings (reorganize's tree) go to the terminal through `draw`, their text made `safe`;
 in a pipe a command prints the same facts as a `Table` instead. Lines of words go through `line`
-(standard output), `note` and `warning` (standard error); `error` is main's alone.
+(standard output), `note` and `warning` (standard error); `error` is main's alone. Each prints
+exactly one line: a newline inside the text is shown as `\\n`, so a blank line is `line()`.
+A plan's JSON is built by one function of its own (`sync_plan_json`, reorganize's `plan_json`),
+never field by field where it is printed, and printed here by `print_json`.
 
 Text that may come from the disk (file and folder names, camera names, messages naming a file)
 never reaches the terminal raw: `safe` shows control characters as escapes (`\\x1b`, `\\n`, `\\t`),
