@@ -289,7 +289,10 @@ def test_cli_apply_needs_a_yes_without_a_terminal(tmp_path: Path, capsys: pytest
     imgcat(capsys, "add", "-r", str(root), "--db", db, "--device", "d", "-q")
     refused = imgcat(capsys, "reorganize", str(root), "-p", "<year>", "--apply", "--db", db, "--device", "d")
     assert refused.code == 1
-    assert refused.err.splitlines()[-1] == "error: nothing changed: confirm on a terminal, or pass --yes"
+    assert refused.err == (
+        "error: reorganize --apply asks before it changes files: no terminal to ask on, pass --yes; "
+        "nothing changed\n"
+    )
     assert (root / "nikon_coolpix_p6000/DSCN0010.jpg").exists()
     done = imgcat(capsys, "reorganize", str(root), "-p", "<year>", "--apply", "--yes", "--json", "--db", db,
                   "--device", "d")  # fmt: skip
@@ -359,3 +362,18 @@ def test_a_move_that_fails_leaves_the_file_where_it_was(tmp_path: Path) -> None:
     assert Counter(after.values()) == Counter(before.values()) + Counter([after["2008"]])
     assert all(p in after for p in before if p.startswith("nikon"))
     assert catalog.get("d", str(root / "nikon_coolpix_p6000/DSCN0010.jpg")) is not None
+
+
+def test_cli_apply_then_undo_puts_everything_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _library(tmp_path / "lib")
+    db = str(tmp_path / "c.sqlite")
+    imgcat(capsys, "add", "-r", str(root), "--db", db, "--device", "d", "-q")
+    before = _contents(root)
+    done = imgcat(capsys, "reorganize", "-p", NAMING, "--prune-empty", "--apply", "--yes", "--db", db,
+                  "--device", "d")  # fmt: skip
+    assert done.code == 0, done.err
+    run_id = done.out.split("undo: imgcat undo ", 1)[1].split()[0]
+    assert set(_contents(root)).isdisjoint(before)
+    undone = imgcat(capsys, "undo", run_id, "--yes", "--db", db)
+    assert undone.code == 0, undone.err
+    assert _contents(root) == before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections import defaultdict
 from enum import StrEnum
 from typing import Annotated, Any
@@ -14,7 +13,8 @@ from rich.tree import Tree
 
 from imgcat import settings
 from imgcat.actions.execute import RunResult
-from imgcat.cli import render
+from imgcat.catalog.base import Catalog
+from imgcat.cli import acting, render
 from imgcat.cli.add import Json, Quiet
 from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
@@ -25,7 +25,8 @@ from imgcat.operations.reorganize import (
     PlannedFile,
     ReorganizePlan,
     apply_reorganize,
-    finish_interrupted,
+    complete_run,
+    interrupted_reorganize_runs,
     plan_reorganize,
     reorganize_roots,
 )
@@ -77,15 +78,10 @@ Copy = Annotated[bool, typer.Option("--copy", help="Copy instead of moving (the 
 Apply = Annotated[
     bool, typer.Option("--apply", help="Move the files (journaled: 'imgcat undo' puts them back).")
 ]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (needed without a terminal).")]
 PruneEmpty = Annotated[
     bool,
     typer.Option("--prune-empty", help="Remove the folders the moves leave empty (undo makes them again)."),
 ]
-
-
-class ReorganizeRefusedError(ImgcatError):
-    """The user did not confirm; nothing was changed."""
 
 
 class ReorganizeIncompleteError(ImgcatError):
@@ -102,7 +98,7 @@ def reorganize(
     on_duplicate: OnDuplicateOption = OnDuplicateChoice.skip,
     copy: Copy = False,
     apply: Apply = False,
-    yes: Yes = False,
+    yes: acting.Yes = False,
     prune_empty: PruneEmpty = False,
     device: Device = None,
     workers: Workers = None,
@@ -116,11 +112,12 @@ def reorganize(
     """
     parsed = parse_pattern(pattern)
     name = settings.device_name(device)
+    if apply:
+        acting.refuse_without_terminal(yes, "reorganize --apply")
     result: RunResult | None = None
     with opened(store) as catalog:
         if apply:
-            for earlier in finish_interrupted(catalog):
-                _print_result(earlier, quiet=quiet or as_json, resumed=True)
+            _finish_interrupted(catalog, quiet=quiet or as_json)
         roots = reorganize_roots(catalog, name, sources or [])
         if not roots:
             raise typer.BadParameter(f"no folder was added on device {name}; give SRC", param_hint="SRC")
@@ -133,53 +130,44 @@ def reorganize(
         if not as_json and not quiet:
             _print(plan, applying=apply)
         if apply and _has_work(plan):
-            if not yes and not _confirmed(plan):
-                raise ReorganizeRefusedError("nothing changed: confirm on a terminal, or pass --yes")
-            result = apply_reorganize(catalog, plan, device=name)
+            verb = "Copy" if plan.copy else "Move"
+            if not acting.confirmed(f"{verb} {render.count(plan.totals().files, 'file')} now?", yes):
+                raise acting.NotConfirmedError("not confirmed; nothing changed")
+            with acting.StepProgress() as steps:
+                result = apply_reorganize(catalog, plan, device=name, events=steps)
     if as_json:
         render.print_json(plan_json(plan, applied=result is not None, result=result))
-    elif result is not None:
-        _print_result(result, quiet=quiet)
-    if result is not None and result.signal is not None:
-        raise typer.Exit(128 + result.signal)
-    if result is not None and (result.stopped or result.failed):
+    elif result is not None and not quiet:
+        acting.report(result, "copy" if plan.copy else "move")
+    if result is not None:
+        _end(result)
+
+
+def _finish_interrupted(catalog: Catalog, *, quiet: bool) -> None:
+    """An interrupted reorganize run on this catalog is completed before anything new is planned."""
+    for state in interrupted_reorganize_runs(catalog):
+        if not quiet:
+            render.note(f"completing the interrupted run {state.run_id} ({state.command}) first")
+        result = complete_run(state.run_id, catalog)
+        if not quiet:
+            acting.report(result, "move")
+        _end(result)
+
+
+def _end(result: RunResult) -> None:
+    """A run stopped by a signal ends the command as the signal would; one that stopped early (a
+    full or read-only disk) or had failed moves is an error saying how to go on."""
+    acting.stop_as_signalled(result.signal)
+    if result.stopped or result.failed:
         why = result.stopped or "some moves failed"
         raise ReorganizeIncompleteError(
             f"run {result.run_id} did not finish ({why}): every file is at its old or its new path; "
-            f"run the same command again to complete it, or 'imgcat undo {result.run_id}'"
+            f"'imgcat runs {result.run_id} --resume' completes it, 'imgcat undo {result.run_id}' reverts it"
         )
 
 
 def _has_work(plan: ReorganizePlan) -> bool:
     return bool(plan.moves or plan.prune or (plan.duplicates and plan.on_duplicate == "trash"))
-
-
-def _confirmed(plan: ReorganizePlan) -> bool:
-    """Ask on a terminal; elsewhere the answer is no (--yes answers for the user)."""
-    if not sys.stdin.isatty():
-        return False
-    verb = "Copy" if plan.copy else "Move"
-    return typer.confirm(f"{verb} {render.count(plan.totals().files, 'file')} now?", default=False, err=True)
-
-
-def _print_result(result: RunResult, *, quiet: bool, resumed: bool = False) -> None:
-    """What the run did, what it left alone and why, and how to undo it."""
-    for outcome in (*result.skipped, *result.failed):
-        render.warning(outcome.step.source, f"left alone: {outcome.reason}")
-    if quiet:
-        return
-    what = "completed the interrupted run" if resumed else "run"
-    done = render.count(result.done, "step")
-    render.line(f"{what} {result.run_id}: {done} done ({render.human_bytes(result.bytes)})")
-    if result.skipped or result.failed:
-        left = render.count(len(result.skipped) + len(result.failed), "step")
-        render.line(f"{left} left alone (listed above)")
-    if result.stopped:
-        render.line(
-            f"{result.stopped}: run the same command again to complete it, or 'imgcat undo {result.run_id}'"
-        )
-    else:
-        render.line(f"to put everything back: imgcat undo {result.run_id}")
 
 
 def _date_source(choice: DateSourceChoice) -> DateSource:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from imgcat.actions.execute import ActionEvents, RunResult, execute_run, interrupted_runs, start_run
+from imgcat.actions.journal import RunState
 from imgcat.actions.plan import Step, StepKind
 from imgcat.catalog.base import Catalog
 from imgcat.errors import ImgcatError, UsageError
@@ -641,10 +642,14 @@ def apply_reorganize(
     return execute_run(run.run_id, catalog, events=events)
 
 
-def finish_interrupted(catalog: Catalog, events: ActionEvents | None = None) -> list[RunResult]:
-    """Complete the reorganize runs an interruption (Ctrl-C, kill, full disk) left unfinished."""
+def interrupted_reorganize_runs(catalog: Catalog) -> list[RunState]:
+    """The reorganize runs on this catalog that an interruption (Ctrl-C, kill, full disk) left
+    unfinished, oldest first."""
     return [
-        execute_run(state.run_id, catalog, events=events)
-        for state in interrupted_runs()
-        if state.command.startswith("imgcat reorganize")
+        state for state in interrupted_runs(catalog=catalog) if state.command.startswith("imgcat reorganize")
     ]
+
+
+def complete_run(run_id: str, catalog: Catalog, events: ActionEvents | None = None) -> RunResult:
+    """Carry out what an interrupted run has left to do (the step in doubt settled from the disk)."""
+    return execute_run(run_id, catalog, events=events)
