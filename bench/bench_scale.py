@@ -282,7 +282,19 @@ def tree_records(folders: list[tuple[str, os.stat_result]]) -> Iterator[MediaRec
 
 
 def stamp_of(entries: int) -> str:
-    return f"entries={entries} generator={GENERATOR_VERSION} schema={SCHEMA_VERSION}"
+    return f"entries={entries} generator={GENERATOR_VERSION}"
+
+
+def migrate(catalog: Path) -> None:
+    """Open a catalog built by an older imgcat: its schema is migrated, and the time it took shown."""
+    db = sqlite3.connect(catalog)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    if version != SCHEMA_VERSION:
+        start = time.perf_counter()
+        SqliteCatalog(catalog).close()
+        took = time.perf_counter() - start
+        print(f"migrated {catalog.name} from schema {version} to {SCHEMA_VERSION} in {took:.1f} s")
 
 
 def prepare(work: Path, entries: int) -> tuple[Path, Path, Path, str]:
@@ -297,6 +309,8 @@ def prepare(work: Path, entries: int) -> tuple[Path, Path, Path, str]:
     big_folder = next(f.path for f in plan_folders(entries, str(work), random.Random(SEED)))
     wanted = stamp_of(entries)
     if stamp_file.exists() and stamp_file.read_text() == wanted:
+        migrate(catalog_a)
+        migrate(catalog_b)
         return catalog_a, catalog_b, tree, big_folder
     needed_bytes, needed_inodes = entries * 4000, entries // FOLDER_ENTRIES * 2 + 1000
     disk = os.statvfs(work)

@@ -13,7 +13,10 @@ from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from media import copy_media
 
-HEAVY = ("elasticsearch", "elastic_transport", "PIL", "numpy", "imagehash", "pymediainfo", "pillow_heif")
+HEAVY = (
+    "elasticsearch", "elastic_transport", "PIL", "numpy", "imagehash", "pymediainfo", "pillow_heif",
+    "pydantic",  # typer 0.29 parses every option through it (0.2 s): pinned below 0.29
+)  # fmt: skip
 
 # Runs each command in one fresh interpreter, printing after each the heavy packages loaded so far.
 _PROBE = """
