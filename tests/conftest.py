@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from imgcat.catalog.base import Catalog
+from imgcat.catalog.base import Bucket, Catalog, CatalogSummary, DuplicateSummary, camera_buckets, ranked
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.record import Companion, ExtractError, GeoPoint, MediaRecord
@@ -135,3 +135,42 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
         cleanup.indices.delete(index=f"{index},{index}-locations,{index}-not-same", ignore_unavailable=True)
         cleanup.close()
         catalog.close()
+
+
+def figures_by_reading(catalog: Catalog) -> tuple[CatalogSummary, DuplicateSummary]:
+    """What `summary` and `duplicate_summary` must say, worked out from every entry read back."""
+    records = list(catalog.iter_under(None, "/"))
+    facets: dict[str, dict[str, list[int]]] = {f: {} for f in ("kind", "format", "year", "device", "error")}
+
+    def count(facet: str, key: str, size: int) -> None:
+        figures = facets[facet].setdefault(key, [0, 0])
+        figures[0] += 1
+        figures[1] += size
+
+    for r in records:
+        year = "unknown" if r.captured_at is None else f"{r.captured_at.year:04d}"
+        for facet, key in (("kind", r.kind), ("format", r.format), ("year", year), ("device", r.device)):
+            count(facet, key, r.size)
+        for stage in {e.stage for e in r.errors}:
+            count("error", stage, r.size)
+
+    def buckets(facet: str) -> tuple[Bucket, ...]:
+        return ranked(Bucket(key, n, size) for key, (n, size) in facets[facet].items())
+
+    summary = CatalogSummary(
+        records=len(records),
+        bytes=sum(r.size for r in records),
+        by_kind=buckets("kind"),
+        by_format=buckets("format"),
+        by_year=buckets("year"),
+        by_camera=camera_buckets((r.make, r.model, 1, r.size) for r in records),
+        by_device=buckets("device"),
+        with_errors=sum(1 for r in records if r.errors),
+        by_error=buckets("error"),
+    )
+    groups = list(catalog.checksum_groups())
+    extra = [len(g.records) - 1 for g in groups]
+    duplicates = DuplicateSummary(
+        len(groups), sum(extra), sum(g.records[0].size * n for g, n in zip(groups, extra, strict=True))
+    )
+    return summary, duplicates

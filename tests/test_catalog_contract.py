@@ -5,15 +5,15 @@ from __future__ import annotations
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from conftest import ES_URL, SEEN, full_record, make_record
-from imgcat.catalog.base import HASH_FIELDS, Bucket, Catalog, ContentQuery, Stamp
+from conftest import ES_URL, SEEN, figures_by_reading, full_record, make_record
+from imgcat.catalog.base import HASH_FIELDS, Bucket, Catalog, ContentQuery, DuplicateSummary, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError, StoreWriteError
 from imgcat.record import LABEL_MAX, Companion, ExtractError, GeoPoint
@@ -242,6 +242,35 @@ def test_summary_counts_entries_with_errors_by_stage(store: Catalog) -> None:
     assert set(summary.by_error) == {
         Bucket("exif", 1, 2_345_678), Bucket("container", 1, 100), Bucket("content", 1, 10),
     }  # fmt: skip
+
+
+def test_summary_and_duplicate_figures_follow_every_kind_of_write(store: Catalog) -> None:
+    """The figures `stats` shows stay those of the entries through writes, rewrites, moves and deletes."""
+    when = datetime.fromisoformat("2019-07-04T15:30:12+02:00")
+    first = [
+        full_record("/p/1.jpg"),
+        make_record("/p/2.jpg", checksum="same", size=10, make="NIKON", model="D70", captured_at=when),
+        make_record("/q/2.jpg", checksum="same", size=10, device="nas"),
+        make_record("/r/2.jpg", checksum="same", size=10, device="usb"),
+        make_record("/v/3.mov", checksum="clip", size=100, kind="video", format="mov"),
+        make_record("/w/3.mov", checksum="clip", size=100, errors=(ExtractError("container", "cut"),) * 2),
+    ]
+    steps: list[Callable[[], object]] = [
+        lambda: store.upsert_many(first),
+        lambda: store.upsert_many(first),  # written again: nothing changes
+        lambda: store.upsert_many([replace(first[1], size=11, checksum="other", errors=())]),
+        lambda: store.upsert_many([replace(first[2], kind="video", format="mov", make="Canon")]),
+        lambda: store.move_many([(first[3], "/s/2.jpg")]),
+        lambda: store.delete_many([first[4].id, first[0].id]),
+        lambda: store.upsert_many([replace(first[0], checksum="clip", size=100, errors=())]),
+        lambda: store.delete_many([r.id for r in store.iter_under(None, "/")]),
+    ]
+    for step in steps:
+        step()
+        summary, duplicates = figures_by_reading(store)
+        assert (store.summary(), store.duplicate_summary()) == (summary, duplicates)
+    assert store.duplicate_summary() == DuplicateSummary(0, 0, 0)
+    assert store.summary().records == 0
 
 
 def test_summary_years_are_the_local_year_of_the_capture(store: Catalog) -> None:

@@ -19,7 +19,15 @@ from elasticsearch.exceptions import HTTP_EXCEPTIONS
 from clirun import imgcat
 from conftest import SEEN, full_record, make_record
 from imgcat.catalog import elastic
-from imgcat.catalog.base import HASH_FIELDS, Bucket, ContentCopy, ContentQuery, JunkQuery, Stamp
+from imgcat.catalog.base import (
+    HASH_FIELDS,
+    Bucket,
+    ContentCopy,
+    ContentQuery,
+    DuplicateSummary,
+    JunkQuery,
+    Stamp,
+)
 from imgcat.catalog.elastic import (
     MEDIA_MAPPING,
     NOT_SAME_MAPPING,
@@ -28,6 +36,8 @@ from imgcat.catalog.elastic import (
     composite_buckets,
     content_ids_search,
     counted,
+    duplicate_figures,
+    duplicates_search,
     fingerprint_from_hit,
     fingerprints_search,
     index_actions,
@@ -608,3 +618,30 @@ def test_not_same_decisions_have_an_ordered_id_and_a_strict_mapping() -> None:
     assert action["_id"] == "a1-b2" and action["_source"]["a"] == "a1" and action["_source"]["b"] == "b2"
     assert NOT_SAME_MAPPING["dynamic"] == "strict"
     assert set(action["_source"]) == set(NOT_SAME_MAPPING["properties"])
+
+
+def test_duplicate_figures_page_through_every_content_and_count_the_extra_copies() -> None:
+    body = duplicates_search("catalog").to_dict()
+    assert body["size"] == 0
+    assert body["aggs"]["contents"] == {
+        "composite": {"size": 1000, "sources": [{"checksum": {"terms": {"field": "checksum"}}}]},
+        "aggs": {"size": {"min": {"field": "size"}}},
+    }
+    pages = [
+        {"buckets": [{"key": {"checksum": "a"}, "doc_count": 3, "size": {"value": 10.0}},
+                     {"key": {"checksum": "b"}, "doc_count": 1, "size": {"value": 99.0}}],
+         "after_key": {"checksum": "b"}},
+        {"buckets": [{"key": {"checksum": "c"}, "doc_count": 2, "size": {"value": 7.0}}],
+         "after_key": {"checksum": "c"}},
+        {"buckets": []},
+    ]  # fmt: skip
+    asked: list[Body] = []
+
+    def run(request: Body) -> Body:
+        asked.append(request)
+        return {"aggregations": {"contents": pages[len(asked) - 1]}}
+
+    assert duplicate_figures(composite_buckets(body, "contents", run)) == DuplicateSummary(2, 3, 27)
+    assert [a["aggs"]["contents"]["composite"].get("after") for a in asked] == [
+        None, {"checksum": "b"}, {"checksum": "c"},
+    ]  # fmt: skip

@@ -100,7 +100,7 @@ def test_a_catalog_of_schema_7_keeps_its_locations_and_tells_lookalikes_apart(tm
     old.commit()
     old.close()
     catalog = SqliteCatalog(db)
-    assert catalog.schema_version == SCHEMA_VERSION == 8
+    assert catalog.schema_version == SCHEMA_VERSION
     assert list(catalog.iter_locations("d")) == [os.fsdecode(b"/media/d_\xff")]
     catalog.add_location("d", "/media/d_\\xff")
     assert sorted(catalog.iter_locations("d")) == sorted([os.fsdecode(b"/media/d_\xff"), "/media/d_\\xff"])

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import full_record, make_record
+from conftest import figures_by_reading, full_record, make_record
 from imgcat.catalog import sqlite as sqlite_store
+from imgcat.catalog.base import DuplicateSummary
 from imgcat.catalog.sqlite import SCHEMA_VERSION, SqliteCatalog
 from imgcat.errors import SchemaTooNewError, StoreUnavailableError
+from imgcat.record import ExtractError
 
 WRITES_PER_PROCESS = 3000
 
@@ -118,6 +120,74 @@ def test_catalog_from_schema_version_5_gains_edge_widths_on_open(tmp_path: Path)
     catalog.upsert_many([replace(record, edge_width=1.25)])
     stored = catalog.get("laptop", record.path)
     assert stored is not None and stored.edge_width == 1.25
+
+
+def _mixed_writes(db: str, writer: str, start: multiprocessing.synchronize.Event) -> None:
+    """Writes, rewrites and deletes that share contents and folders with the other writer."""
+    catalog = SqliteCatalog(Path(db))
+    start.wait()
+    for i in range(0, 600, 50):
+        batch = [
+            make_record(f"/shared/{j}.jpg", checksum=f"c{j % 97}", size=j % 97, device=writer, errors=())
+            for j in range(i, i + 50)
+        ]
+        catalog.upsert_many(batch)
+        catalog.upsert_many(
+            replace(r, checksum=f"d{r.size}", size=r.size + 1000, kind="video") for r in batch[::3]
+        )
+        catalog.delete_many(r.id for r in batch[::5])
+    catalog.close()
+
+
+def test_stats_totals_stay_right_under_two_writers_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "catalog.sqlite"
+    SqliteCatalog(db).close()
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    writers = [context.Process(target=_mixed_writes, args=(str(db), name, start)) for name in ("w1", "w2")]
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    catalog = SqliteCatalog(db)
+    summary, duplicates = figures_by_reading(catalog)
+    assert summary.records == 2 * 480 and duplicates.groups > 97
+    assert (catalog.summary(), catalog.duplicate_summary()) == (summary, duplicates)
+
+
+def test_catalog_from_schema_version_8_gets_its_stats_totals_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "v8.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(sqlite_store._CREATE_V1)
+    for step in (1, 2, 3, 4, 5, 6, 7):
+        old.executescript(sqlite_store.MIGRATIONS[step])
+    old.execute("PRAGMA user_version = 8")
+    records = [
+        full_record("/old/IMG_1.jpg"),
+        make_record("/old/IMG_2.jpg", checksum="same", errors=(ExtractError("exif", "cut"),) * 2),
+        make_record("/nas/IMG_2.jpg", checksum="same", device="nas", make="Canon"),
+        make_record("/usb/IMG_2.jpg", checksum="same", device="usb", kind="video", format="mov"),
+    ]
+    columns = [row[1] for row in old.execute("PRAGMA table_info(media)")]  # version 8's
+    for record in records:
+        row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
+        old.execute(
+            f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [row[c] for c in columns],
+        )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(db)
+    assert catalog.schema_version == SCHEMA_VERSION
+    summary, duplicates = figures_by_reading(catalog)
+    assert summary.records == 4 and duplicates == DuplicateSummary(1, 2, 2000)
+    assert (catalog.summary(), catalog.duplicate_summary()) == (summary, duplicates)
+    catalog.upsert_many([replace(records[1], errors=())])
+    catalog.delete_many([records[2].id])
+    assert (catalog.summary(), catalog.duplicate_summary()) == figures_by_reading(catalog)
 
 
 def test_catalog_from_a_newer_imgcat_is_refused_untouched(tmp_path: Path) -> None:

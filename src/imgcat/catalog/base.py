@@ -150,6 +150,16 @@ class CatalogSummary:
     by_error: tuple[Bucket, ...] = ()  # those entries by the stage that failed (one may count twice)
 
 
+@dataclass(frozen=True, slots=True)
+class DuplicateSummary:
+    """Exact duplicates over the whole catalog: contents held more than once (`groups`), the copies
+    beyond one of each (`files`), and their bytes."""
+
+    groups: int
+    files: int
+    bytes: int
+
+
 class Catalog(Protocol):
     """A catalog store. Everything streams: no method loads the whole catalog.
 
@@ -249,6 +259,11 @@ class Catalog(Protocol):
     def count(self, device: str | None = None, prefix: str | None = None) -> int: ...
 
     def summary(self) -> CatalogSummary: ...
+
+    def duplicate_summary(self) -> DuplicateSummary:
+        """How many contents are held more than once, and what the extra copies take: the figures
+        `checksum_groups` would give, without reading the groups."""
+        ...
 
     def close(self) -> None: ...
 

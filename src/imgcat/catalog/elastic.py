@@ -40,6 +40,7 @@ from imgcat.catalog.base import (
     ContentCopy,
     ContentGroup,
     ContentQuery,
+    DuplicateSummary,
     FileState,
     Fingerprinted,
     JunkQuery,
@@ -413,6 +414,27 @@ def checksum_buckets_search(index: str) -> Search:
         "groups", "composite", size=PAGE_SIZE, sources=[{"checksum": A("terms", field="checksum")}]
     )
     return search
+
+
+def duplicates_search(index: str) -> Search:
+    """Every content's number of entries and size, as a composite aggregation paged by `after_key`."""
+    search = Search(index=index).extra(size=0)
+    search.aggs.bucket(
+        "contents", "composite", size=PAGE_SIZE, sources=[{"checksum": A("terms", field="checksum")}]
+    ).metric("size", "min", field="size")
+    return search
+
+
+def duplicate_figures(buckets: Iterable[Body]) -> DuplicateSummary:
+    """The duplicate figures from the buckets of `duplicates_search`."""
+    groups = files = size = 0
+    for bucket in buckets:
+        extra = bucket["doc_count"] - 1
+        if extra > 0:
+            groups += 1
+            files += extra
+            size += int(bucket["size"]["value"]) * extra
+    return DuplicateSummary(groups, files, size)
 
 
 def members_search(index: str, checksums: list[str]) -> Search:
@@ -894,6 +916,12 @@ class ElasticCatalog:
         with self._reaching(), _unless_no_index():
             answer = self._run(summary_search(self.index).to_dict())
         return CatalogSummary(0, 0, (), (), (), (), ()) if answer is None else summary_from_answer(answer)
+
+    def duplicate_summary(self) -> DuplicateSummary:
+        body = duplicates_search(self.index).to_dict()
+        with self._reaching(), _unless_no_index():
+            return duplicate_figures(composite_buckets(body, "contents", self._run))
+        return DuplicateSummary(0, 0, 0)
 
     def close(self) -> None:
         try:

@@ -29,6 +29,7 @@ from imgcat.catalog.base import (
     ContentCopy,
     ContentGroup,
     ContentQuery,
+    DuplicateSummary,
     FileState,
     Fingerprinted,
     JunkQuery,
@@ -57,7 +58,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 8
+SCHEMA_VERSION: Final = 9
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
@@ -150,6 +151,95 @@ def add_columns(*names: str) -> str:
     )
 
 
+# Version 9 keeps the figures of `stats` as the entries are written, so that `stats` reads a few
+# hundred rows instead of every entry: files and bytes per (device, kind, format, year, camera,
+# damaged or not), per stage that failed, and the duplicate figures (contents held more than once,
+# the copies beyond one and their bytes). Triggers keep them in the writer's transaction, so they
+# are as right as the entries under any number of writers; an entry written again (INSERT OR
+# REPLACE) is first deleted, so that the delete trigger takes its old figures out.
+_TOTALS_KEY: Final = "device, kind, format, year, make, model, damaged"
+
+
+def _totals_key_of(row: str) -> str:
+    return (
+        f"{row}.device, {row}.kind, {row}.format, COALESCE(substr({row}.captured_at, 1, 4), 'unknown'), "
+        f"COALESCE({row}.make, ''), COALESCE({row}.model, ''), {row}.errors != '[]'"
+    )
+
+
+def _copies(row: str, *, others: bool, limit: int) -> str:
+    """How many entries hold the row's content (up to `limit`), the row itself left out if `others`."""
+    mine = f" AND id != {row}.id" if others else ""
+    return f"(SELECT COUNT(*) FROM (SELECT 1 FROM media WHERE checksum = {row}.checksum{mine} LIMIT {limit}))"
+
+
+def _count_in(row: str) -> str:
+    """Statements adding the figures of an entry that is in the table now (NEW)."""
+    copies = _copies(row, others=False, limit=3)
+    return f"""
+        INSERT INTO media_totals VALUES ({_totals_key_of(row)}, 1, {row}.size)
+            ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+        INSERT INTO media_error_totals
+            SELECT DISTINCT json_extract(value, '$.stage'), 1, {row}.size
+            FROM json_each({row}.errors) WHERE true
+            ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+        UPDATE media_duplicate_totals
+            SET groups = groups + ({copies} = 2), files = files + 1, bytes = bytes + {row}.size
+            WHERE {copies} >= 2;"""
+
+
+def _count_out(row: str) -> str:
+    """Statements taking out the figures of an entry as it was (OLD)."""
+    others = _copies(row, others=True, limit=2)
+    return f"""
+        UPDATE media_totals SET files = files - 1, bytes = bytes - {row}.size
+            WHERE ({_TOTALS_KEY}) = ({_totals_key_of(row)});
+        DELETE FROM media_totals WHERE ({_TOTALS_KEY}) = ({_totals_key_of(row)}) AND files = 0;
+        UPDATE media_error_totals SET files = files - 1, bytes = bytes - {row}.size
+            WHERE stage IN (SELECT json_extract(value, '$.stage') FROM json_each({row}.errors));
+        DELETE FROM media_error_totals WHERE files = 0;
+        UPDATE media_duplicate_totals
+            SET groups = groups - ({others} = 1), files = files - 1, bytes = bytes - {row}.size
+            WHERE {others} >= 1;"""
+
+
+_TOTALS: Final = f"""
+    CREATE TABLE media_totals (
+        device TEXT NOT NULL, kind TEXT NOT NULL, format TEXT NOT NULL, year TEXT NOT NULL,
+        make TEXT NOT NULL, model TEXT NOT NULL, damaged INTEGER NOT NULL,
+        files INTEGER NOT NULL, bytes INTEGER NOT NULL,
+        PRIMARY KEY ({_TOTALS_KEY})
+    ) WITHOUT ROWID;
+    CREATE TABLE media_error_totals (
+        stage TEXT PRIMARY KEY, files INTEGER NOT NULL, bytes INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE media_duplicate_totals (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        groups INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL
+    );
+    INSERT INTO media_totals
+        SELECT {_totals_key_of("media")}, COUNT(*), SUM(size) FROM media GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    INSERT INTO media_error_totals
+        SELECT stage, COUNT(*), SUM(size) FROM (
+            SELECT DISTINCT media.id, media.size, json_extract(failed.value, '$.stage') AS stage
+            FROM media, json_each(media.errors) AS failed WHERE media.errors != '[]'
+        ) GROUP BY stage;
+    INSERT INTO media_duplicate_totals
+        SELECT 1, COUNT(*), COALESCE(SUM(copies - 1), 0), COALESCE(SUM((copies - 1) * size), 0)
+        FROM (SELECT COUNT(*) AS copies, MIN(size) AS size FROM media GROUP BY checksum HAVING copies > 1);
+    CREATE TRIGGER media_written_again BEFORE INSERT ON media BEGIN
+        DELETE FROM media WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER media_totals_in AFTER INSERT ON media BEGIN {_count_in("NEW")}
+    END;
+    CREATE TRIGGER media_totals_out AFTER DELETE ON media BEGIN {_count_out("OLD")}
+    END;
+    CREATE TRIGGER media_totals_changed
+        AFTER UPDATE OF device, kind, format, captured_at, make, model, errors, size, checksum ON media
+    BEGIN {_count_out("OLD")} {_count_in("NEW")}
+    END;
+"""
+
 MIGRATIONS: Final[dict[int, str]] = {
     1: """
     ALTER TABLE media ADD COLUMN companions TEXT NOT NULL DEFAULT '[]';
@@ -215,6 +305,7 @@ DROP TABLE locations;
 ALTER TABLE locations_by_bytes RENAME TO locations;
 CREATE UNIQUE INDEX locations_exact ON locations(device, path, COALESCE(path_raw, ''));
 """
+MIGRATIONS[8] = _TOTALS  # version 9: the totals `stats` reads (see _TOTALS)
 
 
 def record_to_row(record: MediaRecord) -> tuple[object, ...]:
@@ -551,33 +642,40 @@ class SqliteCatalog:
         return counted
 
     def summary(self) -> CatalogSummary:
-        records, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM media").fetchone()
+        """From the totals the triggers keep: a few hundred rows, however many entries."""
+        rows = self._db.execute(f"SELECT {_TOTALS_KEY}, files, bytes FROM media_totals").fetchall()
+        facets: dict[str, dict[str, list[int]]] = {
+            facet: {} for facet in ("kind", "format", "year", "device")
+        }
+        cameras: dict[tuple[str, str], list[int]] = {}
+        with_errors = 0
+        for device, kind, fmt, year, make, model, damaged, files, size in rows:
+            for facet, key in (("kind", kind), ("format", fmt), ("year", year), ("device", device)):
+                figures = facets[facet].setdefault(key or "unknown", [0, 0])
+                figures[0] += files
+                figures[1] += size
+            figures = cameras.setdefault((make, model), [0, 0])
+            figures[0] += files
+            figures[1] += size
+            with_errors += files if damaged else 0
+        errors = self._db.execute("SELECT stage, files, bytes FROM media_error_totals")
         return CatalogSummary(
-            records=records,
-            bytes=size,
-            by_kind=self._buckets("kind"),
-            by_format=self._buckets("format"),
-            by_year=self._buckets("COALESCE(substr(captured_at, 1, 4), 'unknown')"),
-            by_camera=camera_buckets(
-                self._db.execute("SELECT make, model, COUNT(*), SUM(size) FROM media GROUP BY make, model")
-            ),
-            by_device=self._buckets("device"),
-            with_errors=self._db.execute("SELECT COUNT(*) FROM media WHERE errors != '[]'").fetchone()[0],
-            by_error=self._error_buckets(),
+            records=sum(count for count, _ in facets["kind"].values()),
+            bytes=sum(size for _, size in facets["kind"].values()),
+            by_kind=_ranked(facets["kind"]),
+            by_format=_ranked(facets["format"]),
+            by_year=_ranked(facets["year"]),
+            by_camera=camera_buckets((make, model, n, b) for (make, model), (n, b) in cameras.items()),
+            by_device=_ranked(facets["device"]),
+            with_errors=with_errors,
+            by_error=ranked(Bucket(str(stage), count, size) for stage, count, size in errors),
         )
 
-    def _error_buckets(self) -> tuple[Bucket, ...]:
-        sql = (
-            "SELECT key, COUNT(*), SUM(size) FROM (SELECT DISTINCT media.id, media.size, "
-            "json_extract(failed.value, '$.stage') AS key FROM media, json_each(media.errors) AS failed "
-            "WHERE media.errors != '[]') GROUP BY key"
-        )
-        return ranked(Bucket(str(key), count, size) for key, count, size in self._db.execute(sql))
-
-    def _buckets(self, expression: str) -> tuple[Bucket, ...]:
-        sql = f"SELECT {expression} AS key, COUNT(*), SUM(size) FROM media GROUP BY key"
-        rows = self._db.execute(sql)
-        return ranked(Bucket(str(key or "unknown"), count, size) for key, count, size in rows)
+    def duplicate_summary(self) -> DuplicateSummary:
+        groups, files, size = self._db.execute(
+            "SELECT groups, files, bytes FROM media_duplicate_totals"
+        ).fetchone()
+        return DuplicateSummary(groups, files, size)
 
     def close(self) -> None:
         self._db.close()
@@ -676,10 +774,19 @@ def _copy_from_row(row: tuple[Any, ...]) -> ContentCopy:
     )  # fmt: skip
 
 
+def _ranked(figures: dict[str, list[int]]) -> tuple[Bucket, ...]:
+    return ranked(Bucket(key, count, size) for key, (count, size) in figures.items())
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    """Run each statement of a script in the open transaction (a trigger's body holds `;` too)."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                db.execute(statement)
+            statement = ""
 
 
 class _WriteTransaction:

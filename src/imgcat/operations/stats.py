@@ -17,9 +17,5 @@ class CatalogStats:
 
 def catalog_stats(catalog: Catalog) -> CatalogStats:
     """Sum up the catalog; the duplicate figures count every copy beyond the first of each content."""
-    groups = files = wasted = 0
-    for group in catalog.checksum_groups():
-        groups += 1
-        files += len(group.records) - 1
-        wasted += group.records[0].size * (len(group.records) - 1)
-    return CatalogStats(catalog.summary(), groups, files, wasted)
+    duplicates = catalog.duplicate_summary()
+    return CatalogStats(catalog.summary(), duplicates.groups, duplicates.files, duplicates.bytes)
