@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import unicodedata
 import uuid
@@ -16,7 +17,7 @@ from conftest import ES_URL, SEEN, figures_by_reading, full_record, make_record
 from imgcat.catalog.base import HASH_FIELDS, Bucket, Catalog, ContentQuery, DuplicateSummary, Stamp
 from imgcat.catalog.elastic import ElasticCatalog
 from imgcat.errors import IncompatibleIndexError, StoreWriteError
-from imgcat.record import LABEL_MAX, Companion, ExtractError, GeoPoint
+from imgcat.record import LABEL_MAX, Companion, ExtractError, GeoPoint, record_to_json
 
 
 def paths(records: object) -> list[str]:
@@ -242,6 +243,32 @@ def test_summary_counts_entries_with_errors_by_stage(store: Catalog) -> None:
     assert set(summary.by_error) == {
         Bucket("exif", 1, 2_345_678), Bucket("container", 1, 100), Bucket("content", 1, 10),
     }  # fmt: skip
+
+
+def test_folders_holding_entries_are_named_once_each(store: Catalog) -> None:
+    store.upsert_many(
+        [make_record(p) for p in ("/a/1.jpg", "/a/2.jpg", "/a/b/3.jpg", "/a/bc/4.jpg", "/ab/5.jpg")]
+        + [make_record("/a/c/6.jpg", device="nas")]
+    )
+    assert sorted(store.iter_folders("laptop", "/a")) == ["/a", "/a/b", "/a/bc"]
+    assert sorted(store.iter_folders("laptop", "/a/b/")) == ["/a/b"]
+    assert list(store.iter_folders("laptop", "/none")) == []
+
+
+def test_json_under_is_each_record_as_json_key_for_key(store: Catalog) -> None:
+    store.upsert_many(
+        [
+            full_record("/j/1.jpg"),
+            make_record("/j/\udcff.jpg", inode=2**64 - 1, ext_mismatch=True),
+            make_record("/j/sub/2.jpg", gps=GeoPoint(1.5, 2.5)),
+            make_record("/k/3.jpg"),
+        ]
+    )
+    for recursive, count in ((True, 3), (False, 2)):
+        records = list(store.iter_under("laptop", "/j", recursive=recursive))
+        lines = list(store.iter_json_under("laptop", "/j", recursive=recursive))
+        assert len(lines) == count
+        assert [json.dumps(line) for line in lines] == [json.dumps(record_to_json(r)) for r in records]
 
 
 def test_summary_and_duplicate_figures_follow_every_kind_of_write(store: Catalog) -> None:

@@ -40,6 +40,7 @@ from imgcat.catalog.elastic import (
     duplicates_search,
     fingerprint_from_hit,
     fingerprints_search,
+    folders_search,
     index_actions,
     index_exists_already,
     index_missing,
@@ -645,3 +646,15 @@ def test_duplicate_figures_page_through_every_content_and_count_the_extra_copies
     assert [a["aggs"]["contents"]["composite"].get("after") for a in asked] == [
         None, {"checksum": "b"}, {"checksum": "c"},
     ]  # fmt: skip
+
+
+def test_folders_are_a_composite_of_dir_on_the_device_at_or_below_the_folder() -> None:
+    body = folders_search("catalog", "laptop", "/a/b/").to_dict()
+    assert body["size"] == 0
+    assert body["query"]["bool"]["filter"] == [
+        {"term": {"device": "laptop"}},
+        {"bool": {"should": [{"term": {"dir": "/a/b"}}, {"prefix": {"dir": "/a/b/"}}]}},
+    ]
+    assert body["aggs"]["folders"] == {
+        "composite": {"size": 1000, "sources": [{"dir": {"terms": {"field": "dir"}}}]}
+    }

@@ -250,3 +250,19 @@ def test_catalog_from_schema_version_6_gains_the_similar_fingerprint_and_decisio
     again = catalog.get("laptop", "/new/IMG_2.jpg")
     assert again is not None and again.thumb == full_record().thumb and again.phash_bottom is not None
     assert catalog.add_not_same([("abc", "def")]) == 1 and list(catalog.iter_not_same()) == [("abc", "def")]
+
+
+def test_queries_over_every_device_search_the_device_indexes(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    catalog.upsert_many(
+        [make_record("/a/1.jpg"), make_record("/a/b/2.jpg", device="nas"), make_record("/ab.jpg")]
+    )
+    for recursive in (True, False):
+        where, params = sqlite_store._under(None, "/a", recursive=recursive)
+        query = f"EXPLAIN QUERY PLAN {sqlite_store._SELECT} WHERE {where}"
+        plan = [row[3] for row in catalog._db.execute(query, params)]
+        assert "SCAN media" not in plan and any("INDEX media_device" in step for step in plan), plan
+    assert [r.path for r in catalog.iter_under(None, "/a")] == ["/a/1.jpg", "/a/b/2.jpg"]
+    assert [r.path for r in catalog.iter_under(None, "/a", recursive=False)] == ["/a/1.jpg"]
+    indexes = {row[0] for row in catalog._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert not indexes & {"media_path", "media_dir_path"}  # what version 10 dropped

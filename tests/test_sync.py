@@ -482,3 +482,18 @@ def test_sigterm_stops_sync_as_ctrl_c_does_and_a_rerun_finishes(
     assert sorted(os.path.basename(r.path) for r in synced.iter_under("d", str(root))) == [
         "DSCN0025.jpg", "DSCN0027.jpg", "renamed.jpg"
     ]  # fmt: skip
+
+
+def test_a_folder_gone_whole_loses_its_entries_even_named_by_bytes(tmp_path: Path) -> None:
+    root = tmp_path / "m"
+    gone, lookalike = root / os.fsdecode(b"d_\xff"), root / "d_\\xff"
+    copy_media(gone, "misc_png")
+    copy_media(lookalike, "misc_png")
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    cataloged = catalog.count("d", str(gone))
+    shutil.rmtree(gone)
+    plan = plan_sync(catalog, str(root), device="d", workers=0)
+    assert cataloged > 0 and len(plan.removals) == cataloged
+    assert all(os.fsencode(s.path).startswith(os.fsencode(gone) + b"/") for s in plan.removals)
+    assert plan.unchanged == catalog.count("d", str(lookalike))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple, Protocol, TypeVar, cast
 
-from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, camera_name, path_from_text
+from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, RecordJson, camera_name, path_from_text
 
 WRITE_BATCH = 500
 SUMMARY_BUCKETS = 100
@@ -187,9 +187,22 @@ class Catalog(Protocol):
         """Records under the folder `prefix`, ordered by path; only its own files if not recursive."""
         ...
 
+    def iter_json_under(
+        self, device: str | None, prefix: str, *, recursive: bool = True
+    ) -> Iterator[RecordJson]:
+        """The records of `iter_under` as their JSON (`record_to_json`), in the same order, read
+        straight from the store where it can: what `ls --catalog --jsonl` prints."""
+        ...
+
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         """(path, size, mtime, extractor version, sidecars) of every entry under `prefix`, from an
         index where the store can."""
+        ...
+
+    def iter_folders(self, device: str, prefix: str) -> Iterator[str]:
+        """The folders at or below `prefix` that hold entries of `device`, each once, as paths (a
+        name that is not UTF-8 by its bytes where the store keeps them): where a sync looks for
+        entries whose folder is gone."""
         ...
 
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:

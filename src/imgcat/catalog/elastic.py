@@ -288,6 +288,15 @@ def under_query(device: str | None, prefix: str, *, recursive: bool = True) -> Q
     return Q("bool", filter=filters)
 
 
+def folders_search(index: str, device: str, prefix: str) -> Search:
+    """The folders holding entries at or below `prefix`, as a composite aggregation on `dir`."""
+    text = path_to_text(prefix)[0].rstrip("/") or "/"
+    where = Q("term", dir=text) | Q("prefix", dir=folder_bounds(text)[0])
+    search = Search(index=index).query(Q("bool", filter=[Q("term", device=device), where])).extra(size=0)
+    search.aggs.bucket("folders", "composite", size=PAGE_SIZE, sources=[{"dir": A("terms", field="dir")}])
+    return search
+
+
 STAMP_FIELDS: Final = ["path", "path_raw", "size", "mtime_ns", "extractor_version", "companions"]
 
 
@@ -767,6 +776,12 @@ class ElasticCatalog:
                 if is_under(stamp.path, prefix, recursive=recursive):  # the bytes, not the text
                     yield stamp
 
+    def iter_folders(self, device: str, prefix: str) -> Iterator[str]:
+        body = folders_search(self.index, device, prefix).to_dict()
+        with self._reaching(), _unless_no_index():
+            for bucket in composite_buckets(body, "folders", self._run):
+                yield bucket["key"]["dir"]
+
     def states_of(self, device: str, paths: Collection[str]) -> Iterator[FileState]:
         with self._reaching(), _unless_no_index():
             ids = [record_id(device, p) for p in paths]
@@ -804,6 +819,11 @@ class ElasticCatalog:
         with self._reaching():
             self._writable()
             return move_in_two_steps(moves, self.index, self._bulk)
+
+    def iter_json_under(
+        self, device: str | None, prefix: str, *, recursive: bool = True
+    ) -> Iterator[RecordJson]:
+        return map(record_to_json, self.iter_under(device, prefix, recursive=recursive))
 
     def checksum_groups(self) -> Iterator[ChecksumGroup]:
         body = checksum_buckets_search(self.index).to_dict()

@@ -16,7 +16,7 @@ from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_stor
 from imgcat.cli.progress import ScanProgress
 from imgcat.errors import UsageError
 from imgcat.operations.listing import file_types, scan_records
-from imgcat.record import MediaRecord, camera_name, record_to_json
+from imgcat.record import MediaRecord, RecordJson, camera_name, record_to_json
 from imgcat.scan.walk import resolve_root
 
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
@@ -50,7 +50,10 @@ def ls(
                     f"not a folder, and nothing is cataloged under it on device {name}: {folder} "
                     "(--device names another device)"
                 )
-            _show(catalog.iter_under(name, root, recursive=recursive), root, as_json, jsonl)
+            if as_json or jsonl:  # JSON straight from the store: no record is built
+                _print_json(catalog.iter_json_under(name, root, recursive=recursive), as_json)
+            else:
+                _show(catalog.iter_under(name, root, recursive=recursive), root, as_json, jsonl)
         return
     root = resolve_root(folder)
     with ScanProgress(quiet=True) as progress:
@@ -60,12 +63,17 @@ def ls(
         _show(records, root, as_json, jsonl)
 
 
+def _print_json(lines: Iterable[RecordJson], as_array: bool) -> None:
+    if as_array:
+        render.print_json_array(lines)
+    else:
+        for line in lines:
+            render.print_jsonl(line)
+
+
 def _show(records: Iterable[MediaRecord], root: str, as_json: bool, jsonl: bool) -> None:
-    if jsonl:
-        for record in records:
-            render.print_jsonl(record_to_json(record))
-    elif as_json:
-        render.print_json_array(record_to_json(r) for r in records)
+    if as_json or jsonl:
+        _print_json(map(record_to_json, records), as_json)
     else:
         table = render.Table(
             "captured", "format", render.Column("size", right=True), render.Column("camera", max_width=20),

@@ -201,7 +201,10 @@ def print_json_array(items: Iterable[Any]) -> None:
 
 
 def print_jsonl(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.write(_JSON_LINE.encode(data) + "\n")
+
+
+_JSON_LINE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False)  # one, for a million lines
 
 
 def _console() -> Console:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, Literal, TypedDict
 
-from imgcat.catalog.base import Catalog, FileState
+from imgcat.catalog.base import Catalog, FileState, Stamp
 from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
@@ -189,49 +189,40 @@ def survey_root(
         problems.append((path, reason))
         events.problem(path, reason)
 
-    on_disk: dict[str, FileStat] = {}
     sidecars_on_disk: dict[str, tuple[str, ...]] = {}
-    in_sidecar_folder: dict[str, str] = {}  # path → folder, for folders that hold sidecars
+    beside_sidecars: dict[str, list[str]] = defaultdict(list)
     orphans: list[str] = []
+    not_cataloged: list[FileStat] = []
+    seen: set[str] = set()  # the folders walked
+    tally = _Tally(events, tuple(unreadable))
     walk = walk_folders(
         root,
         recursive=True,
         on_problem=problem,
         on_unreadable=lambda folder: unreadable.append(folder.rstrip("/") + "/"),
     )
-    for folder in walk:
-        on_disk.update((found.path, found) for found in folder.files)
+    for folder in walk:  # folder by folder: memory follows the biggest folder, not the tree
+        seen.add(folder.path)
+        on_disk = {found.path: found for found in folder.files}
         if folder.sidecars:
             sidecars_on_disk[folder.path] = tuple(folder.sidecars)
-            in_sidecar_folder.update((found.path, folder.path) for found in folder.files)
-            orphans.extend(orphan_sidecars(folder.sidecars, (found.path for found in folder.files)))
-    sidecars_linked: dict[str, set[str]] = defaultdict(set)
-    beside_sidecars: dict[str, list[str]] = defaultdict(list)
-    changed: list[FileStat] = []
-    gone: list[str] = []
-    unexamined: list[str] = []
-    checked = unchanged = 0
-    for stamp in catalog.iter_stamps(device, root):
-        checked += 1
-        if checked % PROGRESS_EVERY == 0:
-            events.advanced(PROGRESS_EVERY, 0)
-        if stamp.sidecars:
-            sidecars_linked[os.path.dirname(stamp.path)].update(stamp.sidecars)
-        if stamp.path in in_sidecar_folder:
-            beside_sidecars[in_sidecar_folder[stamp.path]].append(stamp.path)
-        found = on_disk.pop(stamp.path, None)
-        if found is None:
-            if stamp.path.startswith(tuple(unreadable)) or _may_still_be_there(stamp.path):
-                unexamined.append(stamp.path)
-            else:
-                gone.append(stamp.path)
-        elif is_unchanged(stamp, found):
-            unchanged += 1
-        else:
-            changed.append(found)
+            orphans.extend(orphan_sidecars(folder.sidecars, list(on_disk)))
+        for stamp in catalog.iter_stamps(device, folder.path, recursive=False):
+            found = on_disk.pop(stamp.path, None)
+            tally.check(stamp, found)
+            if folder.sidecars and found is not None:
+                beside_sidecars[folder.path].append(stamp.path)
+        not_cataloged.extend(on_disk.values())
+    tally.unreadable = tuple(unreadable)
+    for unseen in catalog.iter_folders(device, root):  # entries in folders the walk did not see
+        if unseen not in seen:
+            for stamp in catalog.iter_stamps(device, unseen, recursive=False):
+                tally.check(stamp, None)
+    checked, unchanged, changed = tally.checked, tally.unchanged, sorted(tally.changed)
+    gone, unexamined, sidecars_linked = sorted(tally.gone), sorted(tally.unexamined), tally.sidecars_linked
     events.advanced(checked % PROGRESS_EVERY, 0)
     states = tuple(catalog.states_of(device, gone))
-    uncataloged, not_media = _media_only(on_disk.values(), problem)
+    uncataloged, not_media = _media_only(not_cataloged, problem)
     return RootSurvey(
         root,
         device,
@@ -250,6 +241,36 @@ def survey_root(
         orphan_sidecars=tuple(orphans),
         problems=tuple(problems),
     )
+
+
+@dataclass
+class _Tally:
+    """What comparing each catalog entry with what the walk found has given so far."""
+
+    events: ScanEvents
+    unreadable: tuple[str, ...]  # folders that could not be listed or entered, ending in "/"
+    checked: int = 0
+    unchanged: int = 0
+    changed: list[FileStat] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    unexamined: list[str] = field(default_factory=list)
+    sidecars_linked: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def check(self, stamp: Stamp, found: FileStat | None) -> None:
+        self.checked += 1
+        if self.checked % PROGRESS_EVERY == 0:
+            self.events.advanced(PROGRESS_EVERY, 0)
+        if stamp.sidecars:
+            self.sidecars_linked[os.path.dirname(stamp.path)].update(stamp.sidecars)
+        if found is None:
+            if stamp.path.startswith(self.unreadable) or _may_still_be_there(stamp.path):
+                self.unexamined.append(stamp.path)
+            else:
+                self.gone.append(stamp.path)
+        elif is_unchanged(stamp, found):
+            self.unchanged += 1
+        else:
+            self.changed.append(found)
 
 
 def plan_from_survey(survey: RootSurvey) -> SyncPlan:
