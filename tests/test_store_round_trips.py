@@ -81,5 +81,7 @@ def test_sync_of_500_moved_files_asks_the_store_per_batch_not_per_file(tmp_path:
     assert len(plan.moves) == 2 * FILES
     assert store.count("d", str(tmp_path / "moved")) == 2 * FILES
     assert counting.calls["get"] == 0
-    assert sum(counting.calls.values()) <= 12, counting.calls
+    # sync reads the catalog folder by folder (3 folders here, one gone) and asks once for the
+    # folders the walk did not see: a few calls per folder, never one per file
+    assert sum(counting.calls.values()) <= 14, counting.calls
     store.close()
