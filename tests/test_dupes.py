@@ -290,3 +290,90 @@ def test_a_live_photo_keeps_both_halves_in_one_folder_even_when_the_rules_disagr
     assert kept in (["/a/IMG_1.HEIC", "/a/IMG_1.MOV"], ["/b/IMG_1.HEIC", "/b/IMG_1.MOV"])
     removed = [f for g in plans for f in g.removed]
     assert len(removed) == 2 and any("goes with its companions" in f.reason for f in removed)
+
+
+def rules_tree(root: Path) -> Path:
+    """One real photo six times: two in a/ (one named like a copy), one deep in b/, one in c/ under
+    a name of its own, one on another device (usb/); mtimes make b/ the oldest, a/'s copy the newest."""
+    photo = copy_media(root / "src", "nikon_coolpix_p6000/DSCN0010.jpg") / "nikon_coolpix_p6000/DSCN0010.jpg"
+    names = ("a/IMG_1.jpg", "a/IMG_1 (1).jpg", "b/deep/IMG_1.jpg", "c/x.jpg", "usb/IMG_1.jpg")
+    for n, relative in enumerate(names):
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(photo, target)
+        stamp = {"b/deep/IMG_1.jpg": 1, "a/IMG_1 (1).jpg": 9}.get(relative, 5) * 1_000_000_000_000_000_000
+        os.utime(target, ns=(stamp, stamp + n))
+    shutil.rmtree(root / "src")
+    return root
+
+
+RULES_CASES: dict[str, tuple[dict[str, object], set[str]]] = {
+    "default: an original name, then the shortest path": ({}, {"c/x.jpg"}),
+    "--same-dir": ({"same_dir": True}, {"a/IMG_1.jpg", "b/deep/IMG_1.jpg", "c/x.jpg"}),
+    "--keep-copies 2": ({"keep_copies": 2}, {"c/x.jpg", "a/IMG_1.jpg"}),
+    "--keep-in b": ({"keep_in": ("b",)}, {"b/deep/IMG_1.jpg"}),
+    "--keep-in a --keep-in c": ({"keep_in": ("a", "c")}, {"a/IMG_1.jpg", "a/IMG_1 (1).jpg", "c/x.jpg"}),
+    "--remove-from c": ({"remove_from": ("c",)}, {"a/IMG_1.jpg"}),
+    "--prefer oldest": ({"prefer": ("oldest",)}, {"b/deep/IMG_1.jpg"}),
+    "--prefer newest": ({"prefer": ("newest",)}, {"a/IMG_1 (1).jpg"}),
+    "--prefer shortest-path": ({"prefer": ("shortest-path",)}, {"c/x.jpg"}),
+    "--prefer original-name (then by path)": ({"prefer": ("original-name",)}, {"a/IMG_1.jpg"}),
+    "--prefer root:b": ({"prefer": ("root:b",)}, {"b/deep/IMG_1.jpg"}),
+    "--prefer root:a --prefer newest": ({"prefer": ("root:a", "newest")}, {"a/IMG_1 (1).jpg"}),
+    "--keep-copies 2 --count-other-devices": ({"keep_copies": 2, "count_other_devices": True}, {"c/x.jpg"}),
+    "--keep-copies 3 --remove-from a": (
+        {"keep_copies": 3, "remove_from": ("a",)}, {"c/x.jpg", "b/deep/IMG_1.jpg", "a/IMG_1.jpg"}
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", RULES_CASES)
+def test_each_rule_decides_on_each_store(store: Catalog, tmp_path: Path, case: str) -> None:
+    """Each rule through the whole plan (catalog groups, disk check, policy) on each store. The copy
+    on the other device is never removed, and counts toward N only with --count-other-devices."""
+    root = rules_tree(tmp_path / "t")
+    add_folder(store, str(root / "usb"), device="usb", recursive=True, workers=0)
+    for folder in ("a", "b", "c"):
+        add_folder(store, str(root / folder), device="d", recursive=True, workers=0)
+    given, kept = RULES_CASES[case]
+    options: dict[str, object] = dict(given)
+    for option in ("keep_in", "remove_from"):
+        if option in given:
+            options[option] = tuple(str(root / f) for f in given[option])  # type: ignore[attr-defined]
+    if "prefer" in given:
+        options["prefer"] = tuple(p.replace("root:", f"root:{root}/") for p in given["prefer"])  # type: ignore[attr-defined]
+    [group] = plan_dupes(store, request(**options))
+    decided = {os.path.relpath(f.path, root): (f.decision, f.reason) for f in group.files}
+    assert decided.pop("usb/IMG_1.jpg")[0] == "keep"
+    assert {p for p, (d, _) in decided.items() if d == "keep"} == kept, decided
+    assert all(reason for _, reason in decided.values())
+
+
+def test_json_holds_exactly_the_documented_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`{"groups": [{"checksum", "size", "files": [{"path", "device", "decision", "reason"}]}],
+    "totals": {...}}` as the issue states, plus the documented extras (README): the group's
+    under_protected, each file's state and hard links, and path_raw for a name that is not UTF-8."""
+    root, db = _cli_tree(tmp_path)
+    photo = next(root.rglob("photo (1).jpg"))
+    odd = os.fsencode(root) + b"/odd\xff\x1b[31m.jpg"
+    shutil.copyfile(photo, odd)
+    imgcat(capsys, "add", "-r", str(root), "--db", str(db), "--device", "d", "-q")
+    data = json.loads(imgcat(capsys, "dupes", "--db", str(db), "--device", "d", "--json").out)
+    assert set(data) == {"groups", "totals"}
+    assert set(data["totals"]) == {"groups", "files", "remove", "bytes", "under_protected", "stale"}
+    [group] = data["groups"]
+    assert set(group) == {"checksum", "size", "under_protected", "files"}
+    assert (len(group["checksum"]), group["size"]) == (32, photo.stat().st_size)
+    assert group["under_protected"] is None
+    for file in group["files"]:
+        assert set(file) - {"path_raw"} == {"path", "device", "decision", "reason", "state", "links"}
+        assert (file["device"], file["state"], file["links"]) == ("d", "ok", [])
+        assert file["decision"] in ("keep", "remove") and file["reason"]
+    [strange] = [f for f in group["files"] if "path_raw" in f]
+    assert os.fsencode(os.fsdecode(bytes.fromhex(strange["path_raw"]))) == odd
+    assert strange["path"].endswith("/odd\\xff\x1b[31m.jpg")
+    assert all("\udcff" not in f["reason"] for f in group["files"])  # a reason naming it is escaped too
+    assert sorted(f["decision"] for f in group["files"]) == ["keep", "remove", "remove"]
+    assert data["totals"] == {
+        "groups": 1, "files": 3, "remove": 2, "bytes": 2 * group["size"], "under_protected": 0, "stale": 0
+    }  # fmt: skip

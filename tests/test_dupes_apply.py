@@ -9,12 +9,14 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from clirun import imgcat
-from imgcat.actions import FAULT_ENV, TRASH_NAME, execute_run, find_run, list_runs, undo_run
+from imgcat.actions import FAULT_ENV, TRASH_NAME, RunBusyError, execute_run, find_run, list_runs, undo_run
+from imgcat.actions.journal import run_lock
 from imgcat.catalog.base import Catalog, ContentQuery
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
@@ -309,3 +311,65 @@ def test_kill_9_at_every_step_loses_nothing_and_resume_and_undo_complete(tmp_pat
         finally:
             del os.environ["XDG_DATA_HOME"]
     assert MEDIA.is_dir()
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Standard input on a real terminal (a pty); `answer(text)` types into it before the command."""
+    master, slave = os.openpty()
+    stdin = open(slave, encoding="utf-8")  # noqa: SIM115 (closed below)
+    monkeypatch.setattr(sys, "stdin", stdin)
+
+    def answer(text: str) -> None:
+        os.write(master, text.encode())
+
+    yield answer
+    stdin.close()
+    os.close(master)
+
+
+def test_apply_undo_and_trash_empty_ask_on_a_terminal_and_no_changes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, terminal: Callable[[str], None]
+) -> None:
+    root, db = _cli(tmp_path)
+    assert imgcat(capsys, "add", "-r", str(root), *db, "-q").code == 0
+    before = snapshot(root)
+    terminal("n\n")
+    declined = imgcat(capsys, "dupes", *db, "--apply")
+    assert declined.code == 1 and declined.err.startswith("Move 13 files (")
+    assert declined.err.endswith(") to the trash? [y/N]:error: not confirmed; nothing changed\n")
+    assert declined.out.count("13 to remove") == 1  # the totals once, before the question
+    assert snapshot(root) == before and list_runs() == []
+    terminal("y\n")
+    done = imgcat(capsys, "dupes", *db, "--apply")
+    assert done.code == 0 and "13 files trashed" in done.out
+    assert len(snapshot(root)) == len(before) - 13
+    terminal("n\n")
+    kept = imgcat(capsys, "undo", *db[:2])
+    assert kept.code == 1 and "Undo run " in kept.err and len(snapshot(root)) == len(before) - 13
+    terminal("n\n")
+    assert imgcat(capsys, "trash", "empty").code == 1
+    assert len(json.loads(imgcat(capsys, "trash", "list", "--json").out)["files"]) == 13
+    terminal("y\n")
+    assert imgcat(capsys, "undo", *db[:2]).code == 0
+    assert snapshot(root) == before
+    imgcat(capsys, "dupes", *db, "--apply", "--yes")
+    terminal("y\n")
+    emptied = imgcat(capsys, "trash", "empty")
+    assert emptied.code == 0 and "13 files deleted for good" in emptied.out
+    assert json.loads(imgcat(capsys, "trash", "list", "--json").out)["files"] == []
+    nothing = imgcat(capsys, "dupes", *db, "--apply")  # nothing left: no question
+    assert nothing.code == 0 and "nothing to do: no copy to remove" in nothing.out
+    assert "[y/N]" not in nothing.err
+
+
+def test_a_second_apply_while_one_acts_is_refused_and_leaves_no_plan_behind(
+    store: Catalog, tmp_path: Path
+) -> None:
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    before = snapshot(root)
+    with run_lock(), pytest.raises(RunBusyError, match="another imgcat process is changing files"):
+        apply(store)
+    assert list_runs() == [] and snapshot(root) == before  # nothing for a later --apply to "complete"
+    assert apply(store).done == 13  # type: ignore[attr-defined]

@@ -43,7 +43,8 @@ def confirmed(question: str, yes: bool) -> bool:
 
 
 class StepProgress:
-    """Implements ActionEvents: a bar on a terminal (stderr), nothing elsewhere."""
+    """Implements ActionEvents: a bar on a terminal (stderr), nothing elsewhere. The bar is drawn
+    from the first step on, not before: a question asked before acting stays readable."""
 
     def __init__(self) -> None:
         console = Console(stderr=True, highlight=False)
@@ -54,7 +55,6 @@ class StepProgress:
         self._task = self._progress.add_task("steps", total=None)
 
     def __enter__(self) -> StepProgress:
-        self._progress.start()
         return self
 
     def __exit__(
@@ -64,6 +64,7 @@ class StepProgress:
 
     def started(self, steps: int) -> None:
         self._progress.update(self._task, total=steps)
+        self._progress.start()
 
     def finished(self, outcome: StepOutcome) -> None:
         self._progress.advance(self._task)

@@ -36,7 +36,7 @@ from imgcat.operations.dupes import (
     plan_dupes,
 )
 from imgcat.policy.config import PolicySettings
-from imgcat.record import path_to_text
+from imgcat.record import path_json, path_to_text
 
 RULES = "Rules"
 FINDING = "Finding"
@@ -204,12 +204,19 @@ def dupes(
                 pass
             _print_totals(tally, as_json=as_json, under_protected=under_protected, run=None)
             return
+        answers: list[bool] = []
         with acting.StepProgress() as progress:
             result = apply_dupes(
                 catalog, shown, action=cast(ActionName, action), to=aside, command=_command_line(),
-                confirm=lambda run: _confirm(run, tally, action, yes, as_json=as_json), events=progress,
+                confirm=lambda run: _confirm(run, tally, action, yes, answers, as_json=as_json),
+                events=progress,
             )  # fmt: skip
-    _print_totals(tally, as_json=as_json, under_protected=False, run=result, applied=True)
+    if as_json or not answers:  # else the totals were printed before the question
+        _print_totals(tally, as_json=as_json, under_protected=False, run=result, applied=True)
+    if not answers and not as_json:
+        render.line("nothing to do: no copy to remove")
+    if answers == [False]:
+        raise acting.NotConfirmedError("not confirmed; nothing changed")
     if result is not None:
         if not as_json:
             acting.report(result, action)
@@ -227,7 +234,10 @@ def _finish_interrupted(catalog: Catalog) -> None:
         acting.stop_as_signalled(result.signal)
 
 
-def _confirm(run: PlannedRun, tally: Tally, action: str, yes: bool, *, as_json: bool) -> bool:
+def _confirm(
+    run: PlannedRun, tally: Tally, action: str, yes: bool, answers: list[bool], *, as_json: bool
+) -> bool:
+    """The totals, then the question (on a terminal; --yes answers it); the answer is kept in `answers`."""
     if not as_json:
         _print_totals(tally, as_json=False, under_protected=False, run=None, applied=True)
     files = render.count(run.steps, "file")
@@ -238,7 +248,8 @@ def _confirm(run: PlannedRun, tally: Tally, action: str, yes: bool, *, as_json: 
         "hardlink": f"Replace {files} by hard links to the kept copies?",
         "symlink": f"Replace {files} by symbolic links to the kept copies?",
     }[action]
-    return acting.confirmed(question, yes)
+    answers.append(acting.confirmed(question, yes))
+    return answers[-1]
 
 
 def _command_line() -> str:
@@ -339,9 +350,9 @@ def _file_json(file: FileChoice) -> dict[str, Any]:
         "path": text,
         "device": file.device,
         "decision": file.decision,
-        "reason": file.reason,
+        "reason": path_to_text(file.reason)[0],
         "state": file.state,
-        "links": [path_to_text(p)[0] for p in file.links],
+        "links": [path_json(p) for p in file.links],
     }
     if raw is not None:
         data["path_raw"] = raw
@@ -394,7 +405,7 @@ def _run_json(run: RunResult) -> dict[str, Any]:
         "bytes": run.bytes,
         "stopped": run.stopped,
         "left_alone": [
-            {"path": path_to_text(o.step.source)[0], "reason": o.reason, "state": o.state}
+            {"path": path_json(o.step.source), "reason": path_to_text(o.reason)[0], "state": o.state}
             for o in (*run.skipped, *run.failed)
         ],
     }

@@ -20,7 +20,16 @@ from typing import Final, Literal
 
 import platformdirs
 
-from imgcat.actions import ActionEvents, PlannedRun, RunResult, Step, cancel_run, execute_run, start_run
+from imgcat.actions import (
+    ActionEvents,
+    PlannedRun,
+    RunBusyError,
+    RunResult,
+    Step,
+    cancel_run,
+    execute_run,
+    start_run,
+)
 from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery
 from imgcat.errors import UsageError
 from imgcat.policy import DEFAULT_PREFER, Candidate, CompanionFact, Decision, Policy, decide, shortfall
@@ -498,4 +507,8 @@ def apply_dupes(
     if run.steps == 0 or not confirm(run):
         cancel_run(run)
         return None
-    return execute_run(run.run_id, catalog, events=events)
+    try:
+        return execute_run(run.run_id, catalog, events=events)
+    except RunBusyError:
+        cancel_run(run)  # nothing of it was done: no stale plan is left for a later resume
+        raise
