@@ -14,8 +14,8 @@ from imgcat.cli.progress import ScanProgress
 from imgcat.operations.add import AddReport, add_folder
 from imgcat.scan.walk import resolve_root
 
-Folder = Annotated[str, typer.Argument(help="Folder to catalog.", show_default=False)]
-Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Also catalog every subfolder.")]
+Folder = Annotated[str, typer.Argument(metavar="DIR", help="Folder to catalog.", show_default=False)]
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Also every subfolder, and theirs.")]
 AllowDuplicates = Annotated[
     bool,
     typer.Option("--allow-duplicates", "--allow_duplicates", "-d",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import signal
 import sys
 import traceback
-from typing import Final
+from typing import Any, Final
 
 import typer
 import typer.main
+from rich.markup import escape
 
 from imgcat import __version__, settings
 from imgcat.cli import (
@@ -110,7 +112,7 @@ EXIT_PIPE: Final = 128 + signal.SIGPIPE
 
 def _run(args: list[str]) -> int:
     """Parse and run one command (Click's loop, without its own printing of errors and pipes)."""
-    command = typer.main.get_command(app)
+    command = for_people(typer.main.get_command(app))
     try:
         with command.make_context("imgcat", list(args)) as context:
             command.invoke(context)
@@ -127,6 +129,32 @@ def _run(args: list[str]) -> int:
             render.error(failure.format_message())
         return code
     return 0
+
+
+def for_people(command: Any) -> Any:
+    """`command` (Click's, built by Typer) with help that reads as prose, on any Typer version:
+    each paragraph of a docstring flows as one (sources are hard-wrapped, and Typer keeps their line
+    ends), brackets are shown as written (`[junk.strict]` is not markup), and a flag has no type
+    (Typer 0.29 prints `<bool>`); options that take a value name it (`--min-size SIZE`)."""
+    if command.help:
+        command.help = escape(prose(command.help))
+    for parameter in command.params:
+        if getattr(parameter, "help", None):
+            parameter.help = escape(prose(parameter.help))
+        if getattr(parameter, "is_flag", False):
+            parameter.metavar = ""
+    help_option = command.get_help_option(command.context_class(command))
+    if help_option is not None:  # made apart from the other options, kept by Typer 0.29
+        help_option.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        for_people(sub)
+    return command
+
+
+def prose(text: str) -> str:
+    """Each paragraph of `text` (blank-line separated) on one line."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
 
 
 def usage_error(failure: typer.TyperException) -> tuple[str, str]:

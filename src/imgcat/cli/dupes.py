@@ -45,23 +45,23 @@ ACTING = "Acting"
 Under = Annotated[
     list[str] | None,
     typer.Option("--under", help="Only groups with a copy under PATH (repeatable).", rich_help_panel=FINDING,
-                 show_default=False),
+                 show_default=False, metavar="PATH"),
 ]  # fmt: skip
 MinSize = Annotated[
     str | None,
     typer.Option("--min-size", help="Only files of at least this size: 500, 10k, 1.5MB, 2GiB.",
-                 rich_help_panel=FINDING, show_default=False),
+                 rich_help_panel=FINDING, show_default=False, metavar="SIZE"),
 ]  # fmt: skip
 Kind = Annotated[
     str | None,
     typer.Option("--kind", help="Only images or only videos: image | video.", rich_help_panel=FINDING,
-                 show_default=False),
+                 show_default=False, metavar="image|video"),
 ]  # fmt: skip
 Devices = Annotated[
     list[str] | None,
     typer.Option("--device", help="This machine's device names (repeatable: the host and the disks "
                  "plugged in); only their files are checked and acted on. Default: the host name.",
-                 rich_help_panel=FINDING, show_default=False),
+                 rich_help_panel=FINDING, show_default=False, metavar="NAME"),
 ]  # fmt: skip
 SameDir = Annotated[
     bool | None,
@@ -71,7 +71,7 @@ SameDir = Annotated[
 KeepCopies = Annotated[
     int | None,
     typer.Option("--keep-copies", help="Keep N copies of each content. (default: 1; 2 for "
-                 "--under-protected)", rich_help_panel=RULES, show_default=False),
+                 "--under-protected)", rich_help_panel=RULES, show_default=False, metavar="N"),
 ]  # fmt: skip
 DistinctDevices = Annotated[
     bool | None,
@@ -81,18 +81,18 @@ DistinctDevices = Annotated[
 KeepIn = Annotated[
     list[str] | None,
     typer.Option("--keep-in", help="Copies under PATH are always kept (repeatable): the backup disk.",
-                 rich_help_panel=RULES, show_default=False),
+                 rich_help_panel=RULES, show_default=False, metavar="PATH"),
 ]  # fmt: skip
 RemoveFrom = Annotated[
     list[str] | None,
     typer.Option("--remove-from", help="Remove copies under PATH first (repeatable): the Downloads folder.",
-                 rich_help_panel=RULES, show_default=False),
+                 rich_help_panel=RULES, show_default=False, metavar="PATH"),
 ]  # fmt: skip
 Prefer = Annotated[
     list[str] | None,
     typer.Option("--prefer", help="Which copy to keep when the rules leave a choice (repeatable, in order): "
                  "original-name, shortest-path, oldest, newest, root:PATH. (default: original-name, "
-                 "shortest-path)", rich_help_panel=RULES, show_default=False),
+                 "shortest-path)", rich_help_panel=RULES, show_default=False, metavar="RULE"),
 ]  # fmt: skip
 CountOtherDevices = Annotated[
     bool | None,
@@ -103,7 +103,7 @@ CountOtherDevices = Annotated[
 PolicyName = Annotated[
     str | None,
     typer.Option("--policy", help="A named policy from policies.toml in the user config folder; options "
-                 "given here override it.", rich_help_panel=RULES, show_default=False),
+                 "given here override it.", rich_help_panel=RULES, show_default=False, metavar="NAME"),
 ]  # fmt: skip
 UnderProtected = Annotated[
     bool,
@@ -122,18 +122,18 @@ Action = Annotated[
     typer.Option("--action", help="What --apply does with each removed copy: trash (a rename into "
                  ".imgcat-trash on its own disk; undo puts it back), delete (for good), move-to (set aside "
                  "under --to DIR, its path mirrored), hardlink, symlink (same disk only).",
-                 rich_help_panel=ACTING),
+                 rich_help_panel=ACTING, metavar="ACTION"),
 ]  # fmt: skip
 To = Annotated[
     str | None,
     typer.Option("--to", help="Where --action move-to sets copies aside.", rich_help_panel=ACTING,
-                 show_default=False),
+                 show_default=False, metavar="DIR"),
 ]  # fmt: skip
 Script = Annotated[
     Path | None,
     typer.Option("--script", help="Write the plan as a shell script to review and run yourself (each "
                  "file compared with its kept copy by cmp first); nothing else is done.",
-                 rich_help_panel=ACTING, dir_okay=False, show_default=False),
+                 rich_help_panel=ACTING, dir_okay=False, show_default=False, metavar="FILE"),
 ]  # fmt: skip
 
 

@@ -17,12 +17,12 @@ from imgcat.record import path_to_text
 Path = Annotated[
     str | None,
     typer.Argument(help="Only files at or below this folder (default: every cataloged file of this device).",
-                   show_default=False),
+                   show_default=False, metavar="PATH"),
 ]  # fmt: skip
 Categories = Annotated[
     list[str] | None,
     typer.Option("--category", "-c", help=f"Only these categories (repeatable): {', '.join(CATEGORIES)}.",
-                 show_default=False),
+                 show_default=False, metavar="CATEGORY"),
 ]  # fmt: skip
 MinScore = Annotated[
     float,
@@ -39,7 +39,7 @@ Lenient = Annotated[
 JunkDevice = Annotated[
     str | None,
     typer.Option("--device", help="Whose files (default: this machine's, by host name).",
-                 envvar=settings.DEVICE.env, show_envvar=False, show_default=False),
+                 envvar=settings.DEVICE.env, show_envvar=False, show_default=False, metavar="NAME"),
 ]  # fmt: skip
 Json = Annotated[bool, typer.Option("--json", help="Print the candidates as one JSON object.")]
 AllDevices = Annotated[bool, typer.Option("--all-devices", help="Files of every device in the catalog.")]

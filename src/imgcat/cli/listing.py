@@ -11,7 +11,7 @@ import typer
 
 from imgcat import settings
 from imgcat.cli import render
-from imgcat.cli.add import Folder, Recursive
+from imgcat.cli.add import Recursive
 from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.errors import UsageError
@@ -19,6 +19,7 @@ from imgcat.operations.listing import file_types, scan_records
 from imgcat.record import MediaRecord, RecordJson, camera_name, record_to_json
 from imgcat.scan.walk import resolve_root
 
+Folder = Annotated[str, typer.Argument(metavar="DIR", help="Folder to look in.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
 JsonLines = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
 FromCatalog = Annotated[

@@ -25,29 +25,35 @@ STORE_PANEL = "Catalog store"
 Es = Annotated[
     str | None,
     typer.Option("--es", help="Elasticsearch URL, e.g. http://localhost:9200 (env IMGCAT_ES_URL)",
-                 rich_help_panel=STORE_PANEL, show_default=False),
+                 rich_help_panel=STORE_PANEL, show_default=False, metavar="URL"),
 ]  # fmt: skip
 Host = Annotated[
     str | None,
     typer.Option("--host", help="Elasticsearch host (original usage; port 9200 unless --port).",
-                 rich_help_panel=STORE_PANEL),
+                 rich_help_panel=STORE_PANEL, metavar="HOST"),
 ]  # fmt: skip
 Port = Annotated[
     int | None,
-    typer.Option("--port", help="Elasticsearch port (original usage).", rich_help_panel=STORE_PANEL),
+    typer.Option(
+        "--port", help="Elasticsearch port (original usage).", rich_help_panel=STORE_PANEL, metavar="PORT"
+    ),
 ]
 Index = Annotated[
     str | None,
-    typer.Option("--index", help="Elasticsearch index. (default: catalog)", rich_help_panel=STORE_PANEL),
+    typer.Option(
+        "--index", help="Elasticsearch index. (default: catalog)", rich_help_panel=STORE_PANEL, metavar="NAME"
+    ),
 ]
 CaCerts = Annotated[
     Path | None,
     typer.Option("--es-ca-certs", help=settings.ES_CA_CERTS.help, rich_help_panel=STORE_PANEL,
-                 exists=True, dir_okay=False),
+                 exists=True, dir_okay=False, metavar="FILE"),
 ]  # fmt: skip
 Db = Annotated[
     Path | None,
-    typer.Option("--db", help=f"{settings.DB.help} (env IMGCAT_DB)", rich_help_panel=STORE_PANEL),
+    typer.Option(
+        "--db", help=f"{settings.DB.help} (env IMGCAT_DB)", rich_help_panel=STORE_PANEL, metavar="FILE"
+    ),
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (env IMGCAT_DEBUG=1).")]
 
@@ -56,12 +62,12 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors 
 Device = Annotated[
     str | None,
     typer.Option("--device", help="Name of this disk or machine in the catalog (default: host name; "
-                 "name removable disks).", envvar=settings.DEVICE.env, show_envvar=False),
+                 "name removable disks).", envvar=settings.DEVICE.env, show_envvar=False, metavar="NAME"),
 ]  # fmt: skip
 Workers = Annotated[
     int | None,
     typer.Option("--workers", help="Processes for reading files (default: all cores; 0 = serial).",
-                 envvar=settings.WORKERS.env, show_envvar=False, min=0),
+                 envvar=settings.WORKERS.env, show_envvar=False, min=0, metavar="N"),
 ]  # fmt: skip
 
 

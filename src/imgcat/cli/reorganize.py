@@ -37,19 +37,19 @@ NAMES_SHOWN = 3
 Sources = Annotated[
     list[str] | None,
     typer.Argument(help="Folders whose cataloged files are placed (default: every folder added on this "
-                   "device).", show_default=False),
+                   "device).", show_default=False, metavar="SRC"),
 ]  # fmt: skip
 PatternOption = Annotated[
     str,
     typer.Option("--pattern", "-p", show_default=False,
                  help=f"Path template below DEST, e.g. '<year>/<month>'. Tokens: {valid_tokens()} "
                  "({year} works too). A last segment with <name>, <ext>, <hour>, <minute> or <second> "
-                 "names the file; else names are kept."),
+                 "names the file; else names are kept.", metavar="PATTERN"),
 ]  # fmt: skip
 Dest = Annotated[
     str | None,
     typer.Option("--dest", help="Where the pattern starts (default: the root each file lies under).",
-                 show_default=False),
+                 show_default=False, metavar="DEST"),
 ]  # fmt: skip
 
 
@@ -67,12 +67,14 @@ class OnDuplicateChoice(StrEnum):
 DateSourceOption = Annotated[
     DateSourceChoice,
     typer.Option("--date-source", help="exif: dates guessed from a file name or mtime count as none "
-                 "(such files go to unknown/); any: every capture date counts.", case_sensitive=False),
+                 "(such files go to unknown/); any: every capture date counts.", case_sensitive=False,
+                 metavar="exif|any"),
 ]  # fmt: skip
 OnDuplicateOption = Annotated[
     OnDuplicateChoice,
     typer.Option("--on-duplicate", help="A unit whose content is already at its target: skip (leave it "
-                 "where it is), trash, or keep-both (a numbered name).", case_sensitive=False),
+                 "where it is), trash, or keep-both (a numbered name).", case_sensitive=False,
+                 metavar="skip|trash|keep-both"),
 ]  # fmt: skip
 Copy = Annotated[bool, typer.Option("--copy", help="Copy instead of moving (the sources stay).")]
 Apply = Annotated[

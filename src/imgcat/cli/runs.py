@@ -28,7 +28,9 @@ from imgcat.record import path_to_text
 
 RunId = Annotated[
     str | None,
-    typer.Argument(help="The run's id, or its beginning (see 'imgcat runs').", show_default=False),
+    typer.Argument(
+        help="The run's id, or its beginning (see 'imgcat runs').", show_default=False, metavar="RUN"
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Resume = Annotated[
@@ -37,7 +39,7 @@ Resume = Annotated[
 OlderThan = Annotated[
     str | None,
     typer.Option("--older-than", help="Only files trashed at least this long ago: 12h, 30d, 2w.",
-                 show_default=False),
+                 show_default=False, metavar="AGE"),
 ]  # fmt: skip
 
 

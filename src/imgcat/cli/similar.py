@@ -25,6 +25,7 @@ Targets = Annotated[
     typer.Argument(
         help="Folder to look in (default: the whole catalog); with --not-same, two files or a group id.",
         show_default=False,
+        metavar="TARGET",
     ),
 ]
 LevelOption = Annotated[
@@ -33,12 +34,13 @@ LevelOption = Annotated[
         "--level",
         help="near: the same picture resized, re-encoded, converted, cropped or marked; "
         "similar: also shots of the same moment (bursts).",
+        metavar="near|similar",
     ),
 ]
 Threshold = Annotated[
     float | None,
     typer.Option(
-        "--threshold", min=0.0, max=1.0, show_default=False,
+        "--threshold", metavar="SHARE", min=0.0, max=1.0, show_default=False,
         help="Share of the picture that may differ (overrides the level: near 0.08, similar 0.25).",
     ),
 ]  # fmt: skip
@@ -47,7 +49,7 @@ TimeWindow = Annotated[
     typer.Option(
         "--time-window", show_default=False,
         help="With --level similar: only shots taken this close together, where capture times are "
-        "known (10s, 2m, 1h).",
+        "known (10s, 2m, 1h).", metavar="DURATION",
     ),
 ]  # fmt: skip
 NotSame = Annotated[
@@ -68,7 +70,9 @@ class SimilarRefusedError(ImgcatError):
 
 Html = Annotated[
     Path | None,
-    typer.Option("--html", help="Write a self-contained page of the groups to look at.", dir_okay=False),
+    typer.Option(
+        "--html", help="Write a self-contained page of the groups to look at.", dir_okay=False, metavar="FILE"
+    ),
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")

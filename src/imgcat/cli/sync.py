@@ -27,7 +27,9 @@ from imgcat.scan.walk import named
 
 Folder = Annotated[
     str | None,
-    typer.Argument(help="Folder to sync (default: every folder added on this device).", show_default=False),
+    typer.Argument(
+        help="Folder to sync (default: every folder added on this device).", show_default=False, metavar="DIR"
+    ),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 PruneMissingRoot = Annotated[
@@ -37,7 +39,11 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Remove entries even past
 Threshold = Annotated[
     float,
     typer.Option(
-        "--threshold", min=0.0, max=1.0, help="Share of a root's entries sync may remove without --yes."
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="Share of a root's entries sync may remove without --yes.",
+        metavar="SHARE",
     ),
 ]
 
