@@ -85,6 +85,12 @@ class RunResult:
     failed: tuple[StepOutcome, ...]
     stopped: str | None = None
     signal: int | None = None
+    folders: int = 0
+    """Of `done`, the emptied folders removed (rmdir steps); the rest are files."""
+
+    @property
+    def files(self) -> int:
+        return self.done - self.folders
 
 
 class ActionEvents(Protocol):
@@ -366,7 +372,7 @@ class _Runner:
         self.journal = Journal(state.path)
         self.batch = CatalogBatch(catalog, self.journal)
         self.trash = TrashFolders()
-        self.done = self.bytes = 0
+        self.done = self.bytes = self.folders = 0
         self.skipped: list[StepOutcome] = []
         self.failed: list[StepOutcome] = []
         self.stopped: str | None = None
@@ -377,8 +383,9 @@ class _Runner:
 
     def result(self) -> RunResult:
         return RunResult(
-            self.state.run_id, self.done, self.bytes, tuple(self.skipped), tuple(self.failed), self.stopped
-        )
+            self.state.run_id, self.done, self.bytes, tuple(self.skipped), tuple(self.failed), self.stopped,
+            folders=self.folders,
+        )  # fmt: skip
 
     def run(self, stop: Stop) -> None:
         state = self.state
@@ -502,7 +509,9 @@ class _Runner:
 
     def _failed(self, item: _Begun, error: OSError) -> bool:
         """Record a step that failed; whether the run must stop (a full or read-only disk). A step
-        stopped by its disk is not marked failed: the run's resume tries it again."""
+        stopped by its disk is not marked failed: the run's resume tries it again. The folders
+        the step made for its target go again where they are empty."""
+        files.remove_made_folders(list(item.begin.get("made", [])))
         if error.errno in STOPPING_ERRNOS:
             self.stopped = f"stopped: {error.strerror} ({item.step.source})"
             outcome = StepOutcome(item.n, item.step, "failed", f"{error.strerror}: to be done by a resume")
@@ -599,6 +608,7 @@ class _Runner:
         deletes, upserts = catalog_change(step, begin, done, self.carried)
         self.batch.add(n, deletes, upserts)
         self.done += 1
+        self.folders += step.kind == "rmdir"
         if step.kind != "copy":
             self.bytes += step.size
         self.events.finished(StepOutcome(n, step, "done"))

@@ -110,6 +110,8 @@ def undo_run(
                     batch.add(n, deletes, upserts)
                     restored += 1
                     events.finished(StepOutcome(n, step, "done"))
+                for n in sorted(state.begun.keys() - state.done.keys(), reverse=True):  # begun, never done
+                    files.remove_made_folders(list(state.begun[n].get("made", [])))
             finally:
                 batch.flush(marker="")
                 if not stop.requested:

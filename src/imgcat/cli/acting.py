@@ -73,8 +73,9 @@ class StepProgress:
 def report(result: RunResult, kind: str) -> None:
     """What a run did, on standard output; each file left alone as a warning; how to undo."""
     verb = VERBS.get(kind, "done")
-    done = render.count(result.done, "file")
-    render.line(f"run {result.run_id}: {done} {verb}, {render.human_bytes(result.bytes)}")
+    done = render.count(result.files, "file")
+    folders = f"; {render.count(result.folders, 'emptied folder')} removed" if result.folders else ""
+    render.line(f"run {result.run_id}: {done} {verb}, {render.human_bytes(result.bytes)}{folders}")
     for outcome in (*result.skipped, *result.failed):
         render.warning(outcome.step.source, outcome.reason)
     if result.skipped or result.failed:

@@ -127,7 +127,8 @@ def reorganize(
             plan = plan_reorganize(
                 catalog, roots, parsed, device=name, destination=dest,
                 date_source=_date_source(date_source), on_duplicate=_on_duplicate(on_duplicate),
-                copy=copy, prune_empty=prune_empty, workers=settings.worker_count(workers), events=progress,
+                copy=copy, prune_empty=prune_empty, skip_absent_roots=not sources,
+                workers=settings.worker_count(workers), events=progress,
             )  # fmt: skip
         if not as_json and not quiet:
             _print(plan, applying=apply)
@@ -189,7 +190,8 @@ def plan_json(plan: ReorganizePlan, *, applied: bool, result: RunResult | None =
     run: dict[str, Any] | None = None
     if result is not None:
         run = {
-            "id": result.run_id, "done": result.done, "bytes": result.bytes, "stopped": result.stopped,
+            "id": result.run_id, "done": result.files, "folders_removed": result.folders,
+            "bytes": result.bytes, "stopped": result.stopped,
             "left_alone": [
                 {"path": _text(o.step.source), "reason": o.reason} for o in (*result.skipped, *result.failed)
             ],
@@ -209,6 +211,7 @@ def plan_json(plan: ReorganizePlan, *, applied: bool, result: RunResult | None =
         ],
         "skipped": [{"path": _text(s.path), "reason": s.reason} for s in plan.skipped],
         "prune": [_text(f) for f in plan.prune],
+        "absent_roots": [_text(r) for r in plan.absent_roots],
         "totals": {
             "units": totals.units, "files": totals.files, "bytes": totals.bytes, "folders": totals.folders,
             "in_place": totals.in_place, "duplicates": totals.duplicates, "skipped": totals.skipped,
@@ -241,6 +244,8 @@ def _print(plan: ReorganizePlan, *, applying: bool) -> None:
             render.draw(tree)
     for skipped in plan.skipped:
         render.note(f"skipped: {skipped.path}: {skipped.reason}")
+    for root in plan.absent_roots:
+        render.note(f"left out: {root} is missing or empty (an unplugged disk?); its files stay as cataloged")
     say = render.line if render.is_terminal() else render.note  # a pipe gets the rows alone
     for line in _summary(plan, applying=applying):
         say(line)

@@ -33,7 +33,7 @@ from imgcat.layout import (
     within,
 )
 from imgcat.operations.events import NoEvents, ScanEvents
-from imgcat.operations.sync import SyncPlan, apply_sync, plan_from_survey, refusal, survey_root, sync_roots
+from imgcat.operations.sync import SyncPlan, apply_sync, plan_from_survey, survey_root, sync_roots
 from imgcat.record import MediaRecord
 from imgcat.scan.checksum import checksum_if_readable
 
@@ -114,6 +114,8 @@ class ReorganizePlan:
     in_place: int
     prune: tuple[str, ...] = ()
     """Folders the moves leave empty, deepest first: removed after them with --prune-empty."""
+    absent_roots: tuple[str, ...] = ()
+    """Added folders that are missing or empty now (an unplugged disk): left out, their files kept."""
     syncs: tuple[SyncPlan, ...] = field(default=(), compare=False)
 
     @property
@@ -168,23 +170,33 @@ def plan_reorganize(
     on_duplicate: OnDuplicate = "skip",
     copy: bool = False,
     prune_empty: bool = False,
+    skip_absent_roots: bool = False,
     workers: int = 0,
     events: ScanEvents | None = None,
 ) -> ReorganizePlan:
     """Place every cataloged file under `roots` by `pattern`, below `destination` (default: the
     root it lies under). Reads the disk (stat, and the content of changed files and of occupied
-    targets), never writes it, and never writes the catalog."""
+    targets), never writes it, and never writes the catalog. A root that is missing or empty (an
+    unplugged disk) is refused, or with `skip_absent_roots` (the roots were not named) left out."""
     events = events or NoEvents()
+    destination = _destination(destination)
     planner = _Planner(pattern, date_source, on_duplicate)
     syncs: list[SyncPlan] = []
+    absent: list[str] = []
     for root in roots:
         survey = survey_root(catalog, root, device=device, workers=workers, events=events)
         sync = plan_from_survey(survey)
-        reason = refusal(sync, threshold=1.0, prune_missing_root=False, yes=True)
-        if reason is not None:
-            raise ReorganizeRefusedError(f"{reason}; run 'imgcat sync' first")
+        if sync.missing_root:
+            if skip_absent_roots:
+                absent.append(root)
+                continue
+            what = "missing" if sync.state == "missing" else "empty (nothing but system files)"
+            raise ReorganizeRefusedError(
+                f"{root} is {what} (an unplugged disk or offline NAS?): nothing to reorganize there; "
+                f"its {sync.entries} catalog entries are kept"
+            )
         syncs.append(sync)
-        dest = os.path.realpath(os.path.expanduser(destination)) if destination else root
+        dest = destination or root
         planner.skipped.extend(Skipped(p, "cannot be examined; left where it is") for p in sync.unreadable)
         arrived = {m.new.path for m in sync.moves}
         planner.skipped.extend(
@@ -214,8 +226,22 @@ def plan_reorganize(
         duplicates=tuple(planner.duplicates),
         skipped=tuple(planner.skipped),
         in_place=planner.in_place,
+        absent_roots=tuple(absent),
         syncs=tuple(syncs),
     )
+
+
+def _destination(destination: str | None) -> str | None:
+    """DEST as an absolute path; a DEST that is a file (or lies below one) is refused."""
+    if not destination:
+        return None
+    path = os.path.realpath(os.path.expanduser(destination))
+    folder = path
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise UsageError(f"--dest {destination}: {folder} is a file, not a folder")
+    return path
 
 
 def _emptied_folders(roots: Sequence[str], leaving: Sequence[str], targets: Sequence[str]) -> tuple[str, ...]:
@@ -639,7 +665,19 @@ def apply_reorganize(
             apply_sync(catalog, sync)
     steps = reorganize_steps(plan, catalog, device)
     run = start_run(steps, command=reorganize_command(plan), catalog=catalog)
-    return execute_run(run.run_id, catalog, events=events)
+    result = execute_run(run.run_id, catalog, events=events)
+    _remember_destination(catalog, device, plan, result)
+    return result
+
+
+def _remember_destination(catalog: Catalog, device: str, plan: ReorganizePlan, result: RunResult) -> None:
+    """DEST, once files are in it, becomes a folder of this device's library (as an `add`ed one is):
+    `sync` and `reorganize` without SRC cover it from then on."""
+    dest = plan.destination
+    if dest is None or not result.done or not os.path.isdir(dest):
+        return
+    if not any(dest == known or _below(dest, known) for known in catalog.iter_locations(device)):
+        catalog.add_location(device, dest)
 
 
 def interrupted_reorganize_runs(catalog: Catalog) -> list[RunState]:

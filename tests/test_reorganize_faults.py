@@ -1,0 +1,141 @@
+"""`imgcat reorganize` when the world is not as planned: a full destination disk, an unplugged root,
+a DEST that is a file, a run's report that tells files from folders, and DEST joining the library."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from clirun import imgcat
+from imgcat.actions.journal import list_runs
+from imgcat.catalog.sqlite import SqliteCatalog
+from media import copy_media
+from test_faults import small_disk
+from test_reorganize_apply import _contents, _folders
+
+
+def _added(tmp_path: Path, capsys: pytest.CaptureFixture[str], *folders: str) -> tuple[Path, str]:
+    root = copy_media(tmp_path / "lib", *folders)
+    db = str(tmp_path / "c.sqlite")
+    assert imgcat(capsys, "add", "-r", str(root), "--db", db, "--device", "d", "-q").code == 0
+    return root, db
+
+
+def test_a_full_destination_disk_stops_the_run_and_resume_or_undo_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, db = _added(tmp_path, capsys, "nikon_coolpix_p6000", "canon_eos_20d")
+    before = _contents(root)
+    total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    with small_disk(tmp_path / "small", f"{total - 200_000}") as disk:  # room for all but the last
+        dest = disk / "tidy"
+        args = ["--db", db, "--device", "d", "-q"]
+        run = imgcat(capsys, "reorganize", str(root), "--dest", str(dest), "-p", "<year>/<month>", "--apply",
+                     "--yes", *args)  # fmt: skip
+        assert run.code == 1
+        [state] = list_runs()
+        assert run.err.startswith(
+            f"error: run {state.run_id} did not finish (stopped: No space left on device"
+        )
+        assert "'imgcat undo " in run.err and "--resume" in run.err
+        on_disk = {**_contents(root), **{f"dest/{p}": h for p, h in _contents(dest).items()}}
+        assert Counter(on_disk.values()) == Counter(before.values())  # each file at its old or new path
+        moved = [p for p in on_disk if p.startswith("dest/")]
+        assert 0 < len(moved) < len(before)
+        assert not list(disk.rglob(".imgcat-*")), "a half copy was left on the full disk"
+        holding = {str(folder) for p in moved for folder in Path(p).relative_to("dest").parents}
+        assert _folders(dest) == holding  # no folder made for the file that did not fit
+        catalog = SqliteCatalog(Path(db))
+        cataloged = {r.path for r in catalog.iter_under("d", "/")}
+        catalog.close()
+        assert cataloged == {str(root / p) for p in on_disk if not p.startswith("dest/")} | {
+            str(dest / p.removeprefix("dest/")) for p in moved
+        }
+
+        subprocess.run(["mount", "-o", "remount,size=8m", str(disk)], check=True)  # room made
+        resumed = imgcat(capsys, "runs", state.run_id, "--resume", *args[:2])
+        assert resumed.code == 0, resumed.err
+        assert not _contents(root) and Counter(_contents(dest).values()) == Counter(before.values())
+
+        undone = imgcat(capsys, "undo", state.run_id, "--yes", *args[:2])
+        assert undone.code == 0, undone.err
+        assert _contents(root) == before
+        assert not dest.exists() or _folders(dest) == {"."}
+
+
+def test_undo_of_a_stopped_run_leaves_no_folder_it_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, db = _added(tmp_path, capsys, "nikon_coolpix_p6000", "canon_eos_20d")
+    before = _contents(root)
+    with small_disk(tmp_path / "small", "200k") as disk:
+        dest = disk / "tidy"
+        run = imgcat(capsys, "reorganize", str(root), "--dest", str(dest), "-p", "<year>/<month>/<day>",
+                     "--apply", "--yes", "-q", "--db", db, "--device", "d")  # fmt: skip
+        assert run.code == 1 and "No space left on device" in run.err
+        undone = imgcat(capsys, "undo", "--yes", "--db", db)
+        assert undone.code == 0, undone.err
+        assert _contents(root) == before
+        assert not dest.exists() or _folders(dest) == {"."}, _folders(dest)
+
+
+def test_without_src_an_unplugged_root_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "c.sqlite")
+    here = copy_media(tmp_path / "here", "nikon_coolpix_p6000/DSCN0010.jpg")
+    away = copy_media(tmp_path / "away", "nikon_coolpix_p6000/DSCN0012.jpg")
+    for root in (here, away):
+        assert imgcat(capsys, "add", "-r", str(root), "--db", db, "--device", "d", "-q").code == 0
+    away.rename(tmp_path / "unplugged")
+    run = imgcat(capsys, "reorganize", "-p", "<year>", "--apply", "--yes", "--db", db, "--device", "d")
+    assert run.code == 0, run.err
+    assert f"left out: {away} is missing or empty (an unplugged disk?)" in run.err
+    assert list(_contents(here)) == ["2008/DSCN0010.jpg"]
+    catalog = SqliteCatalog(Path(db))
+    assert catalog.get("d", str(away / "nikon_coolpix_p6000/DSCN0012.jpg")) is not None  # kept
+    catalog.close()
+    named = imgcat(capsys, "reorganize", str(here), str(tmp_path / "unplugged"), "-p", "<year>", "--db", db,
+                   "--device", "d", "--json")  # fmt: skip
+    assert named.code == 0 and '"absent_roots": []' in named.out
+    away.mkdir()  # an empty mount point, named on the command line: refused
+    refused = imgcat(capsys, "reorganize", str(away), "-p", "<year>", "--db", db, "--device", "d")
+    assert refused.code == 1
+    assert refused.err == (
+        f"error: {away} is empty (nothing but system files) (an unplugged disk or offline NAS?): "
+        "nothing to reorganize there; its 1 catalog entries are kept\n"
+    )
+
+
+def test_a_dest_that_is_a_file_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, db = _added(tmp_path, capsys, "nikon_coolpix_p6000/DSCN0010.jpg")
+    (tmp_path / "afile").write_text("not a folder")
+    for dest in ("afile", "afile/below"):
+        run = imgcat(capsys, "reorganize", str(root), "--dest", str(tmp_path / dest), "-p", "<year>", "--db",
+                     db, "--device", "d")  # fmt: skip
+        assert (run.code, run.err) == (
+            2,
+            f"error: --dest {tmp_path / dest}: {tmp_path}/afile is a file, not a folder\n",
+        )
+
+
+def test_the_report_counts_files_and_removed_folders_apart_and_dest_joins_the_library(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, db = _added(tmp_path, capsys, "nikon_coolpix_p6000", "canon_eos_20d")
+    monkeypatch.chdir(tmp_path)
+    run = imgcat(capsys, "reorganize", str(root), "--dest", "tidy", "-p", "<year>", "--prune-empty",
+                 "--apply", "--yes", "--db", db, "--device", "d")  # fmt: skip
+    assert run.code == 0, run.err
+    [state] = list_runs()
+    assert f"run {state.run_id}: 5 files moved, " in run.out
+    assert "; 2 emptied folders removed\n" in run.out
+    assert state.command == f"imgcat reorganize {root} --pattern <year> --dest {tmp_path}/tidy --prune-empty"
+    catalog = SqliteCatalog(Path(db))
+    assert list(catalog.iter_locations("d")) == [str(root), str(tmp_path / "tidy")]
+    catalog.close()
+    again = imgcat(capsys, "reorganize", "-p", "<year>", "--db", db, "--device", "d")  # every added folder
+    assert again.code == 0 and "nothing to move" in again.err and "5 files already in place" in again.err
