@@ -266,3 +266,24 @@ def test_queries_over_every_device_search_the_device_indexes(tmp_path: Path) -> 
     assert [r.path for r in catalog.iter_under(None, "/a", recursive=False)] == ["/a/1.jpg"]
     indexes = {row[0] for row in catalog._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert not indexes & {"media_path", "media_dir_path"}  # what version 10 dropped
+
+
+def test_a_move_in_place_keeps_the_stats_totals_right(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
+    one = full_record("/a/1.jpg")
+    two = make_record("/a/2.jpg", checksum=one.checksum, size=one.size)  # a duplicate of it
+    stale = make_record("/b/1.jpg", checksum="stale")  # an old entry where the first one goes
+    catalog.upsert_many([one, two, stale, make_record("/a/3.jpg", checksum="three")])
+    grown = replace(make_record("/a/3.jpg", checksum="three"), size=999)  # not as stored: written again
+    assert catalog.move_many([(one, "/b/1.jpg"), (two, "/c/2.jpg"), (grown, "/c/3.jpg")]) == 3
+    assert sorted(r.path for r in catalog.iter_under(None, "/")) == ["/b/1.jpg", "/c/2.jpg", "/c/3.jpg"]
+    assert catalog.get("laptop", "/b/1.jpg") == replace(one, path="/b/1.jpg")
+    assert catalog.get("laptop", "/c/3.jpg") == replace(grown, path="/c/3.jpg")
+    assert (catalog.summary(), catalog.duplicate_summary()) == figures_by_reading(catalog)
+
+
+def test_the_columns_a_move_leaves_alone_are_the_ones_the_totals_watch(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite")
+    [trigger] = catalog._db.execute("SELECT sql FROM sqlite_master WHERE name = 'media_totals_changed'")
+    watched = trigger[0].split("AFTER UPDATE OF", 1)[1].split(" ON media", 1)[0]
+    assert tuple(c.strip() for c in watched.split(",")) == sqlite_store._COUNTED

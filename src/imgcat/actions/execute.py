@@ -16,7 +16,7 @@ import os
 import signal
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -146,16 +146,25 @@ def interrupted_runs(folder: Path | None = None, catalog: Catalog | None = None)
 
 
 def execute_run(
-    run_id: str, catalog: Catalog, *, folder: Path | None = None, events: ActionEvents | None = None
+    run_id: str,
+    catalog: Catalog,
+    *,
+    folder: Path | None = None,
+    events: ActionEvents | None = None,
+    steps: Sequence[Step] | None = None,
 ) -> RunResult:
-    """Carry out the run's steps not yet settled (all of a fresh run; the rest of an interrupted one)."""
+    """Carry out the run's steps not yet settled (all of a fresh run; the rest of an interrupted one).
+    `steps`: the very steps given to `start_run`, in order, when the caller still holds them (they
+    are then not read back from the journal)."""
     folder = folder or runs_folder()
     with run_lock(folder):
         state = read_state(folder / f"{run_id}.jsonl")
         if not state.resumable:
             raise RunRefusedError(f"run {run_id} is {state.state}: nothing to carry out")
         _check_catalog(state, catalog)
-        runner = _Runner(state, catalog, events or NoActionEvents())
+        if steps is not None and len(steps) != state.total:
+            raise ValueError(f"run {run_id} has {state.total} steps, not {len(steps)}")
+        runner = _Runner(state, catalog, events or NoActionEvents(), steps)
         try:
             with deferred_signals() as stop:
                 runner.run(stop)
@@ -322,51 +331,81 @@ class CatalogBatch:
         self._journal = journal
         self._deletes: list[str] = []
         self._upserts: list[MediaRecord] = []
+        self._moves: list[tuple[MediaRecord, str]] = []
         self._upto = 0
 
-    def add(self, n: int, deletes: Iterable[str], upserts: Iterable[MediaRecord]) -> None:
+    def add(
+        self,
+        n: int,
+        deletes: Iterable[str],
+        upserts: Iterable[MediaRecord],
+        moves: Iterable[tuple[MediaRecord, str]] = (),
+    ) -> None:
         self._deletes.extend(deletes)
         self._upserts.extend(upserts)
+        self._moves.extend(moves)
         self._upto = max(self._upto, n)
-        if len(self._deletes) + len(self._upserts) >= CATALOG_BATCH:
+        if len(self._deletes) + len(self._upserts) + len(self._moves) >= CATALOG_BATCH:
             self.flush()
 
     def flush(self, marker: str = "cataloged") -> None:
         if self._deletes:
             self._catalog.delete_many(self._deletes)
+        if self._moves:
+            self._catalog.move_many(self._moves)
         if self._upserts:
             self._catalog.upsert_many(self._upserts)
         if self._upto and marker:
             self._journal.write({"t": marker, "upto": self._upto})
-        self._deletes, self._upserts = [], []
+        self._deletes, self._upserts, self._moves = [], [], []
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """What the catalog must do after a step: ids to delete, records to write, and records to give
+    a new path (the record as it will be, at its old path; the new path)."""
+
+    deletes: tuple[str, ...] = ()
+    upserts: tuple[MediaRecord, ...] = ()
+    moves: tuple[tuple[MediaRecord, str], ...] = ()
 
 
 def catalog_change(
     step: Step, begin: Entry, done: Entry, carried: Mapping[str, str] | None = None
-) -> tuple[list[str], list[MediaRecord]]:
-    """What the catalog must do after a step: deleted ids, and records to write. A moved or copied
-    record's companions that the run carries too (`carried`: source → target) name their new paths."""
+) -> CatalogChange:
+    """What the catalog must do after a step. A moved or copied record's companions that the run
+    carries too (`carried`: source → target) name their new paths."""
     record = step.record
     if record is None:
-        return [], []
+        return CatalogChange()
     inode = done.get("inode")
     if step.kind in ("trash", "delete", "move-to", "symlink"):
-        return [record.id], []
+        return CatalogChange(deletes=(record.id,))
     if step.kind == "hardlink":
-        return [], [
-            replace(record, inode=int(inode or record.inode), mtime_ns=int(done.get("mtime_ns") or 0))
-        ]
-    target = str(begin["target"])
-    moved = replace(record.moved_to(target), inode=int(inode or record.inode))
-    if carried and moved.companions:
-        moved = replace(
-            moved, companions=tuple(replace(c, path=carried.get(c.path, c.path)) for c in moved.companions)
+        return CatalogChange(
+            upserts=(
+                replace(record, inode=int(inode or record.inode), mtime_ns=int(done.get("mtime_ns") or 0)),
+            )
         )
-    return ([record.id] if step.kind == "move" else []), [moved]
+    target = str(begin["target"])
+    companions = record.companions
+    if carried and companions:
+        companions = tuple(replace(c, path=carried.get(c.path, c.path)) for c in companions)
+    inode = int(inode or record.inode)
+    carried_record = (
+        record
+        if inode == record.inode and companions == record.companions
+        else replace(record, inode=inode, companions=companions)
+    )
+    if step.kind == "move":
+        return CatalogChange(moves=((carried_record, target),))
+    return CatalogChange(upserts=(carried_record.moved_to(target),))
 
 
 class _Runner:
-    def __init__(self, state: RunState, catalog: Catalog, events: ActionEvents) -> None:
+    def __init__(
+        self, state: RunState, catalog: Catalog, events: ActionEvents, steps: Sequence[Step] | None = None
+    ) -> None:
         self.state = state
         self.events = events
         self.journal = Journal(state.path)
@@ -376,7 +415,8 @@ class _Runner:
         self.skipped: list[StepOutcome] = []
         self.failed: list[StepOutcome] = []
         self.stopped: str | None = None
-        self.carried = carried_paths(state)
+        self.steps = steps
+        self.carried = carried_paths(state) if steps is None else _carried(steps)
 
     def close(self) -> None:
         self.journal.close()
@@ -427,8 +467,8 @@ class _Runner:
         for n in sorted(state.done):
             if n > state.cataloged:
                 step = read_step_at(state.path, state.offsets[n])
-                deletes, upserts = catalog_change(step, state.begun.get(n, {}), state.done[n], self.carried)
-                self.batch.add(n, deletes, upserts)
+                change = catalog_change(step, state.begun.get(n, {}), state.done[n], self.carried)
+                self.batch.add(n, change.deletes, change.upserts, change.moves)
         self.batch.flush()
 
     def _units(self) -> Iterator[list[tuple[int, Step]]]:
@@ -438,7 +478,7 @@ class _Runner:
         for n in sorted(state.offsets):
             if state.settled(n):
                 continue
-            step = read_step_at(state.path, state.offsets[n])
+            step = self.steps[n - 1] if self.steps is not None else read_step_at(state.path, state.offsets[n])
             if unit and (step.unit == 0 or step.unit != unit[-1][1].unit):
                 yield unit
                 unit = []
@@ -605,8 +645,8 @@ class _Runner:
     def _mark_done(self, n: int, step: Step, begin: Entry, done: Entry) -> None:
         self.journal.write(done)
         fault_point(n, "done")
-        deletes, upserts = catalog_change(step, begin, done, self.carried)
-        self.batch.add(n, deletes, upserts)
+        change = catalog_change(step, begin, done, self.carried)
+        self.batch.add(n, change.deletes, change.upserts, change.moves)
         self.done += 1
         self.folders += step.kind == "rmdir"
         if step.kind != "copy":
@@ -663,6 +703,10 @@ def carried_paths(state: RunState) -> dict[str, str]:
         if entry["t"] == "step" and entry["kind"] in ("move", "copy") and entry.get("target"):
             carried[entry["source"]] = entry["target"]
     return carried
+
+
+def _carried(steps: Iterable[Step]) -> dict[str, str]:
+    return {step.source: step.target for step in steps if step.kind in ("move", "copy") and step.target}
 
 
 def _is_link_to(step: Step, begin: Entry) -> bool:

@@ -161,6 +161,15 @@ def add_columns(*names: str) -> str:
 # are as right as the entries under any number of writers; an entry written again (INSERT OR
 # REPLACE) is first deleted, so that the delete trigger takes its old figures out.
 _TOTALS_KEY: Final = "device, kind, format, year, make, model, damaged"
+_COUNTED: Final = ("device", "kind", "format", "captured_at", "make", "model", "errors", "size", "checksum")
+"""The columns the stats totals are kept from: media_totals_changed's (an update of one of them
+updates the totals). A test checks the two agree."""
+_MOVE: Final = (
+    f"UPDATE media SET {', '.join(f'{c} = ?' for c in COLUMNS if c not in _COUNTED)} "
+    f"WHERE id = ? AND {' AND '.join(f'{c} IS ?' for c in _COUNTED)}"
+)
+"""A move in place: every column but the counted ones, on the row whose counted ones are unchanged
+(the totals stay as they are; no trigger runs)."""
 
 
 def _totals_key_of(row: str) -> str:
@@ -605,12 +614,20 @@ class SqliteCatalog:
         return deleted
 
     def move_many(self, moves: Iterable[tuple[MediaRecord, str]]) -> int:
+        """Each entry updated in place where its counted fields are as stored (the common case: a
+        rename; the totals need no change), else deleted and written again."""
         moved = 0
         for batch in batched(moves):
             with self._write():
                 for record, new_path in batch:
-                    self._db.execute("DELETE FROM media WHERE id = ?", (record.id,))
-                    self._db.execute(_INSERT, record_to_row(record.moved_to(new_path)))
+                    row = dict(zip(COLUMNS, record_to_row(record.moved_to(new_path)), strict=True))
+                    if row["id"] != record.id:
+                        self._db.execute("DELETE FROM media WHERE id = ?", (row["id"],))
+                    values = [v for c, v in row.items() if c not in _COUNTED]
+                    counted = [row[c] for c in _COUNTED]
+                    if not self._db.execute(_MOVE, [*values, record.id, *counted]).rowcount:
+                        self._db.execute("DELETE FROM media WHERE id = ?", (record.id,))
+                        self._db.execute(_INSERT, tuple(row.values()))
             moved += len(batch)
         return moved
 

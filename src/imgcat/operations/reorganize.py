@@ -61,6 +61,9 @@ class PlannedFile:
     inode: int
     checksum: str | None
     reason: str
+    record: MediaRecord | None = field(default=None, compare=False, repr=False)
+    """The catalog's entry as planned, when the catalog will hold it as it is (no sync change under
+    its root); else None, and it is read from the catalog when the steps are made."""
 
     @property
     def cataloged(self) -> bool:
@@ -196,6 +199,7 @@ def plan_reorganize(
                 f"its {sync.entries} catalog entries are kept"
             )
         syncs.append(sync)
+        planner.records_current = not sync.changes
         dest = destination or root
         planner.skipped.extend(Skipped(p, "cannot be examined; left where it is") for p in sync.unreadable)
         arrived = {m.new.path for m in sync.moves}
@@ -366,6 +370,7 @@ class _Candidate:
     inode: int
     checksum: str | None
     reason: str
+    record: MediaRecord | None = None
 
 
 class _Planner:
@@ -382,6 +387,7 @@ class _Planner:
         self.planned: dict[str, _Candidate] = {}  # folded target → the file planned there
         self.blocked: dict[str, str | None] = {}  # folder → why nothing can be placed in it
         self.folders: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.records_current = False  # the records planned are the catalog's as they will be
 
     def plan_unit(self, unit: _Unit, destination: str) -> None:
         placement = place(self.pattern, unit.leader, self.date_source)
@@ -453,7 +459,7 @@ class _Planner:
             files.append(
                 _Candidate(
                     record.path, os.path.join(folder, names[record.path]), record.size, record.mtime_ns,
-                    record.inode, record.checksum, why,
+                    record.inode, record.checksum, why, record if self.records_current else None,
                 )
             )  # fmt: skip
         for path, owner in unit.sidecars:
@@ -580,7 +586,7 @@ def _companion_reason(unit: _Unit, path: str, leader: MediaRecord) -> str:
 def _planned(candidate: _Candidate) -> PlannedFile:
     return PlannedFile(
         candidate.source, candidate.target, candidate.size, candidate.mtime_ns, candidate.inode,
-        candidate.checksum, candidate.reason,
+        candidate.checksum, candidate.reason, candidate.record,
     )  # fmt: skip
 
 
@@ -614,7 +620,8 @@ STEP_BATCH: Final = 500
 def reorganize_steps(plan: ReorganizePlan, catalog: Catalog, device: str) -> Iterator[Step]:
     """The plan as steps for the actions layer: each unit's files moved (or copied) together, the
     duplicates trashed (with --on-duplicate trash; each checked against the copy it duplicates
-    right before), then the emptied folders removed. Records are read in batches."""
+    right before), then the emptied folders removed. Records the plan does not carry are read in
+    batches."""
     kind: StepKind = "copy" if plan.copy else "move"
     units: list[tuple[StepKind, UnitMove]] = [(kind, unit) for unit in plan.moves]
     if plan.on_duplicate == "trash":
@@ -622,12 +629,12 @@ def reorganize_steps(plan: ReorganizePlan, catalog: Catalog, device: str) -> Ite
     number = 0
     for start in range(0, len(units), STEP_BATCH):
         chunk = units[start : start + STEP_BATCH]
-        paths = [f.source for _, unit in chunk for f in unit.files if f.cataloged]
-        records = catalog.get_many(device, paths)
+        paths = [f.source for _, unit in chunk for f in unit.files if f.cataloged and f.record is None]
+        records = catalog.get_many(device, paths) if paths else {}
         for step_kind, unit in chunk:
             number += 1
             for planned in unit.files:
-                record = records.get(planned.source)
+                record = planned.record or records.get(planned.source)
                 if step_kind == "trash":
                     yield Step(
                         "trash", planned.source, planned.size, planned.mtime_ns, references=(planned.target,),
@@ -663,9 +670,9 @@ def apply_reorganize(
     for sync in plan.syncs:
         if sync.changes:
             apply_sync(catalog, sync)
-    steps = reorganize_steps(plan, catalog, device)
+    steps = list(reorganize_steps(plan, catalog, device))
     run = start_run(steps, command=reorganize_command(plan), catalog=catalog)
-    result = execute_run(run.run_id, catalog, events=events)
+    result = execute_run(run.run_id, catalog, events=events, steps=steps)
     _remember_destination(catalog, device, plan, result)
     return result
 
