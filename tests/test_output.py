@@ -153,6 +153,16 @@ def test_a_reader_that_goes_away_ends_imgcat_quietly(tmp_path: Path) -> None:
         ),
         (["add", ""], ["error: the folder name is empty"]),
         (["sync", ""], ["error: the folder name is empty"]),
+        (["ls", "", "--catalog"], ["error: the folder name is empty"]),
+        (["reorganize", "", "--pattern", "<year>"], ["error: the folder name is empty"]),
+        (["similar", ""], ["error: the folder name is empty"]),
+        (["junk", ""], ["error: the folder name is empty"]),
+        (["dupes", "--keep-in", ""], ["error: --keep-in needs a value, not an empty one"]),
+        (["dupes", "--under={dir}", "--under="], ["error: --under needs a value, not an empty one"]),
+        (["add", "{dir}", "--device", ""], ["error: --device needs a value, not an empty one"]),
+        (["runs", ""], ["error: the run id is empty"]),
+        (["undo", "", "--yes"], ["error: the run id is empty"]),
+        (["--db", "", "stats"], ["error: --db needs a value, not an empty one"]),
     ],
 )
 def test_a_usage_error_is_at_most_two_lines(

@@ -3,12 +3,14 @@ guarded by a byte-for-byte `cmp` with the kept copy right before the file is tou
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Iterable, Iterator
 from typing import Final
 
 from imgcat.actions.plan import Step
 from imgcat.actions.trash import TrashFolders, trash_path
+from imgcat.text import HAS_NEVER_RAW
 
 FUNCTIONS: Final = r"""set -u
 
@@ -31,7 +33,7 @@ def shell_script(steps: Iterable[Step], *, title: str, stamp: str, trash: TrashF
     """The lines of a POSIX shell script doing `steps` (which must each have a kept copy to compare
     with). Trashed files go to `.imgcat-trash/script-<stamp>/` on their own filesystem."""
     yield "#!/bin/sh"
-    yield f"# {title}"
+    yield f"# {_comment(title)}"
     yield "# Written by imgcat. Review it, then run it with: sh THIS-FILE"
     yield "# Each file is compared byte for byte with the copy that is kept right before it is touched;"
     yield "# one that changed, or whose kept copy is gone or differs, is left alone and named on stderr."
@@ -51,8 +53,28 @@ def shell_script(steps: Iterable[Step], *, title: str, stamp: str, trash: TrashF
         command = {"move-to": "move_to"}.get(step.kind, step.kind)
         if step.note:
             yield f"# {_comment(step.note)}"
-        yield " ".join([command, *(shlex.quote(w) for w in words)])
+        quoted = []
+        for number, word in enumerate(words, 1):
+            if HAS_NEVER_RAW.search(word) is None:
+                quoted.append(shlex.quote(word))
+            else:
+                yield f"w{number}=$(printf '{_octal(word)}X'); w{number}=${{w{number}%X}}"
+                quoted.append(f'"$w{number}"')
+        yield " ".join([command, *quoted])
+
+
+def _octal(word: str) -> str:
+    """`word` as a printf format writing it: control characters, the bytes of a name that is not
+    UTF-8 (and `\\`, `%`, `'`) as octal escapes, so that the script shows nothing raw (`cat` of it
+    cannot clear a screen) and every byte of the name comes out as it is on the disk."""
+    out = []
+    for char in word:
+        if HAS_NEVER_RAW.match(char) is None and char not in "\\%'":
+            out.append(char)
+        else:
+            out.extend(f"\\{byte:03o}" for byte in os.fsencode(char))
+    return "".join(out)
 
 
 def _comment(text: str) -> str:
-    return " ".join(text.split())
+    return HAS_NEVER_RAW.sub("?", " ".join(text.split()))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import inspect
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any, Final
 
 import typer
@@ -30,7 +32,7 @@ from imgcat.cli import (
     status,
     sync,
 )
-from imgcat.errors import ImgcatError
+from imgcat.errors import ImgcatError, UsageError
 
 app = typer.Typer(
     name="imgcat",
@@ -100,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PIPE
     except KeyboardInterrupt:
         return signals.interrupted_exit_code()
+    except OSError as error:  # the output cannot be written: a full disk, a quota, a dead device
+        if error.filename is not None or error.errno not in OUTPUT_FAILURES:
+            raise
+        _discard_output()
+        render.error(f"cannot write the output: {error.strerror}")
+        return 1
     except ImgcatError as error:
         if debug:
             traceback.print_exc()
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 EXIT_PIPE: Final = 128 + signal.SIGPIPE
+OUTPUT_FAILURES: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _run(args: list[str]) -> int:
@@ -135,7 +144,10 @@ def for_people(command: Any) -> Any:
     """`command` (Click's, built by Typer) with help that reads as prose, on any Typer version:
     each paragraph of a docstring flows as one (sources are hard-wrapped, and Typer keeps their line
     ends), brackets are shown as written (`[junk.strict]` is not markup), and a flag has no type
-    (Typer 0.29 prints `<bool>`); options that take a value name it (`--min-size SIZE`)."""
+    (Typer 0.29 prints `<bool>`); options that take a value name it (`--min-size SIZE`).
+
+    And no option or argument takes an empty value: `imgcat add ''`, `reorganize ''` or
+    `dupes --keep-in ''` would otherwise mean the current folder (Typer makes `Path('')` of it)."""
     if command.help:
         command.help = escape(prose(command.help))
     for parameter in command.params:
@@ -143,12 +155,32 @@ def for_people(command: Any) -> Any:
             parameter.help = escape(prose(parameter.help))
         if getattr(parameter, "is_flag", False):
             parameter.metavar = ""
+        else:
+            parameter.process_value = _refusing_empty(parameter)
     help_option = command.get_help_option(command.context_class(command))
     if help_option is not None:  # made apart from the other options, kept by Typer 0.29
         help_option.metavar = ""
     for sub in getattr(command, "commands", {}).values():
         for_people(sub)
     return command
+
+
+def _refusing_empty(parameter: Any) -> Callable[[Any, Any], Any]:
+    """`parameter.process_value`, raising a usage error first when the value given is empty."""
+    process = parameter.process_value
+    if parameter.param_type_name == "option":
+        message = f"{parameter.opts[0]} needs a value, not an empty one"
+    elif parameter.metavar in ("DIR", "SRC", "PATH", "TARGET"):
+        message = "the folder name is empty"
+    else:
+        message = "the run id is empty" if parameter.metavar == "RUN" else f"{parameter.metavar} is empty"
+
+    def checked(context: Any, value: Any) -> Any:
+        if value == "" or (isinstance(value, tuple | list) and "" in value):
+            raise UsageError(message)
+        return process(context, value)
+
+    return checked
 
 
 def prose(text: str) -> str:

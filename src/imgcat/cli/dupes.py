@@ -263,6 +263,8 @@ def _write_script(path: Path, steps: Iterable[Step]) -> None:
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
             for line in lines:
                 handle.write(line + "\n")
+    except BrokenPipeError:  # the plan's rows print as the script is written: our reader went away
+        raise
     except OSError as error:
         raise UsageError(f"--script {path}: {error.strerror or error}") from error
     path.chmod(0o755)

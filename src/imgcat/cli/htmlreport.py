@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgcat.cli.render import safe
+from imgcat.errors import ImgcatError
+
 PREVIEW_SIDE = 240
 
 
@@ -65,29 +68,38 @@ def write_report(
         "img-src data:; style-src 'unsafe-inline'\">",
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>",
         f'<body data-groups="{len(groups)}" data-pictures="{pictures}">',
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>",
+        f"<h1>{html.escape(title)}</h1><p>{_text(summary)}</p>",
     ]
     for group in groups:
         parts.append(
             f'<section class="group" id="group-{html.escape(group.id)}" data-group="{html.escape(group.id)}">'
         )
-        parts.append(f'<h2>{html.escape(group.title)}</h2><div class="row">')
+        parts.append(f'<h2>{_text(group.title)}</h2><div class="row">')
         parts.extend(_figure(item, preview(item.path)) for item in group.items)
         parts.append("</div></section>")
     parts.append("</body></html>")
-    target.write_text("\n".join(parts), encoding="utf-8")
+    try:
+        target.write_text("\n".join(parts), encoding="utf-8")
+    except OSError as error:
+        raise ImgcatError(f"cannot write {target}: {error.strerror or error}") from error
+
+
+def _text(text: str) -> str:
+    """Text from the disk for the page: control characters and the bytes of a name that is not
+    UTF-8 shown as escapes, as on the terminal (`render.safe`), then HTML-escaped."""
+    return html.escape(safe(text))
 
 
 def _figure(item: ReportItem, jpeg: bytes | None) -> str:
-    name = html.escape(item.path)
+    name = _text(item.path)
     if jpeg is None:
         picture = '<div class="none">no preview</div>'
     else:
         data = base64.b64encode(jpeg).decode("ascii")
         picture = f'<img class="thumb" alt="{name}" src="data:image/jpeg;base64,{data}">'
     verdict = "keep" if item.keep else "remove"
-    facts = "".join(f'<div class="facts">{html.escape(line)}</div>' for line in item.lines)
+    facts = "".join(f'<div class="facts">{_text(line)}</div>' for line in item.lines)
     return (
         f'<figure class="{verdict}">{picture}<div class="verdict">{verdict}</div>'
-        f'<div class="path">{name}</div>{facts}<div class="reason">{html.escape(item.reason)}</div></figure>'
+        f'<div class="path">{name}</div>{facts}<div class="reason">{_text(item.reason)}</div></figure>'
     )

@@ -52,9 +52,9 @@ from rich.console import Console, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
 
-_UNSAFE: Final = re.compile(
-    "[\\\\\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+from imgcat.text import NEVER_RAW
+
+_UNSAFE: Final = re.compile(f"[\\\\{NEVER_RAW}]")
 # A backslash is doubled, so that what `safe` shows reads back one way only: a name with the byte
 # 0xFF shows as `n_\xff.jpg`, one literally spelled so as `n_\\xff.jpg` (as `ls -b` does).
 _NAMED: Final = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
@@ -185,8 +185,30 @@ def note(message: str) -> None:
     sys.stderr.write(safe(message) + "\n")
 
 
+def _json(data: Any, indent: int | None = None) -> str:
+    """`data` as JSON text that holds no byte of a name that is not UTF-8 (a path a command did
+    not give through `path_to_text` or `path_json` shows each such byte as `\\xNN`, as on a terminal)."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    if _SURROGATE.search(text) is None:
+        return text
+    return json.dumps(_without_surrogates(data), ensure_ascii=False, indent=indent)
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(data: Any) -> Any:
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(data, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_without_surrogates(item) for item in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(_json(data, indent=2) + "\n")
 
 
 def print_json_array(items: Iterable[Any]) -> None:
@@ -195,13 +217,16 @@ def print_json_array(items: Iterable[Any]) -> None:
     write = sys.stdout.write
     opening = "[\n  "
     for item in items:
-        write(opening + json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        write(opening + _json(item, indent=2).replace("\n", "\n  "))
         opening = ",\n  "
     write("[]\n" if opening == "[\n  " else "\n]\n")
 
 
 def print_jsonl(data: Any) -> None:
-    sys.stdout.write(_JSON_LINE.encode(data) + "\n")
+    text = _JSON_LINE.encode(data)
+    if _SURROGATE.search(text) is not None:
+        text = _JSON_LINE.encode(_without_surrogates(data))
+    sys.stdout.write(text + "\n")
 
 
 _JSON_LINE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False)  # one, for a million lines

@@ -16,6 +16,7 @@ from imgcat.cli import render
 from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
 from imgcat.cli.options import Device, StoreOptions, opened, takes_store
 from imgcat.errors import ImgcatError, UsageError
+from imgcat.record import path_json, path_to_text
 
 if TYPE_CHECKING:  # the command imports them when it runs: `imgcat --help` loads no numpy
     from imgcat.operations.similar import SimilarMember, SimilarReport
@@ -172,14 +173,16 @@ def report_json(report: SimilarReport) -> dict[str, object]:
 
 def _member_json(member: SimilarMember) -> dict[str, object]:
     record = member.record
+    text, raw = path_to_text(record.path)
     return {
-        "path": record.path,
+        "path": text,
+        **({"path_raw": raw} if raw is not None else {}),
         "device": record.device,
         "distance": member.difference,
         "best": member.best,
         "decision": "keep" if member.best else "remove",
         "reason": member.reason,
-        "copies": [c.path for c in member.copies],
+        "copies": [path_json(c.path) for c in member.copies],
         "size": record.size,
         "width": record.display_width,
         "height": record.display_height,
@@ -239,13 +242,14 @@ def _write_html(target: Path, report: SimilarReport) -> None:
     groups = [
         ReportGroup(
             g.id,
-            f"group {g.id}: {len(g.members)} pictures",
+            f"group {g.id}: {render.count(len(g.members), 'picture')}",
             tuple(ReportItem(m.record.path, m.best, tuple(_facts(m)), m.reason) for m in g.members),
         )
         for g in report.groups
     ]
     summary = (
-        f"{len(groups)} groups of the same picture among {report.pictures} pictures (level {report.level}). "
+        f"{render.count(len(groups), 'group')} of the same picture among "
+        f"{render.count(report.pictures, 'picture')} (level {report.level}). "
         "The picture marked keep is the best of its group; nothing has been changed."
     )
     write_report(target, "imgcat similar", summary, groups, lambda path: preview_jpeg(path, PREVIEW_SIDE))

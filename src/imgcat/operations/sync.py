@@ -450,9 +450,10 @@ def refusal(plan: SyncPlan, *, threshold: float, prune_missing_root: bool, yes: 
     if plan.missing_root and plan.entries == 0:
         return f"{plan.root} is {what}, and nothing is cataloged under it"
     if plan.missing_root and not prune_missing_root:
+        kept = "catalog entry is kept" if plan.entries == 1 else f"{plan.entries} catalog entries are kept"
         return (
-            f"{plan.root} is {what} (an unplugged disk or offline NAS?): its {plan.entries} "
-            "catalog entries are kept; pass --prune-missing-root to drop them"
+            f"{plan.root} is {what} (an unplugged disk or offline NAS?): its {kept}; "
+            f"pass --prune-missing-root to drop {'it' if plan.entries == 1 else 'them'}"
         )
     if plan.missing_root or yes or plan.removal_share <= threshold:
         return None

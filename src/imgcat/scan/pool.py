@@ -37,8 +37,11 @@ class extraction_pool:
         return self._executor
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=error is None, cancel_futures=True)
+        if self._executor is not None:  # an interruption leaves at once; other errors (the output
+            # failed: a full disk) wait for the files being read, or Python 3.11's shutdown races
+            # with the pool's own thread and prints "Bad file descriptor" at exit
+            interrupted = isinstance(error, KeyboardInterrupt)
+            self._executor.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def _prepare_worker(parent: int) -> None:
