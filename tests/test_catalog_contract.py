@@ -575,11 +575,11 @@ def test_fingerprints_stream_every_picture_with_its_hashes_and_read_capture_time
     assert sorted(f.path for f in store.iter_fingerprints("laptop", "/p")) == ["/p/IMG_1.JPG", "/p/IMG_2.JPG"]
 
 
-def test_thumbs_are_returned_for_the_ids_asked(store: Catalog) -> None:
+def test_likeness_grids_are_returned_for_the_ids_asked(store: Catalog) -> None:
     shot = full_record("/p/IMG_1.JPG")
     other = make_record("/p/IMG_2.JPG", checksum="c2", phash=7)
     store.upsert_many([shot, other])
-    assert dict(store.thumbs_of([shot.id, other.id, "unknown"])) == {shot.id: shot.thumb}
+    assert dict(store.likeness_of([shot.id, other.id, "unknown"])) == {shot.id: shot.likeness}
 
 
 def test_not_same_pairs_are_kept_once_in_order(store: Catalog) -> None:

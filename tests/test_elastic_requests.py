@@ -596,13 +596,13 @@ def test_junk_candidates_are_one_filtered_search_any_condition_under_the_folder(
 
 def test_the_similar_fingerprint_is_mapped_and_searched_by_its_fields_only() -> None:
     props = MEDIA_MAPPING["properties"]
-    assert props["thumb"] == {"type": "binary"}  # kept, never indexed
+    assert props["likeness"] == {"type": "binary"}  # kept, never indexed
     for name in HASH_FIELDS:
         assert props[name] == {"type": "keyword"}
     body = fingerprints_search("family", "laptop", "/photos").to_dict()
     assert body["_source"] == {"includes": elastic.FINGERPRINT_FIELDS}
     assert {"exists": {"field": "phash"}} in body["query"]["bool"]["filter"]
-    assert "thumb" not in elastic.FINGERPRINT_FIELDS  # thumbnails are fetched for candidates only
+    assert "likeness" not in elastic.FINGERPRINT_FIELDS  # likeness grids are fetched for candidates only
 
 
 def test_a_fingerprint_is_read_from_a_hit() -> None:

@@ -103,9 +103,9 @@ def test_near_finds_the_cases_people_meet(variant_catalog: VariantCatalog) -> No
         variant_catalog, variant_catalog.variants, variant_catalog.catalog, "issue 16 variants"
     )
     overall = figures[0]
-    # The issue asks for recall 0.95; measured 0.945 (precision 0.9996). The misses are mostly a
-    # 76x72 graphic (its 10 % copy is 8x7 pixels), a transparent GIF and single hard variants.
-    assert overall.precision >= 0.99 and overall.recall >= 0.94, overall
+    # Measured 0.963 (precision 1.000). The misses: 8 % crops of pictures whose detail is finer than
+    # a grid cell (text, foliage), a 76x72 graphic's 10 % copy (8x7 pixels), letterboxed frames.
+    assert overall.precision >= 0.99 and overall.recall >= 0.95, overall
     assert {f.kind for f in figures} == {"all", *KINDS_13, *KINDS_16}
     assert not_best == []
 
@@ -187,7 +187,8 @@ def test_an_exact_copy_is_one_member_with_its_copies(
     run = imgcat(capsys, "similar", "--db", str(db), "--json")
     [group] = json.loads(run.out)["groups"]
     best, other = group["files"]
-    assert best["path"] in (str(original), str(copy)) and best["best"] is True and best["decision"] == "keep"
+    assert best["path"] == str(original)  # the name dupes keeps, not "DSCN0010 copy.jpg"
+    assert best["best"] is True and best["decision"] == "keep"
     assert sorted([best["path"], *best["copies"]]) == sorted([str(original), str(copy)])
     assert other == other | {"path": str(small), "best": False, "decision": "remove", "copies": []}
     assert best["reason"].startswith("best: camera original") and other["distance"] <= 0.08

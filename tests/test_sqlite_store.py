@@ -175,7 +175,7 @@ def test_catalog_from_schema_version_8_gets_its_stats_totals_on_open(tmp_path: P
         row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True))
         old.execute(
             f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-            [row[c] for c in columns],
+            [row.get(c) for c in columns],  # version 8 had no likeness grid but a thumbnail
         )
     old.commit()
     old.close()
@@ -248,7 +248,7 @@ def test_catalog_from_schema_version_6_gains_the_similar_fingerprint_and_decisio
     assert (catalog.schema_version, catalog.get("laptop", record.path)) == (SCHEMA_VERSION, record)
     catalog.upsert_many([full_record("/new/IMG_2.jpg")])
     again = catalog.get("laptop", "/new/IMG_2.jpg")
-    assert again is not None and again.thumb == full_record().thumb and again.phash_bottom is not None
+    assert again is not None and again.likeness == full_record().likeness and again.phash_bottom is not None
     assert catalog.add_not_same([("abc", "def")]) == 1 and list(catalog.iter_not_same()) == [("abc", "def")]
 
 
@@ -287,3 +287,35 @@ def test_the_columns_a_move_leaves_alone_are_the_ones_the_totals_watch(tmp_path:
     [trigger] = catalog._db.execute("SELECT sql FROM sqlite_master WHERE name = 'media_totals_changed'")
     watched = trigger[0].split("AFTER UPDATE OF", 1)[1].split(" ON media", 1)[0]
     assert tuple(c.strip() for c in watched.split(",")) == sqlite_store._COUNTED
+
+
+def test_catalog_from_schema_version_10_trades_the_thumbnail_for_the_likeness_grid(tmp_path: Path) -> None:
+    """Version 11 drops the 64x64 JPEG thumbnail (1.6 kB an entry) for the likeness grid: entries
+    keep everything else and read their grid on the next `add` (their extractor version is older)."""
+    db = tmp_path / "v10.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(sqlite_store._CREATE_V1)
+    for step in range(1, 10):
+        sqlite_store._run_script(old, sqlite_store.MIGRATIONS[step])
+    old.execute("PRAGMA user_version = 10")
+    record = make_record("/old/IMG_1.jpg", checksum="abc", phash=0x1234, phash_centre=0x99)
+    columns = [row[1] for row in old.execute("PRAGMA table_info(media)")]  # version 10's
+    assert "thumb" in columns and "likeness" not in columns
+    row = dict(zip(sqlite_store.COLUMNS, sqlite_store.record_to_row(record), strict=True)) | {
+        "thumb": b"\xff\xd8" + bytes(1600)
+    }
+    old.execute(
+        f"INSERT INTO media ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [row.get(c) for c in columns],
+    )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(db)
+    assert (catalog.schema_version, catalog.get("laptop", record.path)) == (SCHEMA_VERSION, record)
+    columns = [row[1] for row in catalog._db.execute("PRAGMA table_info(media)")]
+    assert "thumb" not in columns and sorted(columns) == sorted(sqlite_store.COLUMNS)
+    catalog.upsert_many([full_record("/new/IMG_2.jpg")])
+    again = catalog.get("laptop", "/new/IMG_2.jpg")
+    assert again is not None and again.likeness == full_record().likeness
+    catalog.close()

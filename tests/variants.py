@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import piexif
 import pillow_heif
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
@@ -136,9 +137,13 @@ def source_photos() -> list[str]:
 
 
 def upright(path: Path) -> Image.Image:
-    """The picture as a viewer shows it: EXIF orientation applied, transparency over white, RGB."""
+    """The picture as a viewer shows it: EXIF orientation applied, transparency over white, deeper
+    gray levels scaled to 8 bits (a 16-bit TIFF would clip to white), RGB."""
     with Image.open(path) as image:
         shown = ImageOps.exif_transpose(image)
+        if shown.mode.startswith("I;16"):
+            levels = np.asarray(shown, dtype=np.float32) * (255 / 65535)
+            return Image.fromarray(levels.round().astype(np.uint8), "L").convert("RGB")
         if shown.mode in ("P", "PA", "LA", "RGBA") or "transparency" in shown.info:
             with_alpha = shown.convert("RGBA")
             white = Image.new("RGBA", shown.size, (255, 255, 255, 255))

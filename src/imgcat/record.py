@@ -163,7 +163,7 @@ class MediaRecord:
     phash_right: Hash64 | None = None
     phash_top: Hash64 | None = None
     phash_bottom: Hash64 | None = None
-    thumb: Blob | None = None
+    likeness: Blob | None = None  # the likeness grid of `similar` (scan/pixels.py)
     border_share: float | None = None
     sharpness: float | None = None
     brightness: float | None = None

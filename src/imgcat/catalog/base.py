@@ -248,8 +248,8 @@ class Catalog(Protocol):
         """Every picture with a perceptual hash (under `prefix` on `device` if given), in no order."""
         ...
 
-    def thumbs_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
-        """(id, thumbnail) of the entries with these ids that have one."""
+    def likeness_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
+        """(id, likeness grid) of the entries with these ids that have one (`similar` compares them)."""
         ...
 
     def add_not_same(self, pairs: Iterable[tuple[str, str]]) -> int:

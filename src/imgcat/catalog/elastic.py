@@ -862,12 +862,12 @@ class ElasticCatalog:
             for hit in self._iter_hits(fingerprints_search(self.index, device, prefix)):
                 yield fingerprint_from_hit(hit)
 
-    def thumbs_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
+    def likeness_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
         with self._reaching(), _unless_no_index():
             for batch in batched(list(ids), PAGE_SIZE):
-                search = records_search(self.index, Q("ids", values=batch), ["_doc"], ["thumb"])
+                search = records_search(self.index, Q("ids", values=batch), ["_doc"], ["likeness"])
                 for hit in self._iter_hits(search):
-                    data = hit["_source"].get("thumb")
+                    data = hit["_source"].get("likeness")
                     if data is not None:
                         yield hit["_id"], base64.b64decode(data)
 

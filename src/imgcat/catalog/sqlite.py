@@ -61,7 +61,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 10
+SCHEMA_VERSION: Final = 11
 BUSY_TIMEOUT_MS: Final = 60_000
 
 # Version 1 was the first catalog layout; version 2 added the companion and error lists;
@@ -286,12 +286,12 @@ MIGRATIONS: Final[dict[int, str]] = {
     5: add_columns("edge_width"),
 }
 # Version 7: the `similar` fingerprint (hashes of the trimmed picture's centre and halves, a 64x64
-# thumbnail) and the pairs of contents a person said are not the same picture (by checksum, so the
-# decision follows the content through moves, syncs and a fresh `add`).
+# thumbnail, dropped since) and the pairs of contents a person said are not the same picture (by
+# checksum, so the decision follows the content through moves, syncs and a fresh `add`).
 MIGRATIONS[6] = (
-    add_columns(
-        "phash_centre", "phash_left", "phash_right", "phash_top", "phash_bottom", "thumb", "border_share"
-    )
+    add_columns("phash_centre", "phash_left", "phash_right", "phash_top", "phash_bottom")
+    + "ALTER TABLE media ADD COLUMN thumb BLOB;\n"
+    + add_columns("border_share")
     + """
 CREATE TABLE not_same (
     a TEXT NOT NULL,
@@ -324,6 +324,10 @@ MIGRATIONS[9] = """
 DROP INDEX media_path;
 DROP INDEX media_dir_path;
 """
+# Version 11: `similar` verifies candidates with a likeness grid of a few hundred bytes instead of the
+# 64x64 JPEG thumbnail (1.6 kB a picture). Entries keep their hashes and read their grid again on
+# the next `add` (EXTRACTOR_VERSION 8); until then `similar` finds them but cannot verify them.
+MIGRATIONS[10] = add_columns("likeness") + "ALTER TABLE media DROP COLUMN thumb;\n"
 
 
 def record_to_row(record: MediaRecord) -> tuple[object, ...]:
@@ -693,12 +697,12 @@ class SqliteCatalog:
                 aspect_of(width, height),
             )
 
-    def thumbs_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
+    def likeness_of(self, ids: Collection[str]) -> Iterator[tuple[str, bytes]]:
         for batch in batched(list(ids)):
             marks = ", ".join("?" for _ in batch)
-            sql = f"SELECT id, thumb FROM media WHERE thumb IS NOT NULL AND id IN ({marks})"
+            sql = f"SELECT id, likeness FROM media WHERE likeness IS NOT NULL AND id IN ({marks})"
             for row in self._db.execute(sql, batch).fetchall():
-                yield row["id"], row["thumb"]
+                yield row["id"], row["likeness"]
 
     def add_not_same(self, pairs: Iterable[tuple[str, str]]) -> int:
         now = datetime.now(UTC).isoformat()

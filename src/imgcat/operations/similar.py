@@ -6,7 +6,7 @@ How pictures are found (no pair of the catalog is compared unless its hashes are
    border-trimmed picture are within `max_hash_distance` bits: pHash, dHash, pHash of one against
    the pHash of the other's centred 84 % (a crop), and the pHash of each half (a box over a
    corner). Files with the same content (exact copies) are one picture here.
-2. Verification: each candidate pair's 32x32 thumbnails are aligned and compared cell by cell
+2. Verification: each candidate pair's 32x32 likeness grids are aligned and compared cell by cell
    (scan/likeness.py); a pair whose difference is at most the level's `max_difference` is an edge.
    Pairs a person marked `--not-same` are never edges; at level `similar` with a time window, two
    shots whose capture times are both known and further apart are not either.
@@ -39,6 +39,7 @@ from imgcat.actions import RunResult, Step, execute_run, start_run
 from imgcat.catalog.base import Catalog, Fingerprinted, ordered_pair
 from imgcat.catalog.hashindex import MAX_DISTANCE, close_pairs
 from imgcat.errors import ImgcatError
+from imgcat.policy.rules import Candidate, Policy, survivor_rank
 from imgcat.record import MediaRecord
 from imgcat.scan.likeness import difference
 
@@ -52,7 +53,7 @@ class LevelPreset:
 
 
 LEVELS: Final[dict[str, LevelPreset]] = {
-    "near": LevelPreset(max_hash_distance=MAX_DISTANCE, max_difference=0.08),
+    "near": LevelPreset(max_hash_distance=MAX_DISTANCE, max_difference=0.12),
     "similar": LevelPreset(max_hash_distance=MAX_DISTANCE, max_difference=0.25),
 }
 # (hash of one picture, hash of the other) compared through the index, as positions in HASH_FIELDS:
@@ -120,10 +121,10 @@ def find_similar(
         and (time_window is None or _close_in_time(units[i], units[j], time_window))
     ]
     involved = sorted({i for pair in pairs for i in pair})
-    thumbs = dict(catalog.thumbs_of([units[i].id for i in involved]))
+    grids = dict(catalog.likeness_of([units[i].id for i in involved]))
 
     def apart(i: int, j: int) -> float:
-        a, b = thumbs.get(units[i].id), thumbs.get(units[j].id)
+        a, b = grids.get(units[i].id), grids.get(units[j].id)
         if a is None or b is None:
             return 1.0
         shapes = (units[i].aspect, units[j].aspect)
@@ -276,11 +277,8 @@ def _group(
 ) -> SimilarGroup:
     records = []
     for unit in units:
-        copies = [
-            catalog.get(f.device, f.path)
-            for f in sorted(files.get(unit.checksum, [unit]), key=lambda f: (f.device, f.path))
-        ]
-        records.append([r for r in copies if r is not None])
+        copies = [catalog.get(f.device, f.path) for f in files.get(unit.checksum, [unit])]
+        records.append(sorted((r for r in copies if r is not None), key=_kept_first))
     firsts = [copies[0] for copies in records]
     largest = max(content_pixels(r) for r in firsts)
     ranking = sorted(range(len(firsts)), key=lambda k: best_key(firsts[k], largest), reverse=True)
@@ -296,6 +294,15 @@ def _group(
         )
     digest = hashlib.blake2b("\n".join(sorted(u.checksum for u in units)).encode(), digest_size=8).hexdigest()
     return SimilarGroup(digest[:GROUP_ID_DIGITS], tuple(members))
+
+
+_COPY_RANK: Final = survivor_rank(Policy())
+
+
+def _kept_first(record: MediaRecord) -> tuple[object, ...]:
+    """The order of an exact copy's files: the one `dupes` keeps by default first (an original name
+    over "copy" or " (1)" names, then the shortest path), so the file named is the one kept."""
+    return _COPY_RANK(Candidate(record.device, record.path, mtime_ns=record.mtime_ns))
 
 
 def camera_original(record: MediaRecord) -> bool:

@@ -343,6 +343,12 @@ def _ranking(policy: Policy) -> Callable[[Candidate], RankKey]:
     return rank
 
 
+def survivor_rank(policy: Policy) -> Callable[[Candidate], RankKey]:
+    """The sort key of the survivor order (smallest first: the copy to keep); see `_ranking`.
+    Other commands show an exact copy's files in this order, so the one named is the one kept."""
+    return _ranking(policy)
+
+
 _LABELS: Final = (
     "under --keep-in", "its companions were kept", "outside --remove-from", "with its companions",
 )  # fmt: skip

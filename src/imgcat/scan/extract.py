@@ -236,7 +236,7 @@ def _photo(
         phash_right=pixels.fingerprint.phash_right,
         phash_top=pixels.fingerprint.phash_top,
         phash_bottom=pixels.fingerprint.phash_bottom,
-        thumb=pixels.fingerprint.thumb,
+        likeness=pixels.fingerprint.likeness,
         border_share=pixels.fingerprint.border_share,
         sharpness=pixels.sharpness,
         brightness=pixels.brightness,

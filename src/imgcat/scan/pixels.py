@@ -8,10 +8,11 @@ there, where a blur of 8 pixels at full size is still a pixel wide; the hashes a
 measures come from it shrunk to MEASURE_SIDE.
 
 The fingerprint for `similar` (see docs in operations/similar.py) is taken from the measuring image
-with its uniform borders trimmed (letterbox bars, a white frame): pHash and dHash of the whole,
+with its uniform dark borders trimmed (letterbox and pillarbox bars): pHash and dHash of the whole,
 pHash of the centred 84 % (a copy cropped 8 % at each border hashes like it), pHash of each half
-(a logo or caption box over one corner leaves two halves untouched), and a 64x64 gray thumbnail
-(a JPEG of about 1.6 kB) that verifies candidates. The hashes come from one 32x32 resample per
+(a logo or caption box over one corner leaves two halves untouched), and a likeness grid that
+verifies candidates: the trimmed picture as 32x32 gray cells, its levels stretched over 16 steps
+and deflated (about 380 bytes; see `likeness_grid`). The hashes come from one 32x32 resample per
 region and one batched DCT: well under a millisecond per picture.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,15 +38,14 @@ WORK_SCALE: Final = 8  # ... the work image keeps at least 1/WORK_SCALE of the p
 FLAT: Final = 1e-3  # gradient energy (gray levels squared) below which a picture has no edges
 DECODER_FILL: Final = 128  # the gray a JPEG decoder paints where the picture's data ran out
 MISSING: Final = "imgcat_missing_share"  # the work image's info key: the share of it so painted
-THUMB_QUALITY: Final = 90
 HASH_SIDE: Final = 32  # every pHash's input: 32x32 gray
-THUMB_SIDE: Final = 64  # the verification thumbnail: 64x64 gray, kept as a JPEG of about 1.6 kB
+GRID_SIDE: Final = 32  # the likeness grid: 32x32 gray cells...
+GRID_STEPS: Final = 16  # ...each one of 16 steps between the picture's darkest and brightest cell
 CENTRE_SHARE: Final = 0.84  # the centred region hashed for crops: 8 % off each border
 BORDER_MAX_SHARE: Final = 0.25  # at most this much of a side is trimmed as a uniform bar
 BORDER_STD: Final = 4.0  # a bar row or column varies by at most this much (gray levels)...
 BORDER_STEP: Final = 8.0  # ...and keeps within this of the outermost line's level,
-BORDER_DARK: Final = 40.0  # which is dark (black bars)...
-BORDER_LIGHT: Final = 215.0  # ...or light (a white frame)
+BORDER_DARK: Final = 40.0  # which is dark (black bars; see `trimmed_box` for white)
 
 _TRANSPOSE: Final[dict[int, Image.Transpose]] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -59,7 +60,7 @@ _TRANSPOSE: Final[dict[int, Image.Transpose]] = {
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What `similar` compares: hashes of the border-trimmed picture and a small thumbnail."""
+    """What `similar` compares: hashes of the border-trimmed picture and its likeness grid."""
 
     phash: int
     dhash: int
@@ -68,7 +69,7 @@ class Fingerprint:
     phash_right: int
     phash_top: int
     phash_bottom: int
-    thumb: bytes  # THUMB_SIDE x THUMB_SIDE gray levels, row by row
+    likeness: bytes  # the likeness grid (`likeness_grid`)
     border_share: float  # the share of the picture's area in uniform bars, trimmed off
 
 
@@ -225,20 +226,40 @@ def fingerprint(measured: Image.Image, pixels: np.ndarray | None = None) -> Fing
         phash_right=right_half,
         phash_top=top_half,
         phash_bottom=bottom_half,
-        thumb=_jpeg(measured.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR, box=boxes[0])),
+        likeness=likeness_grid(
+            np.asarray(measured.resize((GRID_SIDE, GRID_SIDE), Image.Resampling.BOX, box=boxes[0]))
+        ),
         border_share=round(1 - width * height / pixels.size, 4),
     )
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=THUMB_QUALITY)
-    return buffer.getvalue()
+def likeness_grid(cells: np.ndarray) -> bytes:
+    """The stored likeness grid of GRID_SIDE x GRID_SIDE gray cells (0-255): two bytes, the darkest
+    and brightest cell's level, then each cell's step between them (0 to GRID_STEPS - 1, one byte
+    per cell, row by row), deflated. Compared after normalising each picture's levels (see
+    scan/likeness.py), so 16 steps of the picture's own range lose little, and a few hundred
+    bytes keep what verification needs (a 64x64 JPEG thumbnail took 1.6 kB). `grid_levels` reads
+    it back."""
+    low, high = int(cells.min()), int(cells.max())
+    span = max(high - low, 1)
+    steps = np.minimum((cells.astype(np.float32) - low) * (GRID_STEPS / span), GRID_STEPS - 1)
+    return bytes((low, high)) + zlib.compress(steps.astype(np.uint8).tobytes(), 9)
+
+
+def grid_levels(data: bytes) -> np.ndarray:
+    """The gray levels (float32, GRID_SIDE x GRID_SIDE) of a likeness grid: each cell at the middle
+    of its step."""
+    low, high = data[0], data[1]
+    steps = np.frombuffer(zlib.decompress(data[2:]), dtype=np.uint8).astype(np.float32)
+    levels: np.ndarray = low + (steps + 0.5) * (max(high - low, 1) / GRID_STEPS)
+    return levels.reshape(GRID_SIDE, GRID_SIDE)
 
 
 def trimmed_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the picture inside uniform dark or light bars (letterbox,
-    pillarbox, a white frame); the whole image when it has none or is uniform throughout."""
+    """(left, top, right, bottom) of the picture inside uniform dark bars (letterbox, pillarbox);
+    the whole image when it has none or is uniform throughout. White margins stay: they are the
+    background of graphics, documents and screenshots, where trimming them cut each copy at a
+    slightly different place (a resized or re-encoded copy of a drawing on white lost its match)."""
     height, width = pixels.shape
     top = _bar(pixels, height)
     bottom = height - _bar(pixels[::-1], height)
@@ -261,13 +282,13 @@ def _limit(count: int) -> int:
 
 
 def _bar(lines: np.ndarray, count: int) -> int:
-    """How many of the first lines (rows of `lines`) make one uniform dark or light bar."""
+    """How many of the first lines (rows of `lines`) make one uniform dark bar."""
     limit = _limit(count)
     if limit == 0:
         return 0
     head = lines[:limit]
     level = float(np.median(head[0]))
-    if BORDER_DARK < level < BORDER_LIGHT:
+    if level > BORDER_DARK:
         return 0
     uniform = (head.std(axis=1) <= BORDER_STD) & (np.abs(head.mean(axis=1) - level) <= BORDER_STEP)
     return limit if bool(uniform.all()) else int(np.argmin(uniform))

@@ -15,12 +15,13 @@ from typing import Final, NamedTuple, Protocol
 from imgcat.record import MediaRecord
 from imgcat.scan.detect import MEDIA_NAMED
 
-EXTRACTOR_VERSION: Final = 7  # 2: Apple's content identifier, sidecar times; 3: containers checked
+EXTRACTOR_VERSION: Final = 8  # 2: Apple's content identifier, sidecar times; 3: containers checked
 # 4: video places from loci/@xyz/ilst and ISO 6709's minute forms, recorded dates with offsets,
 #    AVI IDIT formats and ICRD, ASF creation dates, camcorder MOI dates
 # 5: the edge width (focus), 16-bit pictures by their depth, a JPEG's decoder fill as damage
 # 6: the `similar` fingerprint (hashes of the trimmed picture, its centre and halves; a thumbnail)
 # 7: the edge width is the widest at three scales (a small, noisy, blurred picture reads blurred)
+# 8: the likeness grid of `similar` (32x32 cells, a few hundred bytes) replaces the 64x64 thumbnail
 
 
 class FileStat(NamedTuple):
