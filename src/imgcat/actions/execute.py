@@ -28,8 +28,10 @@ from imgcat.actions import files
 from imgcat.actions.journal import (
     Entry,
     Journal,
+    JournalError,
     RunState,
     create_journal,
+    discard_journal,
     now_text,
     read_entries,
     read_state,
@@ -124,6 +126,9 @@ def start_run(
             size += step.size if step.kind != "copy" else 0
             journal.write({"t": "step", "n": count, **step_to_json(step)})
         journal.write({"t": "planned", "steps": count}, sync=True)
+    except JournalError as error:  # a full disk: no half plan is left behind to be resumed
+        discard_journal(journal)
+        raise JournalError(f"{error}; nothing changed") from error
     finally:
         journal.close()
     return PlannedRun(run_id, journal.path, count, size)
@@ -454,12 +459,22 @@ class _Runner:
                     break
             else:
                 self._rename_batch(pending)
+        except JournalError as error:  # each step is journaled before it is done: this one was not
+            self.stopped = f"stopped: {error}"
         finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The catalog catches up; the journal says how the run ended. If the journal cannot be
+        written any more, the run stays interrupted (a resume settles it) and says why it stopped."""
+        try:
             self.batch.flush()
             if self.stopped:
                 self.journal.write({"t": "stop", "reason": self.stopped, "at": now_text()}, sync=True)
             else:
                 self.journal.write({"t": "end", "at": now_text()}, sync=True)
+        except JournalError as error:
+            self.stopped = self.stopped or f"stopped: {error}"
 
     def _catch_up_catalog(self) -> None:
         """Steps done before an interruption whose catalog changes may not have been written."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import inspect
@@ -9,7 +10,8 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import typer
@@ -17,6 +19,7 @@ import typer.main
 from rich.markup import escape
 
 from imgcat import __version__, settings
+from imgcat.actions.journal import JournalDamaged
 from imgcat.cli import (
     add,
     dupes,
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get(settings.DEBUG.env) == "1"
     try:
-        with signals.as_interrupts():
+        with signals.as_interrupts(), journal_warnings():
             status = _run(args)
         sys.stdout.flush()  # a reader that went away is seen here, not at exit
         return status
@@ -117,6 +120,25 @@ def main(argv: list[str] | None = None) -> int:
 
 EXIT_PIPE: Final = 128 + signal.SIGPIPE
 OUTPUT_FAILURES: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+@contextlib.contextmanager
+def journal_warnings() -> Iterator[None]:
+    """A damaged journal line, however often it is read in one command, is one `warning:` line."""
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", JournalDamaged)
+        before = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if not isinstance(message, JournalDamaged):
+                before(message, category, *args, **kwargs)
+            elif str(message) not in shown:
+                shown.add(str(message))
+                render.warning(str(message.path), message.reason)
+
+        warnings.showwarning = show
+        yield
 
 
 def _run(args: list[str]) -> int:
