@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,24 @@ def test_an_exact_copy_is_one_member_with_its_copies(
     assert best["reason"].startswith("best: camera original") and other["distance"] <= 0.08
     text = imgcat(capsys, "similar", "--db", str(db))
     assert "+1 copy" in text.out and str(small) in text.out
+
+
+def test_pictures_read_by_an_older_imgcat_are_named_until_add_reads_their_grid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A catalog migrated from before the likeness grid: the pair is a candidate but cannot be
+    verified; `similar` says so, and the next `add` (older extractor version) reads the grid."""
+    tree, original, small = _pair_tree(tmp_path)
+    db = tmp_path / "catalog.sqlite"
+    assert imgcat(capsys, "add", "-r", str(tree), "--db", str(db)).code == 0
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE media SET likeness = NULL, extractor_version = 7")
+    run = imgcat(capsys, "similar", "--db", str(db), "--json")
+    assert json.loads(run.out)["groups"] == [] and json.loads(run.out)["unverified"] == 2
+    assert "2 pictures could not be compared: cataloged by an older imgcat" in run.err
+    assert imgcat(capsys, "add", "-r", str(tree), "--db", str(db)).code == 0
+    assert _group_paths(capsys, db) == [sorted([str(original), str(small)])]
+    assert "could not be compared" not in imgcat(capsys, "similar", "--db", str(db)).err
 
 
 def test_a_burst_is_similar_but_not_near_and_the_time_window_holds(

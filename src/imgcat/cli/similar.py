@@ -136,6 +136,11 @@ def similar(
             render.print_json(report_json(report))
         else:
             _print(report, html, applying=apply)
+        if report.unverified:
+            render.note(
+                f"note: {render.count(report.unverified, 'picture')} could not be compared: cataloged by an "
+                "older imgcat without a likeness grid; `imgcat add` of their folders reads it"
+            )
         steps = similar_steps(report, name) if apply else []
         if not steps:
             return
@@ -167,6 +172,7 @@ def report_json(report: SimilarReport) -> dict[str, object]:
     return {
         "level": report.level,
         "pictures": report.pictures,
+        "unverified": report.unverified,
         "groups": [{"id": g.id, "files": [_member_json(m) for m in g.members]} for g in report.groups],
     }
 

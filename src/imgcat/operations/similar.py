@@ -90,6 +90,7 @@ class SimilarReport:
     candidates: int  # pairs the index proposed
     verified: int  # pairs that looked alike
     groups: tuple[SimilarGroup, ...]
+    unverified: int = 0  # pictures of candidate pairs without a likeness grid (read by an older imgcat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,8 @@ def find_similar(
         for members in components
     ]
     groups.sort(key=lambda g: (g.members[0].record.path, g.id))
-    return SimilarReport(level, len(units), len(pairs), len(edges), tuple(groups))
+    unverified = sum(1 for i in involved if units[i].id not in grids)
+    return SimilarReport(level, len(units), len(pairs), len(edges), tuple(groups), unverified)
 
 
 def apart_of(apart: Callable[[int, int], float], members: Sequence[int]) -> Callable[[int, int], float]:
