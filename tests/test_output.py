@@ -234,3 +234,38 @@ def test_camera_names_drop_a_make_the_model_repeats() -> None:
 )
 def test_safe_shows_what_could_move_the_cursor(raw: str, shown: str) -> None:
     assert safe(raw) == shown
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats"],
+        ["dupes"],
+        ["junk", "{dir}"],
+        ["similar", "{dir}"],
+        ["reorganize", "{dir}", "--pattern", "<year>"],
+        ["sync", "{dir}", "--dry-run"],
+        ["add", "{dir}"],
+        ["ls", "{dir}", "--catalog"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_the_store_options_reach_the_catalog_before_or_after_the_command(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_media(tmp_path / "m", "misc_png")
+    command = [a.format(dir=folder) for a in args]
+    for where in ("before", "after"):
+        db = tmp_path / f"{where}.sqlite"
+        given = ["--db", str(db), *command] if where == "before" else [*command, "--db", str(db)]
+        run = in_process(capsys, *given)
+        assert run.code == 0, (where, run.err)
+        assert db.exists(), where  # this catalog was opened, not the default one
+
+
+def test_a_group_without_its_command_shows_its_help_and_no_empty_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = in_process(capsys, "trash")
+    assert run.code == 2 and run.err == ""
+    assert "list" in run.out and "empty" in run.out

@@ -154,6 +154,8 @@ def _run(args: list[str]) -> int:
         return 1
     except typer.TyperException as failure:  # Click's usage errors and bad parameters
         code = int(getattr(failure, "exit_code", 1))
+        if not failure.format_message().strip():  # `imgcat trash` alone: its help was the answer
+            return code
         if code == 2:
             render.error(*usage_error(failure))
         else:
