@@ -658,3 +658,17 @@ def test_folders_are_a_composite_of_dir_on_the_device_at_or_below_the_folder() -
     assert body["aggs"]["folders"] == {
         "composite": {"size": 1000, "sources": [{"dir": {"terms": {"field": "dir"}}}]}
     }
+
+
+def test_a_bursts_shots_are_one_folder_of_one_device_in_a_time_range_in_capture_order() -> None:
+    start, end = datetime(2020, 5, 1, 11, 59, 50), datetime(2020, 5, 1, 12, 0, 10)
+    body = elastic.captured_between_search("catalog", "laptop", "/p/2020", start, end).to_dict()
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                under_query("laptop", "/p/2020", recursive=False).to_dict(),
+                {"range": {"captured_at": {"gte": "2020-05-01T11:59:50", "lte": "2020-05-01T12:00:10"}}},
+            ]
+        }
+    }
+    assert body["sort"] == ["captured_at", "path"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageFilter
 
 from clirun import imgcat
 from conftest import make_record
@@ -248,3 +250,41 @@ def test_entries_measured_by_an_older_add_are_judged_on_what_they_have(
     store.upsert_many([replace(r, edge_width=None) for r in store.iter_under("laptop", str(root))])
     report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
     assert [Path(c.record.path).name for c in report.candidates] == ["Sony DSC-P12.jpg"]
+
+
+def test_a_blurred_frame_of_a_burst_with_a_sharp_frame_is_a_surer_candidate_than_a_lone_one(
+    store: Catalog, tmp_path: Path
+) -> None:
+    burst = copy_media(tmp_path / "burst", "nikon_d70s/Issue 247-2.nef", "nikon_d70s/Issue 247-3.nef")
+    frame = burst / "nikon_d70s" / "Issue 247-3.nef"  # a JPEG named .nef, 2.7 s after 247-2
+    with Image.open(frame) as image:
+        exif = image.info["exif"]  # the capture time stays: it dates the frame in its burst
+        blurred = image.filter(ImageFilter.GaussianBlur(10))
+    blurred.save(frame, "JPEG", quality=90, exif=exif)
+    lone = tmp_path / "lone" / "Issue 247-3.nef"
+    lone.parent.mkdir()
+    lone.write_bytes(frame.read_bytes())
+    add_folder(store, str(tmp_path), device="laptop", recursive=True, workers=0)
+    report = find_junk(store, JunkRequest(DEFAULT, frozenset({"blurry"}), device="laptop"))
+    found = {c.record.path: c for c in report.candidates}
+    assert set(found) == {str(frame), str(lone)}
+    in_burst, alone = found[str(frame)], found[str(lone)]
+    assert in_burst.score == round(alone.score + (1 - alone.score) / 2, 2) > alone.score
+    assert in_burst.reason == f"{alone.reason}; Issue 247-2.nef of the same burst is sharp"
+    assert report.candidates[0] is in_burst
+
+
+def test_shots_around_a_moment_come_from_one_folder_in_capture_order(store: Catalog) -> None:
+    moment = datetime(2020, 5, 1, 12, 0, 0)
+    store.upsert_many(
+        [make_record(f"/p/IMG_{i}.jpg", captured_at=moment + timedelta(seconds=3 * i)) for i in range(-3, 4)]
+        + [
+            make_record("/p/sub/IMG_0.jpg", captured_at=moment),
+            make_record("/q/IMG_0.jpg", captured_at=moment),
+        ]
+        + [make_record("/p/IMG_x.jpg", device="phone", captured_at=moment)]
+    )
+    shots = store.captured_between(
+        "laptop", "/p", moment - timedelta(seconds=5), moment + timedelta(seconds=6)
+    )
+    assert [r.path for r in shots] == ["/p/IMG_-1.jpg", "/p/IMG_0.jpg", "/p/IMG_1.jpg", "/p/IMG_2.jpg"]

@@ -242,6 +242,13 @@ class Catalog(Protocol):
         store, in no particular order."""
         ...
 
+    def captured_between(
+        self, device: str, folder: str, start: datetime, end: datetime
+    ) -> Iterator[MediaRecord]:
+        """The entries of one folder (not below it) of `device` captured from `start` to `end`,
+        both included, in capture order: the shots around a moment (a burst)."""
+        ...
+
     def iter_fingerprints(
         self, device: str | None = None, prefix: str | None = None
     ) -> Iterator[Fingerprinted]:

@@ -518,6 +518,13 @@ def content_ids_search(index: str, device: str, folder: str, content_ids: list[s
     return records_search(index, Q("bool", filter=[query, Q("terms", content_id=content_ids)]), ["path"])
 
 
+def captured_between_search(index: str, device: str, folder: str, start: datetime, end: datetime) -> Search:
+    """The entries of one folder of `device` captured from `start` to `end`, in capture order."""
+    when = Q("range", captured_at={"gte": start.isoformat(), "lte": end.isoformat()})
+    where = Q("bool", filter=[under_query(device, folder, recursive=False), when])
+    return records_search(index, where, ["captured_at", "path"])
+
+
 def junk_search(index: str, query: JunkQuery) -> Search | None:
     """The entries `junk_candidates` returns (see `JunkQuery`); None when no condition is set."""
     should: list[Query] = []
@@ -801,6 +808,14 @@ class ElasticCatalog:
             for batch in batched(sorted(set(content_ids)), PAGE_SIZE):
                 for hit in self._iter_hits(content_ids_search(self.index, device, folder, batch)):
                     yield record_from_source(hit["_source"])
+
+    def captured_between(
+        self, device: str, folder: str, start: datetime, end: datetime
+    ) -> Iterator[MediaRecord]:
+        search = captured_between_search(self.index, device, folder, start, end)
+        with self._reaching(), _unless_no_index():
+            for hit in self._iter_hits(search):
+                yield record_from_source(hit["_source"])
 
     def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
         search = junk_search(self.index, query)

@@ -671,6 +671,19 @@ class SqliteCatalog:
         for row in self._db.execute(f"{_SELECT} WHERE {where}", params):
             yield record_from_row(row)
 
+    def captured_between(
+        self, device: str, folder: str, start: datetime, end: datetime
+    ) -> Iterator[MediaRecord]:
+        # A few seconds of capture time hold few entries across the whole catalog; the folder's own
+        # index would read every entry of a big folder to find them.
+        sql = (
+            f"{_SELECT} INDEXED BY media_captured_at WHERE captured_at BETWEEN ? AND ? AND device = ? "
+            "AND dir = ? ORDER BY captured_at"
+        )
+        params = (start.isoformat(), end.isoformat(), device, path_to_text(folder)[0].rstrip("/") or "/")
+        for row in self._db.execute(sql, params).fetchall():
+            yield record_from_row(row)
+
     def iter_fingerprints(
         self, device: str | None = None, prefix: str | None = None
     ) -> Iterator[Fingerprinted]:

@@ -3,6 +3,11 @@
 Nothing is decoded here: the store returns the entries whose stored measures could put them in a
 wanted category (`junk_query` builds that superset, `Catalog.junk_candidates` filters in the
 store), `policy.junk.judge` decides each exactly, and the candidates come back worst first.
+
+A blurred picture is judged against its burst too: the shots of its folder taken within
+BURST_SECONDS that look alike (pHashes at most BURST_BITS apart) are fetched by capture time
+(`Catalog.captured_between`, one indexed query per folder), and when one of them is sharp, the
+blurred frame is a surer candidate (`policy.junk.with_sharp_sibling`): the moment is kept anyway.
 Entries cataloged by an older imgcat lack the newer measures (the edge width) until the next `add`
 reads them again; they are judged on what they have.
 """
@@ -11,12 +16,25 @@ from __future__ import annotations
 
 import math
 import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal, cast, get_args
 
 import platformdirs
 
+from imgcat.actions import (
+    ActionEvents,
+    PlannedRun,
+    RunResult,
+    Step,
+    cancel_run,
+    execute_run,
+    interrupted_runs,
+    start_run,
+)
 from imgcat.catalog.base import Catalog, JunkQuery
 from imgcat.errors import UsageError
 from imgcat.policy.junk import (
@@ -27,11 +45,16 @@ from imgcat.policy.junk import (
     JunkThresholds,
     judge,
     parse_junk_settings,
+    with_sharp_sibling,
 )
 from imgcat.policy.rules import PolicyError
 from imgcat.record import MediaRecord
 
 PRESET_NAMES: Final = tuple(PRESETS)
+BURST_SECONDS: Final = 10.0
+BURST_BITS: Final = 20  # of 64: a burst's frames differ by a few bits, other pictures by about 32
+JunkAction = Literal["trash", "move-to"]
+ACTIONS: Final[tuple[JunkAction, ...]] = get_args(JunkAction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +76,7 @@ class JunkCandidate:
 
     record: MediaRecord
     findings: tuple[Finding, ...]
+    sharp_sibling: MediaRecord | None = None  # a sharp frame of a blurred picture's burst
 
     @property
     def finding(self) -> Finding:
@@ -105,13 +129,61 @@ def junk_query(request: JunkRequest) -> JunkQuery:
 
 def find_junk(catalog: Catalog, request: JunkRequest) -> JunkReport:
     """The junk candidates of the catalog, worst first."""
-    candidates = []
+    judged = []
     for record in catalog.junk_candidates(junk_query(request)):
         findings = judge(record, request.thresholds, request.categories)
-        if findings and findings[0].score >= request.min_score:
-            candidates.append(JunkCandidate(record, findings))
+        if findings:
+            judged.append(JunkCandidate(record, findings))
+    judged = _against_bursts(catalog, judged, request.thresholds)
+    candidates = [c for c in judged if c.score >= request.min_score]
     candidates.sort(key=lambda c: (-c.score, c.record.path, c.record.device))
     return JunkReport(tuple(candidates), request)
+
+
+def _against_bursts(
+    catalog: Catalog, candidates: list[JunkCandidate], thresholds: JunkThresholds
+) -> list[JunkCandidate]:
+    """The candidates, the blurred ones with a sharp frame of their burst judged surer."""
+    by_folder: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, candidate in enumerate(candidates):
+        record = candidate.record
+        if record.captured_at is not None and record.phash is not None and _blurry(candidate):
+            by_folder[(record.device, record.dir)].append(index)
+    window = timedelta(seconds=BURST_SECONDS)
+    out = list(candidates)
+    for (device, folder), indexes in by_folder.items():
+        moments = [cast(datetime, candidates[i].record.captured_at) for i in indexes]
+        for kind in (True, False):  # aware and local times never compare: one query for each
+            same = [m for m in moments if (m.tzinfo is None) is kind]
+            if not same:
+                continue
+            shots = list(catalog.captured_between(device, folder, min(same) - window, max(same) + window))
+            for i in indexes:
+                sharp = _sharp_sibling(candidates[i].record, shots, thresholds)
+                if sharp is not None:
+                    findings = with_sharp_sibling(candidates[i].findings, sharp)
+                    out[i] = JunkCandidate(candidates[i].record, findings, sharp)
+    return out
+
+
+def _blurry(candidate: JunkCandidate) -> bool:
+    return any(f.category == "blurry" for f in candidate.findings)
+
+
+def _sharp_sibling(
+    record: MediaRecord, shots: list[MediaRecord], thresholds: JunkThresholds
+) -> MediaRecord | None:
+    """The sharpest other shot of `record`'s burst, if one is sharp."""
+    taken = cast(datetime, record.captured_at)
+    siblings = [
+        shot for shot in shots
+        if shot.path != record.path and shot.kind == "image" and shot.edge_width is not None
+        and shot.edge_width < thresholds.blurry_edge_width and shot.phash is not None
+        and shot.captured_at is not None and (shot.captured_at.tzinfo is None) == (taken.tzinfo is None)
+        and abs((shot.captured_at - taken).total_seconds()) <= BURST_SECONDS
+        and (cast(int, record.phash) ^ shot.phash).bit_count() <= BURST_BITS
+    ]  # fmt: skip
+    return min(siblings, key=lambda s: (s.edge_width, s.path), default=None)
 
 
 def config_file() -> Path:
@@ -154,3 +226,72 @@ def junk_request(
     prefix = None if path is None else os.path.realpath(os.path.expanduser(path))
     wanted = frozenset(c for c in CATEGORIES if c in categories) if categories else frozenset(CATEGORIES)
     return JunkRequest(chosen, wanted, prefix, device, min_score, preset)
+
+
+def junk_steps(
+    report: JunkReport, action: JunkAction, to: str | None, devices: frozenset[str]
+) -> Iterator[Step]:
+    """The steps that set the candidates aside: one unit per file of this machine's `devices` (other
+    devices' files are listed, never touched), with its sidecars (left alone they would describe
+    nothing). Each file must still be as cataloged, its content too (its checksum is read again),
+    right before it is moved. A Live Photo's other half and a RAW or JPEG twin stay: they are
+    pictures of their own, judged on their own. `move-to` mirrors each path below `to`."""
+    for unit, candidate in enumerate(report.candidates, start=1):
+        record = candidate.record
+        if record.device not in devices:
+            continue
+        yield Step(
+            action, record.path, record.size, record.mtime_ns, target=_aside(action, to, record.path),
+            checksum=record.checksum, record=record, unit=unit,
+            note=f"{candidate.category}: {candidate.reason}",
+        )  # fmt: skip
+        for companion in record.companions:
+            info = _lstat(companion.path) if companion.role == "sidecar" else None
+            if info is not None:
+                yield Step(
+                    action, companion.path, info.st_size, info.st_mtime_ns,
+                    target=_aside(action, to, companion.path), unit=unit, note=f"sidecar of {record.path}",
+                )  # fmt: skip
+
+
+def apply_junk(
+    catalog: Catalog,
+    report: JunkReport,
+    *,
+    action: JunkAction,
+    to: str | None,
+    devices: frozenset[str],
+    command: str,
+    confirm: Callable[[PlannedRun], bool],
+    events: ActionEvents | None = None,
+) -> RunResult | None:
+    """Journal the steps, ask `confirm` (the CLI's question), then carry them out through the
+    actions layer (`imgcat undo` puts everything back). None when there was nothing to do or the
+    answer was no: then nothing was changed."""
+    if action == "move-to" and not to:
+        raise UsageError("--action move-to needs --to DIR")
+    run = start_run(junk_steps(report, action, to, devices), command=command, catalog=catalog)
+    if run.steps == 0 or not confirm(run):
+        cancel_run(run)
+        return None
+    return execute_run(run.run_id, catalog, events=events)
+
+
+def finish_interrupted(catalog: Catalog, events: ActionEvents | None = None) -> list[RunResult]:
+    """Complete the `junk` runs an interruption (Ctrl-C, kill, full disk) left unfinished."""
+    return [
+        execute_run(state.run_id, catalog, events=events)
+        for state in interrupted_runs()
+        if state.command.startswith("imgcat junk")
+    ]
+
+
+def _aside(action: JunkAction, to: str | None, path: str) -> str | None:
+    return os.path.join(to, path.lstrip("/")) if action == "move-to" and to is not None else None
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None

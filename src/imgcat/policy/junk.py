@@ -111,6 +111,18 @@ def judge(
     return tuple(sorted(found, key=lambda f: (-f.score, CATEGORIES.index(f.category))))
 
 
+def with_sharp_sibling(findings: tuple[Finding, ...], sibling: MediaRecord) -> tuple[Finding, ...]:
+    """The findings of a blurred frame whose burst holds a sharp shot (`sibling`): the blur is
+    surer junk, half way from its score to 1, and the reason names the sharp frame."""
+    note = f"; {sibling.name} of the same burst is sharp"
+    changed = [_surer(f, note) if f.category == "blurry" else f for f in findings]
+    return tuple(sorted(changed, key=lambda f: (-f.score, CATEGORIES.index(f.category))))
+
+
+def _surer(finding: Finding, note: str) -> Finding:
+    return Finding(finding.category, round(finding.score + (1 - finding.score) / 2, 2), finding.reason + note)
+
+
 def is_graphic(record: MediaRecord) -> bool:
     """A screenshot or drawing rather than a photo: a PNG, GIF or BMP without a camera."""
     return record.format in GRAPHIC_FORMATS and not record.make and not record.model
