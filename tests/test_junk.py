@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,8 +12,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from clirun import imgcat
-from conftest import make_record
-from imgcat.catalog.base import Catalog, JunkQuery
+from conftest import full_record, make_record
+from imgcat.catalog.base import Catalog, JunkEntry, JunkQuery
 from imgcat.operations.add import add_folder
 from imgcat.operations.junk import JunkRequest, find_junk, junk_query
 from imgcat.policy.junk import CATEGORIES, PRESETS, JunkThresholds, judge, parse_junk_settings
@@ -288,3 +290,40 @@ def test_shots_around_a_moment_come_from_one_folder_in_capture_order(store: Cata
         "laptop", "/p", moment - timedelta(seconds=5), moment + timedelta(seconds=6)
     )
     assert [r.path for r in shots] == ["/p/IMG_-1.jpg", "/p/IMG_0.jpg", "/p/IMG_1.jpg", "/p/IMG_2.jpg"]
+
+
+def test_a_burst_is_looked_up_around_its_blurred_frames_not_across_the_folder(
+    store: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noon = datetime(2020, 5, 1, 12, 0, 0)
+    blurred = [noon, noon + timedelta(seconds=4), noon + timedelta(hours=1)]
+    store.upsert_many(
+        [make_record(f"/p/B{i}.jpg", captured_at=t, phash=1, edge_width=1.0) for i, t in enumerate(blurred)]
+        + [make_record(f"/p/S{i}.jpg", captured_at=noon + timedelta(minutes=i), phash=1, edge_width=0.5)
+           for i in range(120)]
+    )  # fmt: skip
+    asked: list[tuple[datetime, datetime]] = []
+    real = store.captured_between
+
+    def recorded(device: str, folder: str, start: datetime, end: datetime) -> Iterator[JunkEntry]:
+        asked.append((start, end))
+        return real(device, folder, start, end)
+
+    monkeypatch.setattr(store, "captured_between", recorded)
+    report = find_junk(store, JunkRequest(DEFAULT, frozenset({"blurry"})))
+    second = timedelta(seconds=1)
+    assert sorted(asked) == [
+        (noon - 10 * second, noon + 14 * second),
+        (blurred[2] - 10 * second, blurred[2] + 10 * second),
+    ]
+    assert {c.record.path: c.sharp_sibling and c.sharp_sibling.path for c in report.candidates} == {
+        "/p/B0.jpg": "/p/S0.jpg", "/p/B1.jpg": "/p/S0.jpg", "/p/B2.jpg": "/p/S60.jpg"
+    }  # fmt: skip
+
+
+def test_a_junk_entry_holds_the_records_own_values(store: Catalog) -> None:
+    record = replace(full_record("/p/\udcff-odd name.jpg"), edge_width=1.5)  # a name that is not UTF-8
+    store.upsert_many([record])
+    (entry,) = store.junk_candidates(JunkQuery(edge_width_at_least=1.0))
+    assert entry == JunkEntry(*(getattr(record, name) for name in JunkEntry._fields))
+    assert (entry.dir, entry.name) == (record.dir, record.name)

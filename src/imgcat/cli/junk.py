@@ -12,6 +12,7 @@ import typer
 
 from imgcat import settings
 from imgcat.actions import PlannedRun, RunResult
+from imgcat.catalog.base import JunkEntry
 from imgcat.cli import render
 from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
 from imgcat.cli.options import StoreOptions, opened, takes_store
@@ -25,7 +26,7 @@ from imgcat.operations.junk import (
     junk_request,
 )
 from imgcat.policy.junk import CATEGORIES
-from imgcat.record import MediaRecord, path_to_text
+from imgcat.record import path_to_text
 
 ACTING = "Acting"
 
@@ -302,6 +303,6 @@ def _item(candidate: JunkCandidate) -> ReportItem:
     return ReportItem(candidate.record.path, False, facts, candidate.reason)
 
 
-def _facts(record: MediaRecord) -> tuple[str, ...]:
+def _facts(record: JunkEntry) -> tuple[str, ...]:
     shown = f"{record.display_width}x{record.display_height}, " if record.display_width else ""
     return (f"{shown}{render.human_bytes(record.size)}",)

@@ -35,7 +35,7 @@ from imgcat.actions import (
     interrupted_runs,
     start_run,
 )
-from imgcat.catalog.base import Catalog, JunkQuery
+from imgcat.catalog.base import Catalog, JunkEntry, JunkQuery, batched
 from imgcat.errors import UsageError
 from imgcat.policy.junk import (
     CATEGORIES,
@@ -48,7 +48,6 @@ from imgcat.policy.junk import (
     with_sharp_sibling,
 )
 from imgcat.policy.rules import PolicyError
-from imgcat.record import MediaRecord
 
 PRESET_NAMES: Final = tuple(PRESETS)
 BURST_SECONDS: Final = 10.0
@@ -74,9 +73,9 @@ class JunkRequest:
 class JunkCandidate:
     """One file with nothing worth keeping: its surest category (`finding`) and all it falls in."""
 
-    record: MediaRecord
+    record: JunkEntry
     findings: tuple[Finding, ...]
-    sharp_sibling: MediaRecord | None = None  # a sharp frame of a blurred picture's burst
+    sharp_sibling: JunkEntry | None = None  # a sharp frame of a blurred picture's burst
 
     @property
     def finding(self) -> Finding:
@@ -143,22 +142,24 @@ def find_junk(catalog: Catalog, request: JunkRequest) -> JunkReport:
 def _against_bursts(
     catalog: Catalog, candidates: list[JunkCandidate], thresholds: JunkThresholds
 ) -> list[JunkCandidate]:
-    """The candidates, the blurred ones with a sharp frame of their burst judged surer."""
-    by_folder: dict[tuple[str, str], list[int]] = defaultdict(list)
+    """The candidates, the blurred ones with a sharp frame of their burst judged surer. One query
+    per stretch of time around blurred frames of a folder (frames closer than two windows share
+    one), so a folder's other shots are never all read."""
+    by_folder: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
     for index, candidate in enumerate(candidates):
-        record = candidate.record
-        if record.captured_at is not None and record.phash is not None and _blurry(candidate):
-            by_folder[(record.device, record.dir)].append(index)
+        taken = candidate.record.captured_at
+        if taken is not None and candidate.record.phash is not None and _blurry(candidate):
+            # aware and local times never compare: each kind is looked up apart
+            by_folder[(candidate.record.device, candidate.record.dir, taken.tzinfo is None)].append(index)
     window = timedelta(seconds=BURST_SECONDS)
     out = list(candidates)
-    for (device, folder), indexes in by_folder.items():
-        moments = [cast(datetime, candidates[i].record.captured_at) for i in indexes]
-        for kind in (True, False):  # aware and local times never compare: one query for each
-            same = [m for m in moments if (m.tzinfo is None) is kind]
-            if not same:
-                continue
-            shots = list(catalog.captured_between(device, folder, min(same) - window, max(same) + window))
-            for i in indexes:
+    for (device, folder, _), indexes in by_folder.items():
+        indexes.sort(key=lambda i: cast(datetime, candidates[i].record.captured_at))
+        for stretch in _stretches(indexes, candidates, window):
+            first = cast(datetime, candidates[stretch[0]].record.captured_at)
+            last = cast(datetime, candidates[stretch[-1]].record.captured_at)
+            shots = list(catalog.captured_between(device, folder, first - window, last + window))
+            for i in stretch:
                 sharp = _sharp_sibling(candidates[i].record, shots, thresholds)
                 if sharp is not None:
                     findings = with_sharp_sibling(candidates[i].findings, sharp)
@@ -166,13 +167,24 @@ def _against_bursts(
     return out
 
 
+def _stretches(indexes: list[int], candidates: list[JunkCandidate], window: timedelta) -> Iterator[list[int]]:
+    """Runs of candidates (in capture order) whose windows overlap."""
+    stretch: list[int] = []
+    for i in indexes:
+        taken = cast(datetime, candidates[i].record.captured_at)
+        if stretch and taken - cast(datetime, candidates[stretch[-1]].record.captured_at) > 2 * window:
+            yield stretch
+            stretch = []
+        stretch.append(i)
+    if stretch:
+        yield stretch
+
+
 def _blurry(candidate: JunkCandidate) -> bool:
     return any(f.category == "blurry" for f in candidate.findings)
 
 
-def _sharp_sibling(
-    record: MediaRecord, shots: list[MediaRecord], thresholds: JunkThresholds
-) -> MediaRecord | None:
+def _sharp_sibling(record: JunkEntry, shots: list[JunkEntry], thresholds: JunkThresholds) -> JunkEntry | None:
     """The sharpest other shot of `record`'s burst, if one is sharp."""
     taken = cast(datetime, record.captured_at)
     siblings = [
@@ -229,29 +241,37 @@ def junk_request(
 
 
 def junk_steps(
-    report: JunkReport, action: JunkAction, to: str | None, devices: frozenset[str]
+    catalog: Catalog, report: JunkReport, action: JunkAction, to: str | None, devices: frozenset[str]
 ) -> Iterator[Step]:
     """The steps that set the candidates aside: one unit per file of this machine's `devices` (other
     devices' files are listed, never touched), with its sidecars (left alone they would describe
     nothing). Each file must still be as cataloged, its content too (its checksum is read again),
     right before it is moved. A Live Photo's other half and a RAW or JPEG twin stay: they are
     pictures of their own, judged on their own. `move-to` mirrors each path below `to`."""
-    for unit, candidate in enumerate(report.candidates, start=1):
-        record = candidate.record
-        if record.device not in devices:
-            continue
-        yield Step(
-            action, record.path, record.size, record.mtime_ns, target=_aside(action, to, record.path),
-            checksum=record.checksum, record=record, unit=unit,
-            note=f"{candidate.category}: {candidate.reason}",
-        )  # fmt: skip
-        for companion in record.companions:
-            info = _lstat(companion.path) if companion.role == "sidecar" else None
-            if info is not None:
-                yield Step(
-                    action, companion.path, info.st_size, info.st_mtime_ns,
-                    target=_aside(action, to, companion.path), unit=unit, note=f"sidecar of {record.path}",
-                )  # fmt: skip
+    mine = [(unit, c) for unit, c in enumerate(report.candidates, start=1) if c.record.device in devices]
+    for page in batched(mine):
+        wanted: dict[str, list[str]] = defaultdict(list)
+        for _, candidate in page:
+            wanted[candidate.record.device].append(candidate.record.path)
+        records = {(device, path): record for device, paths in wanted.items()
+                   for path, record in catalog.get_many(device, paths).items()}  # fmt: skip
+        for unit, candidate in page:
+            record = records.get((candidate.record.device, candidate.record.path))
+            if record is None:
+                continue  # gone from the catalog since it was listed
+            yield Step(
+                action, record.path, record.size, record.mtime_ns, target=_aside(action, to, record.path),
+                checksum=record.checksum, record=record, unit=unit,
+                note=f"{candidate.category}: {candidate.reason}",
+            )  # fmt: skip
+            for companion in record.companions:
+                info = _lstat(companion.path) if companion.role == "sidecar" else None
+                if info is not None:
+                    yield Step(
+                        action, companion.path, info.st_size, info.st_mtime_ns,
+                        target=_aside(action, to, companion.path), unit=unit,
+                        note=f"sidecar of {record.path}",
+                    )  # fmt: skip
 
 
 def apply_junk(
@@ -270,7 +290,7 @@ def apply_junk(
     answer was no: then nothing was changed."""
     if action == "move-to" and not to:
         raise UsageError("--action move-to needs --to DIR")
-    run = start_run(junk_steps(report, action, to, devices), command=command, catalog=catalog)
+    run = start_run(junk_steps(catalog, report, action, to, devices), command=command, catalog=catalog)
     if run.steps == 0 or not confirm(run):
         cancel_run(run)
         return None
