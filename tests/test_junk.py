@@ -240,18 +240,37 @@ def test_add_then_junk_reads_no_picture_again(
     assert imgcat(capsys, "junk", str(tree)).code == 0
 
 
-def test_entries_measured_by_an_older_add_are_judged_on_what_they_have(
+def test_entries_of_an_older_add_are_judged_on_what_they_have_and_measured_on_the_next_add(
     tmp_path: Path, store: Catalog
 ) -> None:
     root = copy_media(
         tmp_path / "p", "canon_powershot_s330/Canon PowerShot S330.jpg", "sony_dsc_p12/Sony DSC-P12.jpg"
     )
     add_folder(store, str(root), device="laptop", recursive=True, workers=0)
-    from dataclasses import replace
-
-    store.upsert_many([replace(r, edge_width=None) for r in store.iter_under("laptop", str(root))])
+    older = [replace(r, edge_width=None, extractor_version=r.extractor_version - 1)
+             for r in store.iter_under("laptop", str(root))]  # fmt: skip
+    store.upsert_many(older)  # as an imgcat from before the edge width left them
     report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
     assert [Path(c.record.path).name for c in report.candidates] == ["Sony DSC-P12.jpg"]
+    again = add_folder(store, str(root), device="laptop", recursive=True, workers=0)
+    assert (again.updated, again.unchanged) == (2, 0)  # read again: an older extractor's entries
+    report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
+    assert [(Path(c.record.path).name, c.category) for c in report.candidates] == [
+        ("Sony DSC-P12.jpg", "dark"), ("Canon PowerShot S330.jpg", "blurry")
+    ]  # fmt: skip
+
+
+def test_a_video_cut_short_is_broken_and_says_where_it_ends(tmp_path: Path, store: Catalog) -> None:
+    root = copy_media(tmp_path / "v", "iphone_6/with-gps.mov", "canon_video/MVI_4823.AVI")
+    for video in root.rglob("*.*"):
+        data = video.read_bytes()
+        video.write_bytes(data[: len(data) * 6 // 10])
+    add_folder(store, str(root), device="laptop", recursive=True, workers=0)
+    report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
+    assert {(Path(c.record.path).name, c.category, c.score) for c in report.candidates} == {
+        ("with-gps.mov", "broken", 1.0), ("MVI_4823.AVI", "broken", 1.0)
+    }  # fmt: skip
+    assert all(c.reason.startswith("damaged: cut short: ") for c in report.candidates)
 
 
 def test_a_blurred_frame_of_a_burst_with_a_sharp_frame_is_a_surer_candidate_than_a_lone_one(

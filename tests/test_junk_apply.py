@@ -8,7 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageFilter
 
+from chromium import needs_chromium, open_page
 from clirun import imgcat
 from imgcat.actions import undo_run
 from imgcat.catalog.base import Catalog
@@ -168,3 +170,29 @@ def test_html_report_shows_every_candidate_inline_and_loads_nothing_else(
     assert all(str(cataloged / p) in text for p in JUNK)
     assert text.count("data:image/jpeg;base64,") == 3
     assert "http" not in text.replace("http-equiv", "")
+
+
+@needs_chromium
+def test_html_report_opens_in_headless_chromium_each_blurred_burst_frame_beside_its_sharp_one(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    burst = copy_media(tree, "nikon_d70s/Issue 247-2.nef", "nikon_d70s/Issue 247-3.nef") / "nikon_d70s"
+    with Image.open(burst / "Issue 247-3.nef") as image:  # a JPEG named .nef, 2.7 s after 247-2
+        exif = image.info["exif"]
+        blurred = image.filter(ImageFilter.GaussianBlur(10))
+    blurred.save(burst / "Issue 247-3.nef", "JPEG", quality=90, exif=exif)
+    monkeypatch.setenv("IMGCAT_DB", str(tmp_path / "catalog.sqlite"))
+    monkeypatch.setenv("IMGCAT_DEVICE", "laptop")
+    assert imgcat(capsys, "add", "-r", "-q", "--workers", "0", str(tree)).code == 0
+    page = tmp_path / "junk.html"
+    assert imgcat(capsys, "junk", str(tree), "--html", str(page)).code == 0
+
+    shown = open_page(page, tmp_path)
+    assert shown.sections == (
+        "tiny: 1 file", "dark: 1 file", "blurry: 1 file", "a blurred frame beside its burst's sharp one"
+    )  # fmt: skip
+    assert shown.groups == 4 and shown.figures == (1, 1, 1, 2) and shown.pictures == 5
+    assert shown.images_loaded == (True,) * 5  # every thumbnail decoded, none missing
+    assert shown.kept == (0, 0, 0, 1)  # the sharp frame is the one marked to keep
+    assert shown.errors == ()  # nothing blocked or failed to load
+    assert shown.screenshot_width >= 1000
