@@ -62,7 +62,7 @@ AllDevices = Annotated[bool, typer.Option("--all-devices", help="Files of every 
 Html = Annotated[
     Path | None,
     typer.Option("--html", help="Write a self-contained page of the candidates (thumbnails, reasons) to look "
-                 "at before acting.", dir_okay=False, show_default=False),
+                 "at before acting.", dir_okay=False, show_default=False, metavar="FILE"),
 ]  # fmt: skip
 Apply = Annotated[
     bool,
@@ -80,12 +80,12 @@ Action = Annotated[
     ActionChoice,
     typer.Option("--action", help="What --apply does with each file (and its sidecars): trash (a rename into "
                  "a trash folder on its own disk) or move-to (below --to DIR, its path mirrored).",
-                 case_sensitive=False, rich_help_panel=ACTING),
+                 case_sensitive=False, rich_help_panel=ACTING, metavar="trash|move-to"),
 ]  # fmt: skip
 To = Annotated[
     str | None,
     typer.Option("--to", help="Where --action move-to sets the files aside.", rich_help_panel=ACTING,
-                 show_default=False),
+                 show_default=False, metavar="DIR"),
 ]  # fmt: skip
 Yes = Annotated[
     bool,
