@@ -665,6 +665,8 @@ def test_folders_are_a_composite_of_dir_on_the_device_at_or_below_the_folder() -
 
 def test_a_bursts_shots_are_one_folder_of_one_device_in_a_time_range_in_capture_order() -> None:
     start, end = datetime(2020, 5, 1, 11, 59, 50), datetime(2020, 5, 1, 12, 0, 10)
+    anywhere = elastic.captured_between_search("catalog", "laptop", None, start, end).to_dict()
+    assert anywhere["query"]["bool"]["filter"][0] == {"term": {"device": "laptop"}}  # every folder
     body = elastic.captured_between_search("catalog", "laptop", "/p/2020", start, end).to_dict()
     assert body["query"] == {
         "bool": {

@@ -12,10 +12,11 @@ from PIL import Image, ImageFilter
 
 from chromium import needs_chromium, open_page
 from clirun import imgcat
-from imgcat.actions import undo_run
+from imgcat.actions import start_run, undo_run
 from imgcat.catalog.base import Catalog
+from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.junk import JunkRequest, apply_junk, find_junk
+from imgcat.operations.junk import JunkRequest, apply_junk, find_junk, junk_steps
 from imgcat.policy.junk import PRESETS
 from media import copy_media
 
@@ -101,6 +102,32 @@ def test_other_devices_files_are_listed_never_touched_and_no_means_nothing_chang
     assert result is not None and result.done == 4
     assert {r.device for r in store.iter_under(None, str(tree))} == {"laptop", "nas"}
     assert store.count("nas", str(tree)) == 4  # the other device's entries all stay
+
+
+def test_an_interrupted_run_is_told_and_completed_on_its_own_catalog_only(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine, other = tmp_path / "mine.sqlite", tmp_path / "other.sqlite"
+    catalog = SqliteCatalog(mine)
+    add_folder(catalog, str(tree), device="laptop", recursive=True, workers=0)
+    report = find_junk(catalog, JunkRequest(PRESETS["default"], device="laptop"))
+    steps = junk_steps(catalog, report, "trash", None, frozenset({"laptop"}))
+    run = start_run(steps, command="imgcat junk --apply", catalog=catalog)  # planned, then killed
+    catalog.close()
+    monkeypatch.setenv("IMGCAT_DEVICE", "laptop")
+    listed = imgcat(capsys, "junk", str(tree), "--db", str(mine))
+    assert listed.code == 0 and listed.err == (
+        f"run {run.run_id} of 'imgcat junk --apply' was interrupted, so files it set aside may still be "
+        f"listed: 'imgcat junk --apply' completes it, 'imgcat undo {run.run_id}' undoes it\n"
+    )
+    elsewhere = imgcat(capsys, "junk", "--db", str(other), "--apply", "--yes")  # another catalog's run
+    assert (elsewhere.code, elsewhere.err) == (0, "the catalog holds no files of device laptop yet: "
+                                              "'imgcat add DIR' catalogs a folder\n")  # fmt: skip
+    assert len(_digests(tree)) == 5
+    completed = imgcat(capsys, "junk", str(tree), "--db", str(mine), "--apply", "--yes")
+    assert completed.code == 0, completed.err
+    assert f"completed the interrupted run {run.run_id}: 4 files set aside" in completed.out
+    assert sorted(_digests(tree)) == [GOOD]
 
 
 @pytest.fixture

@@ -310,10 +310,10 @@ class Catalog(Protocol):
         ...
 
     def captured_between(
-        self, device: str, folder: str, start: datetime, end: datetime
+        self, device: str, folder: str | None, start: datetime, end: datetime
     ) -> Iterator[JunkEntry]:
-        """The entries of one folder (not below it) of `device` captured from `start` to `end`,
-        both included, in capture order: the shots around a moment (a burst)."""
+        """The entries of one folder (not below it; any folder when None) of `device` captured from
+        `start` to `end`, both included, in capture order: the shots around a moment."""
         ...
 
     def iter_fingerprints(

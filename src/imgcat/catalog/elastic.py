@@ -521,10 +521,14 @@ def content_ids_search(index: str, device: str, folder: str, content_ids: list[s
     return records_search(index, Q("bool", filter=[query, Q("terms", content_id=content_ids)]), ["path"])
 
 
-def captured_between_search(index: str, device: str, folder: str, start: datetime, end: datetime) -> Search:
-    """The entries of one folder of `device` captured from `start` to `end`, in capture order."""
+def captured_between_search(
+    index: str, device: str, folder: str | None, start: datetime, end: datetime
+) -> Search:
+    """The entries of one folder of `device` (any folder when None) captured from `start` to `end`,
+    in capture order."""
     when = Q("range", captured_at={"gte": start.isoformat(), "lte": end.isoformat()})
-    where = Q("bool", filter=[under_query(device, folder, recursive=False), when])
+    where_kept = Q("term", device=device) if folder is None else under_query(device, folder, recursive=False)
+    where = Q("bool", filter=[where_kept, when])
     return records_search(index, where, ["captured_at", "path"], list(JUNK_FIELDS))
 
 
@@ -813,7 +817,7 @@ class ElasticCatalog:
                     yield record_from_source(hit["_source"])
 
     def captured_between(
-        self, device: str, folder: str, start: datetime, end: datetime
+        self, device: str, folder: str | None, start: datetime, end: datetime
     ) -> Iterator[JunkEntry]:
         search = captured_between_search(self.index, device, folder, start, end)
         with self._reaching(), _unless_no_index():

@@ -686,16 +686,16 @@ class SqliteCatalog:
             yield junk_entry(values)
 
     def captured_between(
-        self, device: str, folder: str, start: datetime, end: datetime
+        self, device: str, folder: str | None, start: datetime, end: datetime
     ) -> Iterator[JunkEntry]:
         # A few seconds of capture time hold few entries across the whole catalog; the folder's own
         # index would read every entry of a big folder to find them.
-        sql = (
-            f"{_JUNK_SELECT} INDEXED BY media_captured_at WHERE captured_at BETWEEN ? AND ? AND device = ? "
-            "AND dir = ? ORDER BY captured_at"
-        )
-        params = (start.isoformat(), end.isoformat(), device, path_to_text(folder)[0].rstrip("/") or "/")
-        yield from list(self._junk_entries(sql, params))
+        sql = f"{_JUNK_SELECT} INDEXED BY media_captured_at WHERE captured_at BETWEEN ? AND ? AND device = ?"
+        params: tuple[str, ...] = (start.isoformat(), end.isoformat(), device)
+        if folder is not None:
+            sql += " AND dir = ?"
+            params += (path_to_text(folder)[0].rstrip("/") or "/",)
+        yield from list(self._junk_entries(f"{sql} ORDER BY captured_at", params))
 
     def iter_fingerprints(
         self, device: str | None = None, prefix: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections import defaultdict
 from enum import StrEnum
@@ -23,6 +24,7 @@ from imgcat.operations.junk import (
     apply_junk,
     find_junk,
     finish_interrupted,
+    interrupted_junk_runs,
     junk_request,
 )
 from imgcat.policy.junk import CATEGORIES
@@ -146,7 +148,15 @@ def junk(
         if apply:
             for earlier in finish_interrupted(catalog):
                 _print_result(earlier, resumed=True)
+        else:
+            for run_id in interrupted_junk_runs(catalog):
+                render.note(
+                    f"run {run_id} of 'imgcat junk --apply' was interrupted, so files it set aside may "
+                    f"still be listed: 'imgcat junk --apply' completes it, 'imgcat undo {run_id}' undoes it"
+                )
         report = find_junk(catalog, request)
+        if report.cataloged == 0:
+            render.note(_nothing_cataloged(report))
         if html is not None:
             _write_html(html, report)
             render.note(f"report: {html}")
@@ -165,6 +175,15 @@ def junk(
         _print_result(result)
     if result is not None and result.signal is not None:
         raise typer.Exit(128 + result.signal)
+
+
+def _nothing_cataloged(report: JunkReport) -> str:
+    """Why nothing is listed, and what to do about it."""
+    device, prefix = report.request.device, report.request.prefix
+    of = f"of device {device}" if device else "of any device"
+    if prefix is None:
+        return f"the catalog holds no files {of} yet: 'imgcat add DIR' catalogs a folder"
+    return f"nothing is cataloged under {prefix} ({of}): 'imgcat add -r {shlex.quote(prefix)}' catalogs it"
 
 
 def _command_line() -> str:
@@ -241,12 +260,18 @@ def _candidate_json(candidate: JunkCandidate) -> dict[str, Any]:
     }
     if candidate.sharp_sibling is not None:
         data["sharp_sibling"] = path_to_text(candidate.sharp_sibling.path)[0]
+        data["sharp_sibling_group"] = candidate.group
     if raw is not None:
         data["path_raw"] = raw
     return data
 
 
 def _print(report: JunkReport, *, applying: bool = False) -> None:
+    if not report.candidates:
+        if report.cataloged and render.is_terminal():
+            under = f" under {report.request.prefix}" if report.request.prefix else ""
+            render.line(f"no junk among {render.count(report.cataloged, 'cataloged file')}{under}")
+        return
     table = render.Table(
         render.Column("score", right=True),
         render.Column("category"),
@@ -272,13 +297,15 @@ def _write_html(target: Path, report: JunkReport) -> None:
     for candidate in report.candidates:
         sibling = candidate.sharp_sibling
         if candidate.category == "blurry" and sibling is not None:
-            items = (
-                _item(candidate),
-                ReportItem(sibling.path, True, _facts(sibling), "the sharp frame of the burst"),
+            burst = candidate.group == "burst"
+            why = "the sharp frame of the burst" if burst else "the sharp near-duplicate"
+            items = (_item(candidate), ReportItem(sibling.path, True, _facts(sibling), why))
+            title = (
+                "a blurred frame beside its burst's sharp one"
+                if burst
+                else "a blurred picture beside its sharp near-duplicate"
             )
-            bursts.append(
-                ReportGroup(f"burst-{len(bursts) + 1}", "a blurred frame beside its burst's sharp one", items)
-            )
+            bursts.append(ReportGroup(f"{'burst' if burst else 'near'}-{len(bursts) + 1}", title, items))
         else:
             by_category[candidate.category].append(candidate)
     groups = [

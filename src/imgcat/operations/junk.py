@@ -4,10 +4,15 @@ Nothing is decoded here: the store returns the entries whose stored measures cou
 wanted category (`junk_query` builds that superset, `Catalog.junk_candidates` filters in the
 store), `policy.junk.judge` decides each exactly, and the candidates come back worst first.
 
-A blurred picture is judged against its burst too: the shots of its folder taken within
-BURST_SECONDS that look alike (pHashes at most BURST_BITS apart) are fetched by capture time
-(`Catalog.captured_between`, one indexed query per folder), and when one of them is sharp, the
-blurred frame is a surer candidate (`policy.junk.with_sharp_sibling`): the moment is kept anyway.
+A blurred picture is judged against its group too: the shots of the device taken around it are
+fetched by capture time (`Catalog.captured_between`, one indexed query per stretch of blurred
+pictures, any folder). Its burst: the shots of its folder taken within BURST_SECONDS that look
+alike (pHashes at most BURST_BITS apart); its near-duplicates: shots in any folder taken within
+NEAR_SECONDS that are nearly the same picture (pHashes at most NEAR_BITS apart: a copy, an
+export, a second shot of the same view). When one of them is sharp, the blurred picture is a
+surer candidate (`policy.junk.with_sharp_sibling`): the moment is kept anyway. A picture without
+a capture time read from the file is judged alone (finding its near-duplicates by hash alone
+would mean reading every fingerprint of the catalog: `imgcat similar` does that).
 Entries cataloged by an older imgcat lack the newer measures (the edge width) until the next `add`
 reads them again; they are judged on what they have.
 """
@@ -52,6 +57,8 @@ from imgcat.policy.rules import PolicyError
 PRESET_NAMES: Final = tuple(PRESETS)
 BURST_SECONDS: Final = 10.0
 BURST_BITS: Final = 20  # of 64: a burst's frames differ by a few bits, other pictures by about 32
+NEAR_SECONDS: Final = 60.0
+NEAR_BITS: Final = 6  # the same picture: a blur of radius 12 at full size moves a pHash by 0-3 bits
 JunkAction = Literal["trash", "move-to"]
 ACTIONS: Final[tuple[JunkAction, ...]] = get_args(JunkAction)
 
@@ -75,7 +82,8 @@ class JunkCandidate:
 
     record: JunkEntry
     findings: tuple[Finding, ...]
-    sharp_sibling: JunkEntry | None = None  # a sharp frame of a blurred picture's burst
+    sharp_sibling: JunkEntry | None = None  # a sharp picture of a blurred one's group
+    group: Literal["burst", "near-duplicate"] = "burst"  # the sharp sibling's: a frame of its burst, or not
 
     @property
     def finding(self) -> Finding:
@@ -96,10 +104,12 @@ class JunkCandidate:
 
 @dataclass(frozen=True, slots=True)
 class JunkReport:
-    """The candidates, worst first (highest score, then path), and how many per category."""
+    """The candidates, worst first (highest score, then path), and how many per category. When
+    there is none, `cataloged` says how many entries were looked at (0: nothing is cataloged there)."""
 
     candidates: tuple[JunkCandidate, ...]
     request: JunkRequest
+    cataloged: int | None = None
 
     def count(self, category: Category) -> int:
         return sum(1 for c in self.candidates if c.category == category)
@@ -133,37 +143,52 @@ def find_junk(catalog: Catalog, request: JunkRequest) -> JunkReport:
         findings = judge(record, request.thresholds, request.categories)
         if findings:
             judged.append(JunkCandidate(record, findings))
-    judged = _against_bursts(catalog, judged, request.thresholds)
+    judged = _against_groups(catalog, judged, request.thresholds)
     candidates = [c for c in judged if c.score >= request.min_score]
     candidates.sort(key=lambda c: (-c.score, c.record.path, c.record.device))
-    return JunkReport(tuple(candidates), request)
+    if candidates:
+        return JunkReport(tuple(candidates), request)
+    cataloged = catalog.count(request.device, request.prefix)
+    if cataloged == 0 and request.prefix is not None and not os.path.isdir(request.prefix):
+        # a folder of an unplugged disk is listed from the catalog; a typo is not
+        where = f"on device {request.device}" if request.device else "on any device"
+        raise UsageError(
+            f"not a folder, and nothing is cataloged under it {where}: {request.prefix}"
+            + (" (--device names another device)" if request.device else "")
+        )
+    return JunkReport((), request, cataloged)
 
 
-def _against_bursts(
+def _against_groups(
     catalog: Catalog, candidates: list[JunkCandidate], thresholds: JunkThresholds
 ) -> list[JunkCandidate]:
-    """The candidates, the blurred ones with a sharp frame of their burst judged surer. One query
-    per stretch of time around blurred frames of a folder (frames closer than two windows share
-    one), so a folder's other shots are never all read."""
-    by_folder: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
+    """The candidates, the blurred ones with a sharp frame of their burst or a sharp near-duplicate
+    judged surer. One query per stretch of time around blurred pictures of a device (pictures
+    closer than two windows share one), so no folder or catalog is ever read whole."""
+    by_device: dict[tuple[str, bool], list[int]] = defaultdict(list)
     for index, candidate in enumerate(candidates):
         taken = candidate.record.captured_at
         if taken is not None and candidate.record.phash is not None and _blurry(candidate):
             # aware and local times never compare: each kind is looked up apart
-            by_folder[(candidate.record.device, candidate.record.dir, taken.tzinfo is None)].append(index)
-    window = timedelta(seconds=BURST_SECONDS)
+            by_device[(candidate.record.device, taken.tzinfo is None)].append(index)
+    window = timedelta(seconds=NEAR_SECONDS)
     out = list(candidates)
-    for (device, folder, _), indexes in by_folder.items():
+    for (device, _), indexes in by_device.items():
         indexes.sort(key=lambda i: cast(datetime, candidates[i].record.captured_at))
         for stretch in _stretches(indexes, candidates, window):
             first = cast(datetime, candidates[stretch[0]].record.captured_at)
             last = cast(datetime, candidates[stretch[-1]].record.captured_at)
-            shots = list(catalog.captured_between(device, folder, first - window, last + window))
+            shots = list(catalog.captured_between(device, None, first - window, last + window))
             for i in stretch:
-                sharp = _sharp_sibling(candidates[i].record, shots, thresholds)
-                if sharp is not None:
-                    findings = with_sharp_sibling(candidates[i].findings, sharp)
-                    out[i] = JunkCandidate(candidates[i].record, findings, sharp)
+                record = candidates[i].record
+                burst = _sharp_sibling(record, shots, thresholds, same_folder=True)
+                near = None if burst else _sharp_sibling(record, shots, thresholds, same_folder=False)
+                if burst is not None:
+                    findings = with_sharp_sibling(candidates[i].findings, burst)
+                    out[i] = JunkCandidate(record, findings, burst, "burst")
+                elif near is not None:
+                    findings = with_sharp_sibling(candidates[i].findings, near, ", a near-duplicate,")
+                    out[i] = JunkCandidate(record, findings, near, "near-duplicate")
     return out
 
 
@@ -184,16 +209,21 @@ def _blurry(candidate: JunkCandidate) -> bool:
     return any(f.category == "blurry" for f in candidate.findings)
 
 
-def _sharp_sibling(record: JunkEntry, shots: list[JunkEntry], thresholds: JunkThresholds) -> JunkEntry | None:
-    """The sharpest other shot of `record`'s burst, if one is sharp."""
+def _sharp_sibling(
+    record: JunkEntry, shots: list[JunkEntry], thresholds: JunkThresholds, *, same_folder: bool
+) -> JunkEntry | None:
+    """The sharpest other shot of `record`'s burst (`same_folder`) or of its near-duplicates (any
+    folder, the same picture), if one is sharp."""
     taken = cast(datetime, record.captured_at)
+    seconds, bits = (BURST_SECONDS, BURST_BITS) if same_folder else (NEAR_SECONDS, NEAR_BITS)
     siblings = [
         shot for shot in shots
         if shot.path != record.path and shot.kind == "image" and shot.edge_width is not None
         and shot.edge_width < thresholds.blurry_edge_width and shot.phash is not None
+        and (shot.dir == record.dir or not same_folder)
         and shot.captured_at is not None and (shot.captured_at.tzinfo is None) == (taken.tzinfo is None)
-        and abs((shot.captured_at - taken).total_seconds()) <= BURST_SECONDS
-        and (cast(int, record.phash) ^ shot.phash).bit_count() <= BURST_BITS
+        and abs((shot.captured_at - taken).total_seconds()) <= seconds
+        and (cast(int, record.phash) ^ shot.phash).bit_count() <= bits
     ]  # fmt: skip
     return min(siblings, key=lambda s: (s.edge_width, s.path), default=None)
 
@@ -297,13 +327,15 @@ def apply_junk(
     return execute_run(run.run_id, catalog, events=events)
 
 
+def interrupted_junk_runs(catalog: Catalog) -> list[str]:
+    """The ids of the `junk` runs on `catalog` that an interruption (Ctrl-C, kill, full disk) left
+    unfinished, oldest first (runs on other catalogs are theirs to complete)."""
+    return [s.run_id for s in interrupted_runs(catalog=catalog) if s.command.startswith("imgcat junk")]
+
+
 def finish_interrupted(catalog: Catalog, events: ActionEvents | None = None) -> list[RunResult]:
-    """Complete the `junk` runs an interruption (Ctrl-C, kill, full disk) left unfinished."""
-    return [
-        execute_run(state.run_id, catalog, events=events)
-        for state in interrupted_runs()
-        if state.command.startswith("imgcat junk")
-    ]
+    """Complete the `junk` runs on `catalog` that an interruption left unfinished."""
+    return [execute_run(run_id, catalog, events=events) for run_id in interrupted_junk_runs(catalog)]
 
 
 def _aside(action: JunkAction, to: str | None, path: str) -> str | None:

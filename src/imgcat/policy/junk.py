@@ -144,10 +144,13 @@ def judge(
     return tuple(sorted(found, key=lambda f: (-f.score, CATEGORIES.index(f.category))))
 
 
-def with_sharp_sibling(findings: tuple[Finding, ...], sibling: Measured) -> tuple[Finding, ...]:
-    """The findings of a blurred frame whose burst holds a sharp shot (`sibling`): the blur is
-    surer junk, half way from its score to 1, and the reason names the sharp frame."""
-    note = f"; {sibling.name} of the same burst is sharp"
+def with_sharp_sibling(
+    findings: tuple[Finding, ...], sibling: Measured, relation: str = " of the same burst"
+) -> tuple[Finding, ...]:
+    """The findings of a blurred picture whose group holds a sharp one (`sibling`: a frame of its
+    burst, or a near-duplicate): the blur is surer junk, half way from its score to 1, and the
+    reason names the sharp picture."""
+    note = f"; {sibling.name}{relation} is sharp"
     changed = [_surer(f, note) if f.category == "blurry" else f for f in findings]
     return tuple(sorted(changed, key=lambda f: (-f.score, CATEGORIES.index(f.category))))
 
