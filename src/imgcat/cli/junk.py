@@ -275,7 +275,7 @@ def _print(report: JunkReport, *, applying: bool = False) -> None:
     table = render.Table(
         render.Column("score", right=True),
         render.Column("category"),
-        render.Column("reason", max_width=60),
+        render.Column("reason", fold=True),
         render.Column("file", fold=True),
     )
     render.show(table, ((f"{c.score:.2f}", c.category, c.reason, c.record.path) for c in report.candidates))
