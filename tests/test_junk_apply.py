@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -223,3 +224,18 @@ def test_html_report_opens_in_headless_chromium_each_blurred_burst_frame_beside_
     assert shown.kept == (0, 0, 0, 1)  # the sharp frame is the one marked to keep
     assert shown.errors == ()  # nothing blocked or failed to load
     assert shown.screenshot_width >= 1000
+
+
+def test_html_report_shows_a_name_that_is_not_utf8_and_a_full_disk_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_media(tmp_path / "odd", "odd_exif/Issue 508.jpg") / "odd_exif"
+    (root / "Issue 508.jpg").rename(root / os.fsdecode(b"bad\xff name.jpg"))
+    monkeypatch.setenv("IMGCAT_DB", str(tmp_path / "catalog.sqlite"))
+    monkeypatch.setenv("IMGCAT_DEVICE", "laptop")
+    assert imgcat(capsys, "add", "-r", "-q", "--workers", "0", str(root)).code == 0
+    page = tmp_path / "junk.html"
+    assert imgcat(capsys, "junk", str(root), "--html", str(page)).code == 0
+    assert f'<div class="path">{root}/bad\\xff name.jpg</div>' in page.read_text(encoding="utf-8")
+    full = imgcat(capsys, "junk", str(root), "--html", "/dev/full")  # writing there fails as on a full disk
+    assert (full.code, full.err) == (1, "error: cannot write /dev/full: No space left on device\n")
