@@ -21,12 +21,15 @@ from conftest import SEEN, full_record, make_record
 from imgcat.catalog import elastic
 from imgcat.catalog.base import (
     HASH_FIELDS,
+    JUNK_FIELDS,
     Bucket,
     ContentCopy,
     ContentQuery,
     DuplicateSummary,
+    JunkEntry,
     JunkQuery,
     Stamp,
+    junk_entry,
 )
 from imgcat.catalog.elastic import (
     MEDIA_MAPPING,
@@ -658,3 +661,31 @@ def test_folders_are_a_composite_of_dir_on_the_device_at_or_below_the_folder() -
     assert body["aggs"]["folders"] == {
         "composite": {"size": 1000, "sources": [{"dir": {"terms": {"field": "dir"}}}]}
     }
+
+
+def test_a_bursts_shots_are_one_folder_of_one_device_in_a_time_range_in_capture_order() -> None:
+    start, end = datetime(2020, 5, 1, 11, 59, 50), datetime(2020, 5, 1, 12, 0, 10)
+    anywhere = elastic.captured_between_search("catalog", "laptop", None, start, end).to_dict()
+    assert anywhere["query"]["bool"]["filter"][0] == {"term": {"device": "laptop"}}  # every folder
+    body = elastic.captured_between_search("catalog", "laptop", "/p/2020", start, end).to_dict()
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                under_query("laptop", "/p/2020", recursive=False).to_dict(),
+                {"range": {"captured_at": {"gte": "2020-05-01T11:59:50", "lte": "2020-05-01T12:00:10"}}},
+            ]
+        }
+    }
+    assert body["sort"] == ["captured_at", "path"]
+
+
+def test_junk_searches_fetch_only_the_fields_a_junk_entry_is_made_of() -> None:
+    search = elastic.junk_search("catalog", JunkQuery(edge_width_at_least=0.72))
+    assert search is not None
+    assert search.to_dict()["_source"] == {"includes": list(JUNK_FIELDS)}
+    burst = elastic.captured_between_search("catalog", "d", "/p", datetime(2020, 1, 1), datetime(2020, 1, 2))
+    assert burst.to_dict()["_source"] == {"includes": list(JUNK_FIELDS)}
+    record = replace(full_record(), edge_width=1.5)
+    source = elastic.record_to_source(record)
+    entry = junk_entry({name: source.get(name) for name in JUNK_FIELDS})
+    assert entry == JunkEntry(*(getattr(record, name) for name in JunkEntry._fields))

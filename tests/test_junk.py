@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageFilter
 
 from clirun import imgcat
-from conftest import make_record
-from imgcat.catalog.base import Catalog, JunkQuery
+from conftest import full_record, make_record
+from imgcat.catalog.base import Catalog, JunkEntry, JunkQuery
+from imgcat.cli import render
 from imgcat.operations.add import add_folder
 from imgcat.operations.junk import JunkRequest, find_junk, junk_query
 from imgcat.policy.junk import CATEGORIES, PRESETS, JunkThresholds, judge, parse_junk_settings
 from imgcat.policy.rules import PolicyError
 from imgcat.record import ExtractError, MediaRecord
-from media import copy_media
+from media import MEDIA, copy_media
 
 DEFAULT = PRESETS["default"]
 # Real files: a black frame, a 1x1 picture, a uniform grey frame, an out-of-focus shot, a sharp
@@ -97,6 +102,40 @@ def test_a_pipe_gets_one_tab_separated_row_per_candidate(
         f"1.00\ttiny\tonly 1x1 pixels\t{tree / 'odd_exif/Issue 508.jpg'}\n"
         f"0.76\ttiny\tonly 49x500 pixels\t{tree / 'broken/image01713.jpg'}\n"
     )
+
+
+def test_an_empty_catalog_an_uncataloged_folder_and_a_typo_each_say_what_is_wrong(
+    capsys: pytest.CaptureFixture[str], tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = imgcat(capsys, "junk")
+    assert (run.code, run.out, run.err) == (
+        0, "", "the catalog holds no files of device laptop yet: 'imgcat add DIR' catalogs a folder\n"
+    )  # fmt: skip
+    _added(capsys, tree)
+    elsewhere = tmp_path / "new photos"
+    elsewhere.mkdir()
+    run = imgcat(capsys, "junk", str(elsewhere), "--json")
+    assert json.loads(run.out)["candidates"] == []
+    assert run.err == (
+        f"nothing is cataloged under {elsewhere} (of device laptop): "
+        f"'imgcat add -r '{elsewhere}'' catalogs it\n"
+    )
+    good = tree / "nikon_coolpix_p6000"
+    run = imgcat(capsys, "junk", str(good))  # cataloged, and nothing in it is junk: a pipe gets no row
+    assert (run.code, run.out, run.err) == (0, "", "")
+    with monkeypatch.context() as terminal:
+        terminal.setattr(render, "is_terminal", lambda: True)
+        run = imgcat(capsys, "junk", str(good))
+    assert (run.code, run.out, run.err) == (0, f"no junk among 1 cataloged file under {good}\n", "")
+    run = imgcat(capsys, "junk", str(tmp_path / "phtoos"))
+    assert (run.code, run.err.splitlines()[0]) == (
+        2, f"error: not a folder, and nothing is cataloged under it on device laptop: {tmp_path / 'phtoos'} "
+        "(--device names another device)",
+    )  # fmt: skip
+    unplugged = tmp_path / "unplugged"
+    tree.rename(unplugged)  # the disk is gone: its junk is still listed from the catalog
+    run = imgcat(capsys, "junk", str(tree), "--category", "tiny")
+    assert run.code == 0 and run.out.count("\ttiny\t") == 2
 
 
 def test_strict_finds_more_lenient_fewer_and_the_config_file_changes_them(
@@ -236,15 +275,152 @@ def test_add_then_junk_reads_no_picture_again(
     assert imgcat(capsys, "junk", str(tree)).code == 0
 
 
-def test_entries_measured_by_an_older_add_are_judged_on_what_they_have(
+def test_entries_of_an_older_add_are_judged_on_what_they_have_and_measured_on_the_next_add(
     tmp_path: Path, store: Catalog
 ) -> None:
     root = copy_media(
         tmp_path / "p", "canon_powershot_s330/Canon PowerShot S330.jpg", "sony_dsc_p12/Sony DSC-P12.jpg"
     )
     add_folder(store, str(root), device="laptop", recursive=True, workers=0)
-    from dataclasses import replace
-
-    store.upsert_many([replace(r, edge_width=None) for r in store.iter_under("laptop", str(root))])
+    older = [replace(r, edge_width=None, extractor_version=r.extractor_version - 1)
+             for r in store.iter_under("laptop", str(root))]  # fmt: skip
+    store.upsert_many(older)  # as an imgcat from before the edge width left them
     report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
     assert [Path(c.record.path).name for c in report.candidates] == ["Sony DSC-P12.jpg"]
+    again = add_folder(store, str(root), device="laptop", recursive=True, workers=0)
+    assert (again.updated, again.unchanged) == (2, 0)  # read again: an older extractor's entries
+    report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
+    assert [(Path(c.record.path).name, c.category) for c in report.candidates] == [
+        ("Sony DSC-P12.jpg", "dark"), ("Canon PowerShot S330.jpg", "blurry")
+    ]  # fmt: skip
+
+
+def test_a_video_cut_short_is_broken_and_says_where_it_ends(tmp_path: Path, store: Catalog) -> None:
+    root = copy_media(tmp_path / "v", "iphone_6/with-gps.mov", "canon_video/MVI_4823.AVI")
+    for video in root.rglob("*.*"):
+        data = video.read_bytes()
+        video.write_bytes(data[: len(data) * 6 // 10])
+    add_folder(store, str(root), device="laptop", recursive=True, workers=0)
+    report = find_junk(store, JunkRequest(DEFAULT, device="laptop"))
+    assert {(Path(c.record.path).name, c.category, c.score) for c in report.candidates} == {
+        ("with-gps.mov", "broken", 1.0), ("MVI_4823.AVI", "broken", 1.0)
+    }  # fmt: skip
+    assert all(c.reason.startswith("damaged: cut short: ") for c in report.candidates)
+
+
+def test_a_blurred_frame_of_a_burst_with_a_sharp_frame_is_a_surer_candidate_than_judged_alone(
+    store: Catalog, tmp_path: Path
+) -> None:
+    burst = copy_media(tmp_path / "burst", "nikon_d70s/Issue 247-2.nef", "nikon_d70s/Issue 247-3.nef")
+    frame = burst / "nikon_d70s" / "Issue 247-3.nef"  # a JPEG named .nef, 2.7 s after 247-2
+    with Image.open(frame) as image:
+        exif = image.info["exif"]  # the capture time stays: it dates the frame in its burst
+        blurred = image.filter(ImageFilter.GaussianBlur(10))
+    blurred.save(frame, "JPEG", quality=90, exif=exif)
+    copied = tmp_path / "elsewhere" / "Issue 247-3.nef"  # out of its burst's folder: a near-duplicate
+    copied.parent.mkdir()
+    copied.write_bytes(frame.read_bytes())
+    add_folder(store, str(tmp_path), device="laptop", recursive=True, workers=0)
+    report = find_junk(store, JunkRequest(DEFAULT, frozenset({"blurry"}), device="laptop"))
+    found = {c.record.path: c for c in report.candidates}
+    assert set(found) == {str(frame), str(copied)}
+    in_burst, elsewhere = found[str(frame)], found[str(copied)]
+    (alone,) = judge(in_burst.record, DEFAULT, frozenset({"blurry"}))
+    assert in_burst.score == round(alone.score + (1 - alone.score) / 2, 2) > alone.score
+    assert (in_burst.reason, in_burst.group) == (
+        f"{alone.reason}; Issue 247-2.nef of the same burst is sharp",
+        "burst",
+    )
+    assert (elsewhere.reason, elsewhere.group) == (
+        f"{alone.reason}; Issue 247-2.nef, a near-duplicate, is sharp",
+        "near-duplicate",
+    )
+
+
+def test_a_blurred_copy_whose_sharp_original_is_elsewhere_is_a_surer_candidate_than_a_lone_one(
+    store: Catalog, tmp_path: Path
+) -> None:
+    original = copy_media(tmp_path / "originals", "nikon_coolpix_p6000/DSCN0010.jpg") / "nikon_coolpix_p6000"
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    made = (
+        (original / "DSCN0010.jpg", "shared.jpg", 2),
+        (MEDIA / "iphone_5/Apple iPhone 5.jpg", "lone.jpg", 10),
+    )
+    for source, name, radius in made:  # blurred short of the extreme (640x480 and 2448x3264 pixels)
+        with Image.open(source) as image:  # an export keeps the EXIF: its capture time finds its group
+            exif = image.info["exif"]
+            blurred = image.convert("RGB").filter(ImageFilter.GaussianBlur(radius))
+        blurred.save(exports / name, "JPEG", quality=90, exif=exif)
+    add_folder(store, str(tmp_path), device="laptop", recursive=True, workers=0)
+    report = find_junk(store, JunkRequest(DEFAULT, frozenset({"blurry"}), device="laptop"))
+    found = {Path(c.record.path).name: c for c in report.candidates}
+    assert set(found) == {"shared.jpg", "lone.jpg"}
+    copy, lone = found["shared.jpg"], found["lone.jpg"]
+    assert copy.sharp_sibling is not None and copy.sharp_sibling.path == str(original / "DSCN0010.jpg")
+    assert copy.group == "near-duplicate" and lone.sharp_sibling is None
+    (alone,) = judge(copy.record, DEFAULT, frozenset({"blurry"}))
+    assert copy.score == round(alone.score + (1 - alone.score) / 2, 2) > alone.score
+    assert copy.reason == f"{alone.reason}; DSCN0010.jpg, a near-duplicate, is sharp"
+
+
+def test_shots_around_a_moment_come_from_one_folder_in_capture_order(store: Catalog) -> None:
+    moment = datetime(2020, 5, 1, 12, 0, 0)
+    store.upsert_many(
+        [make_record(f"/p/IMG_{i}.jpg", captured_at=moment + timedelta(seconds=3 * i)) for i in range(-3, 4)]
+        + [
+            make_record("/p/sub/IMG_0.jpg", captured_at=moment),
+            make_record("/q/IMG_0.jpg", captured_at=moment),
+        ]
+        + [make_record("/p/IMG_x.jpg", device="phone", captured_at=moment)]
+    )
+    shots = store.captured_between(
+        "laptop", "/p", moment - timedelta(seconds=5), moment + timedelta(seconds=6)
+    )
+    assert [r.path for r in shots] == ["/p/IMG_-1.jpg", "/p/IMG_0.jpg", "/p/IMG_1.jpg", "/p/IMG_2.jpg"]
+    anywhere = store.captured_between("laptop", None, moment, moment)  # every folder of the device
+    assert sorted(r.path for r in anywhere) == ["/p/IMG_0.jpg", "/p/sub/IMG_0.jpg", "/q/IMG_0.jpg"]
+
+
+def test_a_blurred_pictures_group_is_looked_up_around_it_never_across_a_folder_or_the_catalog(
+    store: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noon = datetime(2020, 5, 1, 12, 0, 0)
+    two = noon + timedelta(hours=2)
+    blurred = [noon, noon + timedelta(seconds=4), noon + timedelta(hours=1), two]
+    store.upsert_many(
+        [make_record(f"/p/B{i}.jpg", captured_at=t, phash=1, edge_width=1.0) for i, t in enumerate(blurred)]
+        + [make_record(f"/p/S{i}.jpg", captured_at=noon + timedelta(minutes=i), phash=1, edge_width=0.5)
+           for i in range(100)]
+        + [make_record("/q/copy.jpg", captured_at=two + timedelta(seconds=30), phash=3, edge_width=0.5),
+           make_record("/q/late.jpg", captured_at=two + timedelta(seconds=90), phash=1, edge_width=0.4),
+           make_record("/q/other.jpg", captured_at=two, phash=1 << 40 | 0xFF, edge_width=0.4)]
+    )  # fmt: skip
+    asked: list[tuple[str | None, datetime, datetime]] = []
+    real = store.captured_between
+
+    def recorded(device: str, folder: str | None, start: datetime, end: datetime) -> Iterator[JunkEntry]:
+        asked.append((folder, start, end))
+        return real(device, folder, start, end)
+
+    monkeypatch.setattr(store, "captured_between", recorded)
+    report = find_junk(store, JunkRequest(DEFAULT, frozenset({"blurry"})))
+    minute = timedelta(minutes=1)
+    assert sorted(asked, key=lambda a: a[1]) == [
+        (None, noon - minute, blurred[1] + minute),  # two frames 4 s apart: one query
+        (None, blurred[2] - minute, blurred[2] + minute),
+        (None, two - minute, two + minute),
+    ]
+    found = {c.record.path: (c.sharp_sibling and c.sharp_sibling.path, c.group) for c in report.candidates}
+    assert found == {
+        "/p/B0.jpg": ("/p/S0.jpg", "burst"), "/p/B1.jpg": ("/p/S0.jpg", "burst"),
+        "/p/B2.jpg": ("/p/S60.jpg", "burst"), "/p/B3.jpg": ("/q/copy.jpg", "near-duplicate"),
+    }  # fmt: skip
+
+
+def test_a_junk_entry_holds_the_records_own_values(store: Catalog) -> None:
+    record = replace(full_record("/p/\udcff-odd name.jpg"), edge_width=1.5)  # a name that is not UTF-8
+    store.upsert_many([record])
+    (entry,) = store.junk_candidates(JunkQuery(edge_width_at_least=1.0))
+    assert entry == JunkEntry(*(getattr(record, name) for name in JunkEntry._fields))
+    assert (entry.dir, entry.name) == (record.dir, record.name)

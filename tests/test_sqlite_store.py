@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,14 @@ def test_catalog_from_schema_version_10_trades_the_thumbnail_for_the_likeness_gr
     again = catalog.get("laptop", "/new/IMG_2.jpg")
     assert again is not None and again.likeness == full_record().likeness
     catalog.close()
+
+
+def test_a_bursts_shots_are_read_through_the_capture_time_index(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    statements: list[str] = []
+    catalog._db.set_trace_callback(statements.append)
+    list(catalog.captured_between("d", "/p", datetime(2020, 1, 1), datetime(2020, 1, 1, 0, 0, 20)))
+    catalog._db.set_trace_callback(None)
+    (query,) = [s for s in statements if "captured_at BETWEEN" in s]
+    plan = " | ".join(row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "media_captured_at" in plan, plan

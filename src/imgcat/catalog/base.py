@@ -5,12 +5,22 @@ from __future__ import annotations
 import itertools
 import operator
 import posixpath
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, Final, NamedTuple, Protocol, TypeVar, cast
 
-from imgcat.record import Companion, CompanionRole, Kind, MediaRecord, RecordJson, camera_name, path_from_text
+from imgcat.record import (
+    Companion,
+    CompanionRole,
+    ExtractError,
+    Kind,
+    MediaRecord,
+    RecordJson,
+    camera_name,
+    hash_from_hex,
+    path_from_text,
+)
 
 WRITE_BATCH = 500
 SUMMARY_BUCKETS = 100
@@ -59,6 +69,63 @@ class Fingerprinted(NamedTuple):
     captured_at: datetime | None  # only a time read from the file (READ_CAPTURE_SOURCES)
     hashes: tuple[int | None, ...]  # HASH_FIELDS
     aspect: float | None = None  # displayed width / height
+
+
+class JunkEntry(NamedTuple):
+    """What judging a file for junk needs of its entry (`junk_candidates`, `captured_between`): a
+    few fields, cheap to read for tens of thousands of entries. `get_many` gives whole records."""
+
+    device: str
+    path: str
+    size: int
+    mtime_ns: int
+    checksum: str
+    kind: str
+    format: str
+    make: str | None
+    model: str | None
+    captured_at: datetime | None
+    display_width: int | None
+    display_height: int | None
+    duration_s: float | None
+    brightness: float | None
+    contrast: float | None
+    clipped_dark: float | None
+    clipped_bright: float | None
+    edge_width: float | None
+    phash: int | None
+    errors: tuple[ExtractError, ...]
+
+    @property
+    def dir(self) -> str:
+        return posixpath.dirname(self.path)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+
+# The stored fields a JunkEntry is made of (as the record's JSON names them; path_raw for paths).
+JUNK_FIELDS: Final = (
+    "device", "path", "path_raw", "size", "mtime_ns", "checksum", "kind", "format", "make", "model",
+    "captured_at", "display_width", "display_height", "duration_s", "brightness", "contrast",
+    "clipped_dark", "clipped_bright", "edge_width", "phash", "errors",
+)  # fmt: skip
+
+
+def junk_entry(values: Mapping[str, Any]) -> JunkEntry:
+    """A JunkEntry from JUNK_FIELDS as stores keep them: the record's JSON values (a time as ISO
+    text, the hash as hex, `errors` as a list of {stage, message})."""
+    get = values.get
+    captured, phash = get("captured_at"), get("phash")
+    return JunkEntry(
+        values["device"], path_from_text(values["path"], get("path_raw")), values["size"], values["mtime_ns"],
+        values["checksum"], values["kind"], values["format"], get("make"), get("model"),
+        None if captured is None else datetime.fromisoformat(captured), get("display_width"),
+        get("display_height"), get("duration_s"), get("brightness"), get("contrast"), get("clipped_dark"),
+        get("clipped_bright"), get("edge_width"), None if phash is None else hash_from_hex(phash),
+        tuple(ExtractError(e["stage"], e["message"]) for e in get("errors") or ()),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +304,16 @@ class Catalog(Protocol):
         fewer than `query.min_copies` entries are left out."""
         ...
 
-    def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
+    def junk_candidates(self, query: JunkQuery) -> Iterator[JunkEntry]:
         """Every entry that meets one of the query's conditions (see `JunkQuery`), filtered in the
         store, in no particular order."""
+        ...
+
+    def captured_between(
+        self, device: str, folder: str | None, start: datetime, end: datetime
+    ) -> Iterator[JunkEntry]:
+        """The entries of one folder (not below it; any folder when None) of `device` captured from
+        `start` to `end`, both included, in capture order: the shots around a moment."""
         ...
 
     def iter_fingerprints(

@@ -31,6 +31,7 @@ from elasticsearch.dsl.query import Query
 
 from imgcat.catalog.base import (
     HASH_FIELDS,
+    JUNK_FIELDS,
     READ_CAPTURE_SOURCES,
     SUMMARY_BUCKETS,
     WRITE_BATCH,
@@ -43,6 +44,7 @@ from imgcat.catalog.base import (
     DuplicateSummary,
     FileState,
     Fingerprinted,
+    JunkEntry,
     JunkQuery,
     Stamp,
     aspect_of,
@@ -51,6 +53,7 @@ from imgcat.catalog.base import (
     companions_from_json,
     grouped_copies,
     is_under,
+    junk_entry,
     ordered_pair,
     ranked,
 )
@@ -518,6 +521,17 @@ def content_ids_search(index: str, device: str, folder: str, content_ids: list[s
     return records_search(index, Q("bool", filter=[query, Q("terms", content_id=content_ids)]), ["path"])
 
 
+def captured_between_search(
+    index: str, device: str, folder: str | None, start: datetime, end: datetime
+) -> Search:
+    """The entries of one folder of `device` (any folder when None) captured from `start` to `end`,
+    in capture order."""
+    when = Q("range", captured_at={"gte": start.isoformat(), "lte": end.isoformat()})
+    where_kept = Q("term", device=device) if folder is None else under_query(device, folder, recursive=False)
+    where = Q("bool", filter=[where_kept, when])
+    return records_search(index, where, ["captured_at", "path"], list(JUNK_FIELDS))
+
+
 def junk_search(index: str, query: JunkQuery) -> Search | None:
     """The entries `junk_candidates` returns (see `JunkQuery`); None when no condition is set."""
     should: list[Query] = []
@@ -543,7 +557,7 @@ def junk_search(index: str, query: JunkQuery) -> Search | None:
         where.append(under_query(query.device, query.prefix))
     elif query.device is not None:
         where.append(Q("term", device=query.device))
-    return records_search(index, Q("bool", filter=where), ["_doc"])
+    return records_search(index, Q("bool", filter=where), ["_doc"], list(JUNK_FIELDS))
 
 
 def summary_search(index: str) -> Search:
@@ -802,13 +816,21 @@ class ElasticCatalog:
                 for hit in self._iter_hits(content_ids_search(self.index, device, folder, batch)):
                     yield record_from_source(hit["_source"])
 
-    def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
+    def captured_between(
+        self, device: str, folder: str | None, start: datetime, end: datetime
+    ) -> Iterator[JunkEntry]:
+        search = captured_between_search(self.index, device, folder, start, end)
+        with self._reaching(), _unless_no_index():
+            for hit in self._iter_hits(search):
+                yield junk_entry(hit["_source"])
+
+    def junk_candidates(self, query: JunkQuery) -> Iterator[JunkEntry]:
         search = junk_search(self.index, query)
         if search is None:
             return
         with self._reaching(), _unless_no_index():
             for hit in self._iter_hits(search):
-                yield record_from_source(hit["_source"])
+                yield junk_entry(hit["_source"])
 
     def delete_many(self, ids: Iterable[str]) -> int:
         with self._reaching():

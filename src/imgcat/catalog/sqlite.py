@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from imgcat.catalog.base import (
     HASH_FIELDS,
+    JUNK_FIELDS,
     READ_CAPTURE_SOURCES,
     Bucket,
     CatalogSummary,
@@ -33,6 +34,7 @@ from imgcat.catalog.base import (
     DuplicateSummary,
     FileState,
     Fingerprinted,
+    JunkEntry,
     JunkQuery,
     Stamp,
     aspect_of,
@@ -40,6 +42,7 @@ from imgcat.catalog.base import (
     camera_buckets,
     companions_from_json,
     grouped_copies,
+    junk_entry,
     ordered_pair,
     ranked,
 )
@@ -131,6 +134,7 @@ def field_columns(spec: FieldSpec) -> tuple[tuple[str, str], ...]:
 COLUMN_TYPES: Final = {"id": "TEXT", **{name: kind for spec in FIELDS for name, kind in field_columns(spec)}}
 COLUMNS: Final = tuple(COLUMN_TYPES)
 _SELECT: Final = f"SELECT {', '.join(COLUMNS)} FROM media"
+_JUNK_SELECT: Final = f"SELECT {', '.join(JUNK_FIELDS)} FROM media"
 _INSERT: Final = (
     f"INSERT OR REPLACE INTO media ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
@@ -664,12 +668,34 @@ class SqliteCatalog:
         copies = map(_copy_from_row, rows.execute(f"{sql} ORDER BY checksum, size", params))
         yield from grouped_copies(copies, query.min_copies)
 
-    def junk_candidates(self, query: JunkQuery) -> Iterator[MediaRecord]:
+    def junk_candidates(self, query: JunkQuery) -> Iterator[JunkEntry]:
         where, params = junk_where(query)
         if where is None:
             return
-        for row in self._db.execute(f"{_SELECT} WHERE {where}", params):
-            yield record_from_row(row)
+        yield from self._junk_entries(f"{_JUNK_SELECT} WHERE {where}", params)
+
+    def _junk_entries(self, sql: str, params: Sequence[object]) -> Iterator[JunkEntry]:
+        rows = self._db.cursor()
+        rows.row_factory = None  # plain tuples: tens of thousands of entries may come through here
+        for row in rows.execute(sql, params):
+            values = dict(zip(JUNK_FIELDS, row, strict=True))
+            if values["errors"] == "[]":
+                values["errors"] = None
+            else:
+                values["errors"] = json.loads(values["errors"])
+            yield junk_entry(values)
+
+    def captured_between(
+        self, device: str, folder: str | None, start: datetime, end: datetime
+    ) -> Iterator[JunkEntry]:
+        # A few seconds of capture time hold few entries across the whole catalog; the folder's own
+        # index would read every entry of a big folder to find them.
+        sql = f"{_JUNK_SELECT} INDEXED BY media_captured_at WHERE captured_at BETWEEN ? AND ? AND device = ?"
+        params: tuple[str, ...] = (start.isoformat(), end.isoformat(), device)
+        if folder is not None:
+            sql += " AND dir = ?"
+            params += (path_to_text(folder)[0].rstrip("/") or "/",)
+        yield from list(self._junk_entries(f"{sql} ORDER BY captured_at", params))
 
     def iter_fingerprints(
         self, device: str | None = None, prefix: str | None = None

@@ -30,10 +30,10 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, fields, replace
-from typing import Final, Literal, get_args
+from typing import Final, Literal, Protocol, get_args
 
 from imgcat.policy.rules import PolicyError
-from imgcat.record import MediaRecord
+from imgcat.record import ExtractError
 
 # In the order that breaks a tie of scores: a black frame is told as dark rather than blank.
 Category = Literal["broken", "tiny", "dark", "overexposed", "blank", "blurry", "very-short"]
@@ -43,6 +43,39 @@ PHOTO_ONLY: Final = frozenset({"dark", "overexposed", "blurry"})
 METADATA_STAGES: Final = frozenset({"exif", "xmp", "preview"})
 GRAPHIC_FORMATS: Final = frozenset({"png", "gif", "bmp"})
 SHARP_EDGE: Final = 0.6  # the edge width of a sharp photo on the work image, for reasons
+
+
+class Measured(Protocol):
+    """What judging needs of an entry: a whole record, or the store's narrow JunkEntry."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def make(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_width(self) -> int | None: ...
+    @property
+    def display_height(self) -> int | None: ...
+    @property
+    def duration_s(self) -> float | None: ...
+    @property
+    def brightness(self) -> float | None: ...
+    @property
+    def contrast(self) -> float | None: ...
+    @property
+    def clipped_dark(self) -> float | None: ...
+    @property
+    def clipped_bright(self) -> float | None: ...
+    @property
+    def edge_width(self) -> float | None: ...
+    @property
+    def errors(self) -> tuple[ExtractError, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +130,7 @@ class Finding:
 
 
 def judge(
-    record: MediaRecord, thresholds: JunkThresholds, categories: frozenset[Category] | None = None
+    record: Measured, thresholds: JunkThresholds, categories: frozenset[Category] | None = None
 ) -> tuple[Finding, ...]:
     """Every category (of `categories`, all by default) the record falls in, the surest first."""
     wanted = frozenset(CATEGORIES) if categories is None else categories
@@ -111,31 +144,46 @@ def judge(
     return tuple(sorted(found, key=lambda f: (-f.score, CATEGORIES.index(f.category))))
 
 
-def is_graphic(record: MediaRecord) -> bool:
+def with_sharp_sibling(
+    findings: tuple[Finding, ...], sibling: Measured, relation: str = " of the same burst"
+) -> tuple[Finding, ...]:
+    """The findings of a blurred picture whose group holds a sharp one (`sibling`: a frame of its
+    burst, or a near-duplicate): the blur is surer junk, half way from its score to 1, and the
+    reason names the sharp picture."""
+    note = f"; {sibling.name}{relation} is sharp"
+    changed = [_surer(f, note) if f.category == "blurry" else f for f in findings]
+    return tuple(sorted(changed, key=lambda f: (-f.score, CATEGORIES.index(f.category))))
+
+
+def _surer(finding: Finding, note: str) -> Finding:
+    return Finding(finding.category, round(finding.score + (1 - finding.score) / 2, 2), finding.reason + note)
+
+
+def is_graphic(record: Measured) -> bool:
     """A screenshot or drawing rather than a photo: a PNG, GIF or BMP without a camera."""
     return record.format in GRAPHIC_FORMATS and not record.make and not record.model
 
 
-def decode_errors(record: MediaRecord) -> list[str]:
+def decode_errors(record: Measured) -> list[str]:
     """What the readers said of the picture itself (metadata glitches left out)."""
     return [e.message for e in record.errors if e.stage not in METADATA_STAGES]
 
 
-def _broken(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _broken(record: Measured, t: JunkThresholds) -> Finding | None:
     problems = decode_errors(record)
     if not problems:
         return None
     return Finding("broken", 1.0, f"damaged: {problems[0]}")
 
 
-def _tiny(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _tiny(record: Measured, t: JunkThresholds) -> Finding | None:
     width, height = record.display_width, record.display_height
     if record.kind != "image" or width is None or height is None or width * height >= t.tiny_pixels:
         return None
     return Finding("tiny", _score(1 - width * height / t.tiny_pixels), f"only {width}x{height} pixels")
 
 
-def _blank(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _blank(record: Measured, t: JunkThresholds) -> Finding | None:
     contrast = record.contrast
     if record.kind != "image" or contrast is None or contrast >= t.blank_contrast:
         return None
@@ -143,7 +191,7 @@ def _blank(record: MediaRecord, t: JunkThresholds) -> Finding | None:
     return Finding("blank", _score(1 - contrast / t.blank_contrast), reason)
 
 
-def _dark(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _dark(record: Measured, t: JunkThresholds) -> Finding | None:
     brightness, contrast, black = record.brightness, record.contrast, record.clipped_dark
     if record.kind != "image" or brightness is None or contrast is None or black is None:
         return None
@@ -156,7 +204,7 @@ def _dark(record: MediaRecord, t: JunkThresholds) -> Finding | None:
     )
 
 
-def _overexposed(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _overexposed(record: Measured, t: JunkThresholds) -> Finding | None:
     brightness, white = record.brightness, record.clipped_bright
     if record.kind != "image" or brightness is None or white is None:
         return None
@@ -169,7 +217,7 @@ def _overexposed(record: MediaRecord, t: JunkThresholds) -> Finding | None:
     )
 
 
-def _blurry(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _blurry(record: Measured, t: JunkThresholds) -> Finding | None:
     width = record.edge_width
     if record.kind != "image" or width is None or width < t.blurry_edge_width:
         return None
@@ -180,7 +228,7 @@ def _blurry(record: MediaRecord, t: JunkThresholds) -> Finding | None:
     )
 
 
-def _very_short(record: MediaRecord, t: JunkThresholds) -> Finding | None:
+def _very_short(record: Measured, t: JunkThresholds) -> Finding | None:
     duration = record.duration_s
     if record.kind != "video" or duration is None or duration >= t.very_short_seconds:
         return None
