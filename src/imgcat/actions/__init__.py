@@ -54,7 +54,7 @@ from imgcat.actions.execute import (
     verify,
 )
 from imgcat.actions.journal import RunBusyError, RunState, UnknownRunError, find_run, list_runs, runs_folder
-from imgcat.actions.plan import STEP_KINDS, Step, StepKind
+from imgcat.actions.plan import STEP_KINDS, Kept, Step, StepKind
 from imgcat.actions.trash import TRASH_NAME, TrashFolders, data_folder
 from imgcat.actions.undo import UndoResult, undo_run, undoable_run
 
@@ -64,6 +64,7 @@ __all__ = [
     "TRASH_NAME",
     "ActionEvents",
     "EmptyResult",
+    "Kept",
     "NoActionEvents",
     "PlannedRun",
     "RunBusyError",

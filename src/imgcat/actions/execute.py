@@ -270,11 +270,31 @@ def verify(step: Step) -> _Checked:
     checked = _Checked(info)
     if step.target is not None and os.path.lexists(step.target):
         raise StepRefused(f"{step.target} exists: never overwritten")
+    if step.kept:
+        _check_kept(step)
     if step.references:
         checked.reference, checked.reference_info = _matching_reference(step, info)
     elif step.checksum is not None and file_checksum(step.source) != step.checksum:
         raise StepRefused("its content differs from the catalog's: left alone")
     return checked
+
+
+def _check_kept(step: Step) -> None:
+    """One of the versions kept instead of `step.source` is there as cataloged."""
+    why: list[str] = []
+    for kept in step.kept:
+        try:
+            theirs = os.stat(kept.path)
+        except OSError:
+            why.append(f"{kept.path} is gone")
+            continue
+        if not stat.S_ISREG(theirs.st_mode):
+            why.append(f"{kept.path} is not a regular file")
+        elif (theirs.st_size, theirs.st_mtime_ns) != (kept.size, kept.mtime_ns):
+            why.append(f"{kept.path} changed")
+        else:
+            return
+    raise StepRefused("the picture kept instead is not there as cataloged: " + "; ".join(why))
 
 
 def _verify_folder(step: Step) -> _Checked:

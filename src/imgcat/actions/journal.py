@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from imgcat.actions.plan import Step
+from imgcat.actions.plan import Kept, Step
 from imgcat.actions.trash import data_folder
 from imgcat.errors import ImgcatError
 from imgcat.record import record_from_json, record_to_json
@@ -77,6 +77,7 @@ def step_to_json(step: Step) -> Entry:
         "record": None if step.record is None else record_to_json(step.record),
         "unit": step.unit,
         "note": step.note,
+        "kept": [[k.path, k.size, k.mtime_ns] for k in step.kept],
     }
 
 
@@ -93,6 +94,7 @@ def step_from_json(data: Entry) -> Step:
         record=None if record is None else record_from_json(record),
         unit=data.get("unit", 0),
         note=data.get("note", ""),
+        kept=tuple(Kept(path, size, mtime_ns) for path, size, mtime_ns in data.get("kept", ())),
     )
 
 

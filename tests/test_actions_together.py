@@ -1,0 +1,105 @@
+"""The safe-actions layer when commands meet over time: the kept picture re-checked, runs of
+other commands, a busy lock, unplugged roots, trash copied elsewhere (QA findings of the family flow)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from clirun import imgcat
+from imgcat.actions import FAULT_ENV, execute_run, interrupted_runs
+from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.operations.similar import apply_similar, find_similar
+from media import copy_media
+
+DEVICE = "test"
+
+
+def _pair_tree(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A real photo and a half-size re-save of it (the same picture, a derivative), in two folders."""
+    tree = copy_media(tmp_path / "tree", "nikon_coolpix_p6000/DSCN0010.jpg")
+    original = tree / "nikon_coolpix_p6000" / "DSCN0010.jpg"
+    small = tree / "small" / "DSCN0010-small.jpg"
+    small.parent.mkdir()
+    with Image.open(original) as image:
+        image.resize((image.width // 2, image.height // 2)).save(small, quality=85)
+    return tree, original, small
+
+
+def _added(capsys: pytest.CaptureFixture[str], tmp_path: Path, *folders: tuple[Path, str]) -> Path:
+    db = tmp_path / "catalog.sqlite"
+    for folder, device in folders:
+        assert imgcat(capsys, "add", "-r", str(folder), "--db", str(db), "--device", device).code == 0
+    return db
+
+
+def test_similar_apply_leaves_a_group_alone_when_its_best_is_gone_from_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    original.rename(tmp_path / "moved-away.jpg")  # the user moved the original; no sync yet
+    run = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert small.exists(), "the only version left must never go to the trash"
+    assert f"warning: {small}: left alone: the picture kept instead is not there as cataloged" in run.err
+    assert f"{original} is gone" in run.err
+    assert "0 files moved to the trash" in run.out
+
+
+def test_similar_apply_leaves_a_group_alone_when_its_best_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    original.write_bytes(b"not a picture any more")
+    imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert small.exists()
+
+
+def _killed_similar(db: Path, phase: str) -> None:
+    """`similar --apply` in a forked child, SIGKILLed by the actions layer at step 1."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child never returns: killed, or _exit)
+        try:
+            os.environ[FAULT_ENV] = phase
+            catalog = SqliteCatalog(db)
+            apply_similar(catalog, find_similar(catalog, level="near"), device=DEVICE)
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+
+
+def test_a_resumed_similar_run_re_checks_the_kept_picture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    _killed_similar(db, "1:begin")
+    shutil.move(original, tmp_path / "moved-away.jpg")
+    catalog = SqliteCatalog(db)
+    [state] = interrupted_runs(catalog=catalog)
+    result = execute_run(state.run_id, catalog)
+    catalog.close()
+    assert result.done == 0 and small.exists()
+    assert "the picture kept instead is not there" in result.skipped[0].reason
+
+
+def test_similar_counts_a_best_on_another_device_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (original.parent, "usb"), (small.parent, DEVICE))
+    run = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert small.exists()
+    assert f"left alone: its best, {original}, is on device usb (pass --count-other-devices" in run.err
+    run = imgcat(
+        capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes", "--count-other-devices"
+    )
+    assert run.code == 0, run.err
+    assert not small.exists() and "1 file moved to the trash" in run.out
