@@ -12,7 +12,17 @@ import pytest
 from PIL import Image
 
 from clirun import imgcat
-from imgcat.actions import FAULT_ENV, execute_run, interrupted_runs
+from imgcat.actions import (
+    FAULT_ENV,
+    RunBusyError,
+    Step,
+    carry_out,
+    execute_run,
+    interrupted_runs,
+    list_runs,
+    start_run,
+)
+from imgcat.actions.journal import run_lock
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.similar import apply_similar, find_similar
 from media import copy_media
@@ -103,3 +113,34 @@ def test_similar_counts_a_best_on_another_device_only_when_asked(
     )
     assert run.code == 0, run.err
     assert not small.exists() and "1 file moved to the trash" in run.out
+
+
+@pytest.mark.parametrize("command", ["similar", "reorganize"])
+def test_an_apply_refused_as_busy_leaves_no_run_for_a_later_apply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    args = [str(tree), "--pattern", "<year>"] if command == "reorganize" else []
+    with run_lock():  # another imgcat applying, undoing or emptying the trash
+        refused = imgcat(capsys, command, *args, "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert refused.code == 1
+    assert "another imgcat process is changing files right now" in refused.err
+    assert "nothing changed" in refused.err
+    assert list_runs() == [] and original.exists() and small.exists()
+
+
+def test_a_plan_refused_as_busy_between_plan_and_act_is_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, _, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    catalog = SqliteCatalog(db)
+    record = catalog.get(DEVICE, str(small))
+    assert record is not None
+    run = start_run([Step("trash", str(small), record.size, record.mtime_ns, record=record)], command="t",
+                    catalog=catalog)  # fmt: skip
+    with run_lock(), pytest.raises(RunBusyError):
+        carry_out(run, catalog)
+    catalog.close()
+    assert list_runs() == [] and small.exists()

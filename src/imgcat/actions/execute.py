@@ -29,7 +29,9 @@ from imgcat.actions.journal import (
     Entry,
     Journal,
     JournalError,
+    RunBusyError,
     RunState,
+    check_not_busy,
     create_journal,
     discard_journal,
     now_text,
@@ -115,6 +117,7 @@ def start_run(
 ) -> PlannedRun:
     """Write the plan to a new journal (streamed: the plan never needs to fit in memory)."""
     folder = folder or runs_folder()
+    check_not_busy(folder)  # a refused run leaves no journal behind
     now = datetime.now(UTC)
     header = {"started": now.isoformat(timespec="seconds"), "command": command, "catalog": catalog.location}
     journal = create_journal(folder, now, header)
@@ -137,6 +140,24 @@ def start_run(
 def cancel_run(run: PlannedRun) -> None:
     """Drop a plan that was not confirmed: nothing was done, so its journal goes."""
     files.remove_if_exists(str(run.path))
+
+
+def carry_out(
+    run: PlannedRun,
+    catalog: Catalog,
+    *,
+    folder: Path | None = None,
+    events: ActionEvents | None = None,
+    steps: Sequence[Step] | None = None,
+) -> RunResult:
+    """Carry out a plan just journaled by `start_run` (`steps`: as for `execute_run`). Refused
+    because another process is acting (it began between the plan and now), the plan goes: no run
+    is left for a later resume."""
+    try:
+        return execute_run(run.run_id, catalog, folder=folder, events=events, steps=steps)
+    except RunBusyError:
+        cancel_run(run)
+        raise
 
 
 def interrupted_runs(folder: Path | None = None, catalog: Catalog | None = None) -> list[RunState]:

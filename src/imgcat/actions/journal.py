@@ -400,6 +400,12 @@ def find_run(run_id: str, folder: Path | None = None) -> RunState:
     return read_state(path)
 
 
+BUSY: Final = (
+    "another imgcat process is changing files right now (apply, undo or trash empty); nothing changed: "
+    "try again when it has finished"
+)
+
+
 @contextmanager
 def run_lock(folder: Path | None = None) -> Iterator[None]:
     """One imgcat process acting on files at a time (apply, resume, undo, emptying the trash)."""
@@ -414,14 +420,17 @@ def run_lock(folder: Path | None = None) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunBusyError(
-                "another imgcat process is changing files right now (apply, undo or trash empty); "
-                "try again when it has finished"
-            ) from None
+            raise RunBusyError(BUSY) from None
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_not_busy(folder: Path | None = None) -> None:
+    """RunBusyError now, before a plan is journaled, if another process is acting."""
+    with run_lock(folder):
+        pass
 
 
 def now_text() -> str:

@@ -35,7 +35,7 @@ from typing import Final, Literal
 
 import numpy as np
 
-from imgcat.actions import Kept, RunResult, Step, execute_run, start_run
+from imgcat.actions import Kept, RunResult, Step, carry_out, start_run
 from imgcat.catalog.base import Catalog, Fingerprinted, ordered_pair
 from imgcat.catalog.hashindex import MAX_DISTANCE, close_pairs
 from imgcat.errors import ImgcatError
@@ -438,4 +438,4 @@ def apply_similar(
     file checked right before, the catalog following; `imgcat undo RUN` puts them back)."""
     steps = similar_steps(report, device, count_other_devices=count_other_devices)
     run = start_run(steps, command=f"imgcat similar --apply (level {report.level})", catalog=catalog)
-    return execute_run(run.run_id, catalog)
+    return carry_out(run, catalog)
