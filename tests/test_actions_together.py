@@ -144,3 +144,30 @@ def test_a_plan_refused_as_busy_between_plan_and_act_is_dropped(
         carry_out(run, catalog)
     catalog.close()
     assert list_runs() == [] and small.exists()
+
+
+def test_an_interrupted_run_is_completed_only_by_its_own_command_re_checking_not_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    _killed_similar(db, "1:begin")
+    [state] = list_runs()
+    assert state.state == "interrupted"
+    marked = imgcat(
+        capsys, "similar", "--db", str(db), "--device", DEVICE, "--not-same", str(original), str(small)
+    )
+    assert marked.code == 0, marked.err
+
+    other = imgcat(capsys, "dupes", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert other.code == 0, other.err
+    assert f"run {state.run_id} (imgcat similar --apply" in other.err
+    assert f"'imgcat runs {state.run_id} --resume' completes it, 'imgcat undo {state.run_id}'" in other.err
+    assert small.exists() and [s.state for s in list_runs()] == ["interrupted"]
+
+    own = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert own.code == 0, own.err
+    assert f"completing the interrupted run {state.run_id}" in own.out
+    assert small.exists(), "marked as a different picture since: never removed for the other"
+    assert "marked as a different picture from" in own.err
+    assert [s.state for s in list_runs()] == ["complete"]

@@ -51,6 +51,7 @@ from imgcat.actions.execute import (
     carry_out,
     execute_run,
     interrupted_runs,
+    run_command,
     start_run,
     verify,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "interrupted_runs",
     "list_runs",
     "plan_trash_empty",
+    "run_command",
     "runs_folder",
     "start_run",
     "undo_run",

@@ -44,7 +44,7 @@ from imgcat.actions.journal import (
 )
 from imgcat.actions.plan import CARRYING, LINKING, Step
 from imgcat.actions.trash import TrashFolders, trash_path
-from imgcat.catalog.base import Catalog
+from imgcat.catalog.base import Catalog, ordered_pair
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.record import MediaRecord
 from imgcat.scan.checksum import file_checksum
@@ -160,15 +160,25 @@ def carry_out(
         raise
 
 
-def interrupted_runs(folder: Path | None = None, catalog: Catalog | None = None) -> list[RunState]:
+def interrupted_runs(
+    folder: Path | None = None, catalog: Catalog | None = None, *, command: str | None = None
+) -> list[RunState]:
     """Runs stopped before their end (by a kill, a full disk, Ctrl-C), oldest first; with
-    `catalog`, only those made on it (a run is completed on the catalog it was planned on)."""
+    `catalog`, only those made on it (a run is completed on the catalog it was planned on); with
+    `command` ("dupes", "similar"...), only that command's."""
     from imgcat.actions.journal import list_runs
 
     return [
         r for r in list_runs(folder)
         if r.resumable and (catalog is None or r.header.get("catalog") in (None, catalog.location))
+        and (command is None or run_command(r) == command)
     ]  # fmt: skip
+
+
+def run_command(state: RunState) -> str:
+    """The imgcat command that made a run: "dupes", "reorganize", "similar", "junk"."""
+    words = state.command.split()
+    return words[1] if len(words) > 1 and words[0] == "imgcat" else ""
 
 
 def execute_run(
@@ -463,6 +473,8 @@ class _Runner:
         self.stopped: str | None = None
         self.steps = steps
         self.carried = carried_paths(state) if steps is None else _carried(steps)
+        self.catalog = catalog
+        self._not_same: set[tuple[str, str]] | None = None
 
     def close(self) -> None:
         self.journal.close()
@@ -552,6 +564,7 @@ class _Runner:
         checked: list[tuple[int, Step, _Checked]] = []
         for n, step in fresh:
             try:
+                self._check_still_same(step)
                 checked.append((n, step, verify(step)))
             except StepRefused as refused:
                 for m, other in fresh:  # a photo is a unit: none of it goes
@@ -560,6 +573,18 @@ class _Runner:
                     )
                 return []
         return checked
+
+    def _check_still_same(self, step: Step) -> None:
+        """A picture marked different from the one kept instead (`similar --not-same`, maybe after
+        the run was planned and interrupted) is not removed for it."""
+        kept = [k for k in step.kept if k.checksum is not None]
+        if step.checksum is None or not kept:
+            return
+        if self._not_same is None:
+            self._not_same = set(self.catalog.iter_not_same())
+        for k in kept:
+            if ordered_pair(step.checksum, str(k.checksum)) in self._not_same:
+                raise StepRefused(f"marked as a different picture from {k.path} (similar --not-same)")
 
     def _carry_out(self, begun: list[_Begun]) -> None:
         """Steps one by one: each journaled (fsynced) before it is done."""

@@ -77,7 +77,7 @@ def step_to_json(step: Step) -> Entry:
         "record": None if step.record is None else record_to_json(step.record),
         "unit": step.unit,
         "note": step.note,
-        "kept": [[k.path, k.size, k.mtime_ns] for k in step.kept],
+        "kept": [[k.path, k.size, k.mtime_ns, k.checksum] for k in step.kept],
     }
 
 
@@ -94,7 +94,7 @@ def step_from_json(data: Entry) -> Step:
         record=None if record is None else record_from_json(record),
         unit=data.get("unit", 0),
         note=data.get("note", ""),
-        kept=tuple(Kept(path, size, mtime_ns) for path, size, mtime_ns in data.get("kept", ())),
+        kept=tuple(Kept(*kept) for kept in data.get("kept", ())),
     )
 
 

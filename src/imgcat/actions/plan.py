@@ -21,6 +21,7 @@ class Kept:
     path: str
     size: int
     mtime_ns: int
+    checksum: str | None = None  # its content: a pair marked `similar --not-same` since is left alone
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def runs(store: StoreOptions, run_id: RunId = None, resume: Resume = False, as_j
     """List the runs that changed files (time, command, steps done of all, state), or one run's steps.
 
     A run stopped by a kill, a full disk or Ctrl-C is 'interrupted': --resume completes it
-    (as the next 'dupes --apply' does).
+    (as the next --apply of the same command does).
 
     Example: imgcat runs 20261125-093301 --resume
     """

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from imgcat import settings
-from imgcat.cli import render
+from imgcat.cli import acting, render
 from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
 from imgcat.cli.options import Device, StoreOptions, opened, takes_store
 from imgcat.errors import ImgcatError, UsageError
@@ -137,6 +137,8 @@ def similar(
             return
         if targets and len(targets) > 1:
             raise UsageError("give one folder (or none for the whole catalog)")
+        if apply and (yes or sys.stdin.isatty()):
+            acting.complete_own_runs(catalog, "similar", quiet=as_json)
         prefix = _absolute(targets[0]) if targets else None
         report = find_similar(
             catalog, level=chosen, threshold=threshold, time_window=window,

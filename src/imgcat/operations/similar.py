@@ -418,7 +418,11 @@ def similar_steps(report: SimilarReport, device: str, *, count_other_devices: bo
 
 def _kept_here(group: SimilarGroup, device: str) -> tuple[Kept, ...]:
     best = group.members[0]
-    return tuple(Kept(r.path, r.size, r.mtime_ns) for r in (best.record, *best.copies) if r.device == device)
+    return tuple(
+        Kept(r.path, r.size, r.mtime_ns, r.checksum)
+        for r in (best.record, *best.copies)
+        if r.device == device
+    )
 
 
 def kept_elsewhere(report: SimilarReport, device: str) -> list[SimilarGroup]:
