@@ -24,6 +24,7 @@ from imgcat.actions import (
 )
 from imgcat.actions.journal import run_lock
 from imgcat.catalog.sqlite import SqliteCatalog
+from imgcat.cli.app import main
 from imgcat.operations.similar import apply_similar, find_similar
 from media import copy_media
 
@@ -171,3 +172,86 @@ def test_an_interrupted_run_is_completed_only_by_its_own_command_re_checking_not
     assert small.exists(), "marked as a different picture since: never removed for the other"
     assert "marked as a different picture from" in own.err
     assert [s.state for s in list_runs()] == ["complete"]
+
+
+NIKON = [f"nikon_coolpix_p6000/DSCN00{n}.jpg" for n in (10, 12, 25, 27)]
+
+
+def _reorganize_killed(capsys: pytest.CaptureFixture[str], tmp_path: Path, kill: str) -> tuple[Path, Path]:
+    """Four real photos under the root `usb`, a reorganize of them killed -9 by the actions layer."""
+    usb = copy_media(tmp_path / "usb", *NIKON)
+    db = _added(capsys, tmp_path, (usb, DEVICE))
+    imgcat(capsys, "reorganize", "--help")  # the forked run starts with the CLI loaded
+    argv = ["reorganize", str(usb), "--pattern", "<year>/<month>", "--apply", "--yes", "--db", str(db),
+            "--device", DEVICE]  # fmt: skip
+    child = os.fork()
+    if child == 0:  # pragma: no cover (killed)
+        os.environ[FAULT_ENV] = kill
+        os._exit(main(argv))
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    return usb, db
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_resume_and_undo_refuse_while_a_root_of_the_run_is_unplugged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    usb, db = _reorganize_killed(capsys, tmp_path, "2")
+    [state] = list_runs()
+    moved = _files(usb)
+    away = tmp_path / "usb-away"
+    usb.rename(away)  # the disk is unplugged
+    for args in (["runs", state.run_id, "--resume"], ["undo", state.run_id, "--yes"]):
+        refused = imgcat(capsys, *args, "--db", str(db))
+        assert refused.code == 1
+        assert (
+            f"error: root {usb} of run {state.run_id} is missing (a disk unplugged?): plug it in"
+            in refused.err
+        )
+        assert not usb.exists(), "no root is ever made again"
+    assert [s.state for s in list_runs()] == ["interrupted"]
+    away.rename(usb)  # plugged back: nothing was forgotten
+    assert _files(usb) == moved
+    undone = imgcat(capsys, "undo", state.run_id, "--yes", "--db", str(db))
+    assert undone.code == 0, undone.err
+    assert _files(usb) == set(NIKON)
+
+
+def test_a_begun_move_whose_file_is_at_neither_end_stays_in_doubt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, db = _reorganize_killed(capsys, tmp_path, "1")  # step 1 renamed, its "done" never written
+    [state] = list_runs()
+    target = Path(str(state.begun[1]["target"]))
+    target.rename(tmp_path / "elsewhere.jpg")  # not where the journal says: at neither end
+    catalog = SqliteCatalog(db)
+    result = execute_run(state.run_id, catalog)
+    catalog.close()
+    assert result.stopped is not None and "in doubt" in result.stopped
+    [after] = list_runs()
+    assert after.state == "interrupted" and 1 not in after.skipped
+
+
+def test_undo_never_makes_a_root_again_when_it_is_unplugged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    laptop = copy_media(tmp_path / "laptop", NIKON[0])
+    usb = copy_media(tmp_path / "usb", NIKON[0], NIKON[1])
+    db = _added(capsys, tmp_path, (laptop, DEVICE), (usb, DEVICE))
+    run = imgcat(capsys, "dupes", "--db", str(db), "--device", DEVICE, "--remove-from", str(usb),
+                 "--apply", "--yes")  # fmt: skip
+    assert run.code == 0, run.err
+    assert not (usb / NIKON[0]).exists()
+    [state] = list_runs()
+    away = tmp_path / "usb-away"
+    usb.rename(away)
+    refused = imgcat(capsys, "undo", "--yes", "--db", str(db))
+    assert refused.code == 1 and f"root {usb} of run {state.run_id} is missing" in refused.err
+    assert not usb.exists()
+    away.rename(usb)
+    assert imgcat(capsys, "undo", "--yes", "--db", str(db)).code == 0
+    assert (usb / NIKON[0]).exists()

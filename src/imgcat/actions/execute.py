@@ -43,6 +43,7 @@ from imgcat.actions.journal import (
     step_to_json,
 )
 from imgcat.actions.plan import CARRYING, LINKING, Step
+from imgcat.actions.roots import refuse_missing_roots
 from imgcat.actions.trash import TrashFolders, trash_path
 from imgcat.catalog.base import Catalog, ordered_pair
 from imgcat.errors import ImgcatError, UsageError
@@ -198,6 +199,9 @@ def execute_run(
         if not state.resumable:
             raise RunRefusedError(f"run {run_id} is {state.state}: nothing to carry out")
         _check_catalog(state, catalog)
+        if state.begun or state.done or state.skipped or state.failed or state.stopped:  # a resume
+            unsettled = {n for n in state.offsets if not state.settled(n)}
+            refuse_missing_roots(state, catalog, unsettled, f"'imgcat runs {run_id} --resume'")
         if steps is not None and len(steps) != state.total:
             raise ValueError(f"run {run_id} has {state.total} steps, not {len(steps)}")
         runner = _Runner(state, catalog, events or NoActionEvents(), steps)
@@ -474,6 +478,7 @@ class _Runner:
         self.steps = steps
         self.carried = carried_paths(state) if steps is None else _carried(steps)
         self.catalog = catalog
+        self.doubtful: list[str] = []  # begun steps whose file is at neither end (a disk unplugged?)
         self._not_same: set[tuple[str, str]] | None = None
 
     def close(self) -> None:
@@ -522,6 +527,11 @@ class _Runner:
         written any more, the run stays interrupted (a resume settles it) and says why it stopped."""
         try:
             self.batch.flush()
+            if self.doubtful and not self.stopped:
+                self.stopped = (
+                    f"{len(self.doubtful)} begun step(s) in doubt: {self.doubtful[0]} is neither at its "
+                    "path nor where it was going (a disk unplugged?)"
+                )
             if self.stopped:
                 self.journal.write({"t": "stop", "reason": self.stopped, "at": now_text()}, sync=True)
             else:
@@ -558,8 +568,12 @@ class _Runner:
         """The unit's steps still to do, each checked against the disk; none if one is refused."""
         fresh: list[tuple[int, Step]] = []
         for n, step in unit:
-            if n in self.state.begun and self._settle(n, step):
-                continue
+            if n in self.state.begun:
+                if self._settle(n, step):
+                    continue
+                if self._nowhere(n, step):
+                    self.doubtful.append(step.source)
+                    return []  # its unit waits with it
             fresh.append((n, step))
         checked: list[tuple[int, Step, _Checked]] = []
         for n, step in fresh:
@@ -573,6 +587,14 @@ class _Runner:
                     )
                 return []
         return checked
+
+    def _nowhere(self, n: int, step: Step) -> bool:
+        """A begun rename or move whose file is neither at its path nor at its target: still in
+        doubt (a disk unplugged, the file moved away), not "vanished": the run stays interrupted."""
+        target = self.state.begun[n].get("target")
+        if step.kind not in ("trash", "move", "move-to") or not target:
+            return False
+        return not os.path.lexists(step.source) and not os.path.lexists(str(target))
 
     def _check_still_same(self, step: Step) -> None:
         """A picture marked different from the one kept instead (`similar --not-same`, maybe after

@@ -35,6 +35,7 @@ from imgcat.actions.journal import (
     runs_folder,
 )
 from imgcat.actions.plan import Step
+from imgcat.actions.roots import Roots, refuse_missing_roots
 from imgcat.actions.trash import run_folder
 from imgcat.catalog.base import Catalog
 from imgcat.record import MediaRecord
@@ -80,6 +81,8 @@ def undo_run(
         if not state.undoable:
             raise RunRefusedError(f"run {run_id} is {state.state}: nothing to undo")
         _check_catalog(state, catalog)
+        todo_numbers = {n for n in state.done if n not in state.undone} | set(state.begun)
+        roots = refuse_missing_roots(state, catalog, todo_numbers, f"'imgcat undo {state.run_id}'")
         with deferred_signals() as stop:
             if state.resumable and any(not state.settled(n) for n in state.begun):
                 _settle_doubtful(state, catalog)
@@ -98,7 +101,7 @@ def undo_run(
                     step = read_step_at(state.path, state.offsets[n])
                     journal.write({"t": "undo-begin", "n": n}, sync=True)
                     try:
-                        deletes, upserts = _revert(n, step, state)
+                        deletes, upserts = _revert(n, step, state, roots)
                     except (StepKept, OSError) as error:
                         reason = str(error) if isinstance(error, StepKept) else f"{error.strerror or error}"
                         journal.write({"t": "undo-skip", "n": n, "reason": reason})
@@ -131,7 +134,7 @@ def _settle_doubtful(state: RunState, catalog: Catalog) -> None:
         runner.close()
 
 
-def _revert(n: int, step: Step, state: RunState) -> tuple[list[str], list[MediaRecord]]:
+def _revert(n: int, step: Step, state: RunState, roots: Roots) -> tuple[list[str], list[MediaRecord]]:
     """Put one step back; the catalog's changes to make. StepKept says why it cannot be."""
     begin, done = state.begun.get(n, {}), state.done[n]
     if n in state.emptied:
@@ -142,10 +145,11 @@ def _revert(n: int, step: Step, state: RunState) -> tuple[list[str], list[MediaR
         case "rmdir":
             if os.path.lexists(step.source) and not os.path.isdir(step.source):
                 raise StepKept(f"a file is at {step.source} now: the folder is not made again")
+            _check_root(step.source, roots)
             files.make_folder(step.source, int(begin.get("mode", 0o755)))
             return [], []
         case "trash" | "move-to" | "move":
-            inode = _put_back(n, step, begin, state.run_id)
+            inode = _put_back(n, step, begin, state.run_id, roots)
             files.remove_made_folders(list(begin.get("made", [])))
             return _restored(step, inode, moved_from=begin["target"] if step.kind == "move" else None)
         case "copy":
@@ -170,7 +174,20 @@ def _check_free(path: str, where: str) -> None:
         raise StepKept(f"a file is at {path} now: never overwritten; the original stays at {where}")
 
 
-def _put_back(n: int, step: Step, begin: Entry, run_id: str) -> int:
+def _check_root(path: str, roots: Roots) -> None:
+    """Folders are made again only below a root that is on disk: never a root or a mount point."""
+    folder = os.path.dirname(path)
+    if os.path.isdir(folder):
+        return
+    root = roots.of(path)
+    if root is None:
+        raise StepKept(f"its folder {folder} is gone and no folder added to the catalog holds it: "
+                       "not made again")  # fmt: skip
+    if not os.path.isdir(root):
+        raise StepKept(f"root {root} is missing (a disk unplugged?): plug it in and undo again")
+
+
+def _put_back(n: int, step: Step, begin: Entry, run_id: str, roots: Roots) -> int:
     """A trashed or moved file goes back to its path, if it is still as it was left there."""
     where = str(begin["target"])
     try:
@@ -182,6 +199,7 @@ def _put_back(n: int, step: Step, begin: Entry, run_id: str) -> int:
     if not begin.get("cross") and info.st_ino != begin.get("inode"):
         raise StepKept(f"{where} is not the file that was put there: left where it is")
     _check_free(step.source, where)
+    _check_root(step.source, roots)
     files.make_parents(step.source)
     if begin.get("cross"):
         temporary = temporary_name(step.source, run_id, n)

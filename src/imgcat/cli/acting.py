@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from imgcat.actions import RunResult, StepOutcome, execute_run, interrupted_runs, run_command
+from imgcat.actions import (
+    RootMissingError,
+    RunResult,
+    StepOutcome,
+    execute_run,
+    interrupted_runs,
+    run_command,
+)
 from imgcat.catalog.base import Catalog
 from imgcat.cli import render
 from imgcat.errors import ImgcatError
@@ -112,7 +119,11 @@ def complete_own_runs(catalog: Catalog, command: str, *, quiet: bool = False) ->
     for state in interrupted_runs(catalog=catalog, command=command):
         if not quiet:
             render.line(f"completing the interrupted run {state.run_id} ({state.command}) first")
-        result = execute_run(state.run_id, catalog)
+        try:
+            result = execute_run(state.run_id, catalog)
+        except RootMissingError as missing:  # its files are not here: the new plan cannot meet them
+            render.note(f"left as it is: {missing}")
+            continue
         if not quiet:
             report(result, next(iter(state.kinds.values()), "trash"))
         stop_as_signalled(result.signal)
