@@ -3,6 +3,7 @@ other commands, a busy lock, unplugged roots, trash copied elsewhere (QA finding
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -255,3 +256,71 @@ def test_undo_never_makes_a_root_again_when_it_is_unplugged(
     away.rename(usb)
     assert imgcat(capsys, "undo", "--yes", "--db", str(db)).code == 0
     assert (usb / NIKON[0]).exists()
+
+
+def _trashed_by_similar(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[Path, Path, str]:
+    tree, _, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    run = imgcat(capsys, "similar", "--db", str(db), "--device", DEVICE, "--apply", "--yes")
+    assert run.code == 0 and not small.exists(), run.err
+    [state] = list_runs()
+    return db, small, state.run_id
+
+
+def test_undo_puts_back_a_trashed_file_whose_inode_changed_but_not_its_content(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, small, run_id = _trashed_by_similar(capsys, tmp_path)
+    trash = tmp_path / "xdg-data" / "imgcat" / ".imgcat-trash"
+    shutil.copytree(trash / run_id, trash / "copy")  # copied back and forth: new inodes, same bytes
+    shutil.rmtree(trash / run_id)
+    (trash / "copy").rename(trash / run_id)
+    undone = imgcat(capsys, "undo", run_id, "--yes", "--db", str(db))
+    assert undone.code == 0, undone.err
+    assert small.exists() and [s.state for s in list_runs()] == ["undone"]
+
+
+def test_undo_of_a_changed_trashed_file_puts_nothing_back_exits_1_and_leaves_the_run_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, small, run_id = _trashed_by_similar(capsys, tmp_path)
+    [trashed] = (tmp_path / "xdg-data" / "imgcat" / ".imgcat-trash").rglob(small.name)
+    content = trashed.read_bytes()
+    trashed.unlink()
+    trashed.write_bytes(content[:-1] + b"\x00")  # another file now, same size
+    os.utime(trashed, ns=(small.stat().st_mtime_ns if small.exists() else 0, 0))
+    undone = imgcat(capsys, "undo", run_id, "--yes", "--db", str(db))
+    assert undone.code == 1 and f"nothing of run {run_id} could be undone" in undone.err
+    assert f"warning: {small}: {small}" not in undone.err  # the path is said once
+    assert [s.state for s in list_runs()] == ["complete"]
+
+
+def test_after_trash_empty_the_run_shows_trash_emptied_and_undo_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _, run_id = _trashed_by_similar(capsys, tmp_path)
+    emptied = imgcat(capsys, "trash", "empty", "--yes", "--db", str(db))
+    assert emptied.code == 0, emptied.err
+    assert run_id in emptied.out and "can no longer be undone" in emptied.out
+    listed = imgcat(capsys, "runs", "--json")
+    assert [r["state"] for r in json.loads(listed.out)] == ["trash emptied"]
+    refused = imgcat(capsys, "undo", "--yes", "--db", str(db))
+    assert refused.code == 1
+
+
+def test_undo_names_the_later_run_that_moved_a_linked_kept_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_media(tmp_path / "lib", NIKON[0])
+    shutil.copy(root / NIKON[0], root / "copy.jpg")
+    db = _added(capsys, tmp_path, (root, DEVICE))
+    linked = imgcat(capsys, "dupes", "--db", str(db), "--device", DEVICE, "--apply", "--yes",
+                    "--action", "symlink")  # fmt: skip
+    assert linked.code == 0, linked.err
+    moved = imgcat(capsys, "reorganize", str(root), "--pattern", "<year>", "--apply", "--yes",
+                   "--db", str(db), "--device", DEVICE)  # fmt: skip
+    assert moved.code == 0, moved.err
+    first, second = list_runs()
+    undone = imgcat(capsys, "undo", first.run_id, "--yes", "--db", str(db))
+    assert undone.code == 1
+    assert f"by run {second.run_id} since (imgcat undo {second.run_id} first)" in undone.err

@@ -301,14 +301,16 @@ class RunState:
             return "incomplete plan"
         if self.cancelled:
             return "cancelled"
-        if self.undo_ended:
-            left = any(n not in self.undone for n in self.undo_skipped)
-            return "partly undone" if left else "undone"
-        if self.undo_started:
+        if self.undo_started and not self.undo_ended:
             return "undo interrupted"
-        if self.ended:
-            return "complete"
-        return "interrupted"
+        if self.undone:
+            left = any(n not in self.undone for n in self.done)
+            return "partly undone" if left else "undone"
+        if not self.ended:
+            return "interrupted"  # an undo that put nothing back leaves the run as it was
+        if self.emptied:
+            return "trash emptied" if all(n in self.emptied for n in self.done) else "trash partly emptied"
+        return "complete"
 
     @property
     def resumable(self) -> bool:
@@ -316,7 +318,11 @@ class RunState:
 
     @property
     def undoable(self) -> bool:
-        return self.state in ("complete", "interrupted", "undo interrupted", "partly undone")
+        if self.state == "trash emptied":
+            return False
+        return self.state in (
+            "complete", "interrupted", "undo interrupted", "partly undone", "trash partly emptied"
+        )  # fmt: skip
 
     def settled(self, n: int) -> bool:
         return n in self.done or n in self.skipped or n in self.failed
