@@ -366,8 +366,8 @@ def _read_entry(state: RunState, offset: int, entry: Entry) -> None:
         state.ended = True
     elif kind == "cancelled":
         state.cancelled = True
-    elif kind == "undo":
-        state.undo_started = True
+    elif kind == "undo":  # a new undo: the one before it ended
+        state.undo_started, state.undo_ended = True, False
     elif kind == "undo-begin":
         state.undo_begun[n] = entry
     elif kind == "undone":
