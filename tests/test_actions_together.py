@@ -324,3 +324,25 @@ def test_undo_names_the_later_run_that_moved_a_linked_kept_copy(
     undone = imgcat(capsys, "undo", first.run_id, "--yes", "--db", str(db))
     assert undone.code == 1
     assert f"by run {second.run_id} since (imgcat undo {second.run_id} first)" in undone.err
+
+
+def test_after_a_kill_runs_trash_list_and_status_tell_the_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, _, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    _killed_similar(db, "1")  # renamed into the trash, its "done" never written
+    assert not small.exists()
+    [run] = json.loads(imgcat(capsys, "runs", "--json").out)
+    assert (run["state"], run["done"], run["in_doubt"]) == ("interrupted", 0, 1)
+    assert "1 in doubt" in imgcat(capsys, "runs").out
+    listed = json.loads(imgcat(capsys, "trash", "list", "--json", "--db", str(db)).out)["files"]
+    assert [f["from"] for f in listed] == [str(small)]
+    status = imgcat(capsys, "--db", str(db))
+    assert f"interrupted run {run['id']} (imgcat similar" in status.out
+    assert (
+        f"'imgcat runs {run['id']} --resume' completes it, 'imgcat undo {run['id']}' reverts it" in status.out
+    )
+    emptied = imgcat(capsys, "trash", "empty", "--yes", "--db", str(db))
+    assert f"run {run['id']} is interrupted: its files stay in the trash" in emptied.err
+    assert any(p.name == small.name for p in tmp_path.rglob("*") if ".imgcat-trash" in p.parts)

@@ -324,6 +324,12 @@ class RunState:
             "complete", "interrupted", "undo interrupted", "partly undone", "trash partly emptied"
         )  # fmt: skip
 
+    @property
+    def in_doubt(self) -> int:
+        """Steps begun and never marked done (a kill): each may or may not have been done; the
+        run's resume or undo settles them by looking at the disk."""
+        return sum(1 for n in self.begun if not self.settled(n))
+
     def settled(self, n: int) -> bool:
         return n in self.done or n in self.skipped or n in self.failed
 

@@ -80,6 +80,8 @@ def runs(store: StoreOptions, run_id: RunId = None, resume: Resume = False, as_j
     for s in states:
         steps = f"{len(s.done)}/{s.total}"
         left = f", {len(s.skipped) + len(s.failed)} left alone" if s.skipped or s.failed else ""
+        if s.in_doubt:
+            left += f", {s.in_doubt} in doubt"
         table.row(s.run_id, f"{s.started.astimezone():%Y-%m-%d %H:%M}", s.command, steps, s.state + left)
     render.show(table)
     if not states:
@@ -98,6 +100,7 @@ def _run_json(state: RunState) -> dict[str, Any]:
         "catalog": state.header.get("catalog"),
         "steps": state.total,
         "done": len(state.done),
+        "in_doubt": state.in_doubt,
         "skipped": len(state.skipped),
         "failed": len(state.failed),
         "undone": len(state.undone),
