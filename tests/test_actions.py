@@ -159,8 +159,8 @@ def test_delete_is_for_good_and_undo_says_so(store: Catalog, photos: Path) -> No
     assert not list(photos.rglob(f"{TRASH_NAME}"))
     undone = undo_run(run_id, store)
     assert undone.restored == 0
-    assert undone.skipped[0].reason == f"{victim.path} was deleted for good: it cannot come back"
-    assert find_run(run_id).state == "partly undone"
+    assert undone.skipped[0].reason == "was deleted for good: it cannot come back"
+    assert find_run(run_id).state == "complete"  # nothing was undone: the run is as it was
 
 
 @pytest.mark.parametrize("across", [False, True])
@@ -307,8 +307,8 @@ def test_trash_empty_deletes_for_good_only_what_is_old_enough(store: Catalog, ph
     trash = Path(TrashFolders().root_for(str(photos / "kept/DSCN0010.jpg")))
     assert not (trash / run_id).exists()
     assert plan_trash_empty(None, now).files == ()
-    undone = undo_run(run_id, store)
-    assert undone.restored == 0 and "the trash was emptied" in undone.skipped[0].reason
+    with pytest.raises(RunRefusedError, match="the trash was emptied of its files"):
+        undo_run(run_id, store)
 
 
 def test_the_trash_is_on_the_files_own_filesystem(photos: Path, other_filesystem: Path) -> None:

@@ -277,3 +277,16 @@ def test_the_plain_case_is_decided_as_the_general_rules_decide_it(
 ) -> None:
     assert rules._plain(candidates, policy)
     assert rules._decide_plain(candidates, policy) == rules._decide(candidates, policy)
+
+
+def test_a_name_like_apple_iphone_6_is_an_original_beside_its_copy_named_copy() -> None:
+    """ "Apple iPhone 6" reads like macOS's "IMG 2" copy name; it is one only beside "Apple iPhone"."""
+    group = [c("/p/Pictures/iphone_6/Apple iPhone 6.jpg"), c("/p/Downloads/Apple iPhone 6 copy.jpg")]
+    assert decisions(group, Policy()) == {
+        "/p/Pictures/iphone_6/Apple iPhone 6.jpg": "keep",
+        "/p/Downloads/Apple iPhone 6 copy.jpg": "remove",
+    }
+    group = [c("/p/longer/folder/Holiday 2019.jpg"), c("/p/Holiday 2019 2.jpg")]
+    assert decisions(group, Policy())["/p/Holiday 2019 2.jpg"] == "remove"
+    group = [c("/p/a/Canon EOS 20D (2).jpg"), c("/p/Canon EOS 20D (2) (1).jpg")]
+    assert decisions(group, Policy())["/p/a/Canon EOS 20D (2).jpg"] == "keep"

@@ -33,6 +33,9 @@ target, the kept copies it must equal, its catalog record, a unit number). Carry
   overwriting, and removes the folders the run made once they are empty again;
   `undoable_run(None)` is the latest run. `plan_trash_empty` / `empty_trash` delete trashed
   files for good. `list_runs()` reads every journal (`RunState`: steps, done, state).
+- A run is completed or undone only while every root folder its steps touch is on disk
+  (`RootMissingError`: an unplugged disk); undo makes folders again only below a root that is
+  there; a begun step whose file is at neither end stays in doubt (the run stays interrupted).
 - One process acts at a time (`run_lock`); a second gets `RunBusyError`.
 
 For tests, `IMGCAT_TEST_KILL_AFTER_STEP=k` (or `k:begin`, `k:done`) SIGKILLs the process at step k.
@@ -48,13 +51,16 @@ from imgcat.actions.execute import (
     RunResult,
     StepOutcome,
     cancel_run,
+    carry_out,
     execute_run,
     interrupted_runs,
+    run_command,
     start_run,
     verify,
 )
 from imgcat.actions.journal import RunBusyError, RunState, UnknownRunError, find_run, list_runs, runs_folder
-from imgcat.actions.plan import STEP_KINDS, Step, StepKind
+from imgcat.actions.plan import STEP_KINDS, Kept, Step, StepKind
+from imgcat.actions.roots import RootMissingError
 from imgcat.actions.trash import TRASH_NAME, TrashFolders, data_folder
 from imgcat.actions.undo import UndoResult, undo_run, undoable_run
 
@@ -64,8 +70,10 @@ __all__ = [
     "TRASH_NAME",
     "ActionEvents",
     "EmptyResult",
+    "Kept",
     "NoActionEvents",
     "PlannedRun",
+    "RootMissingError",
     "RunBusyError",
     "RunRefusedError",
     "RunResult",
@@ -79,6 +87,7 @@ __all__ = [
     "UndoResult",
     "UnknownRunError",
     "cancel_run",
+    "carry_out",
     "data_folder",
     "empty_trash",
     "execute_run",
@@ -86,6 +95,7 @@ __all__ = [
     "interrupted_runs",
     "list_runs",
     "plan_trash_empty",
+    "run_command",
     "runs_folder",
     "start_run",
     "undo_run",

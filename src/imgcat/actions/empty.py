@@ -30,6 +30,13 @@ class Trashed:
     path: str
     step: Step
     trashed_at: datetime
+    run_state: str = "complete"
+
+    @property
+    def held(self) -> bool:
+        """In the trash of a run still in progress (interrupted, or its undo interrupted): not
+        emptied, the run's resume or undo settles it first."""
+        return self.run_state in ("interrupted", "undo interrupted")
 
     @property
     def size(self) -> int:
@@ -47,6 +54,14 @@ class TrashPlan:
     @property
     def runs(self) -> tuple[str, ...]:
         return tuple(sorted({t.run_id for t in self.files}))
+
+    def emptiable(self) -> TrashPlan:
+        """The files `empty_trash` may delete: not those of a run still in progress (`held`)."""
+        return TrashPlan(tuple(t for t in self.files if not t.held))
+
+    def held(self) -> dict[str, str]:
+        """Run id → its state, for the runs whose files are held."""
+        return {t.run_id: t.run_state for t in self.files if t.held}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +82,16 @@ def _trashed(older_than: timedelta | None, now: datetime, folder: Path | None) -
     for state in list_runs(folder):
         if older_than is not None and now - state.started < older_than:
             continue
+        run_state = state.state
         for n, begin in state.begun.items():
-            if (
-                state.kinds.get(n) != "trash"
-                or n not in state.done
-                or n in state.undone
-                or n in state.emptied
-            ):
+            if state.kinds.get(n) != "trash" or n in state.undone or n in state.emptied:
                 continue
+            if n not in state.done and not (n in state.begun and not state.settled(n)):
+                continue  # skipped or failed: never renamed
             target = str(begin["target"])
-            if os.path.lexists(target):
+            if os.path.lexists(target):  # a begun step in doubt whose file is there is listed too
                 step = read_step_at(state.path, state.offsets[n])
-                yield Trashed(state.run_id, n, target, step, state.started)
+                yield Trashed(state.run_id, n, target, step, state.started, run_state)
 
 
 def empty_trash(
@@ -96,6 +109,8 @@ def empty_trash(
             for trashed in plan.files:
                 if stop.requested:
                     break
+                if trashed.held:
+                    continue
                 if trashed.run_id not in journals:
                     journals[trashed.run_id] = Journal(folder / f"{trashed.run_id}.jsonl")
                 journal = journals[trashed.run_id]

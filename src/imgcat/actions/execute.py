@@ -29,7 +29,9 @@ from imgcat.actions.journal import (
     Entry,
     Journal,
     JournalError,
+    RunBusyError,
     RunState,
+    check_not_busy,
     create_journal,
     discard_journal,
     now_text,
@@ -41,8 +43,9 @@ from imgcat.actions.journal import (
     step_to_json,
 )
 from imgcat.actions.plan import CARRYING, LINKING, Step
+from imgcat.actions.roots import refuse_missing_roots
 from imgcat.actions.trash import TrashFolders, trash_path
-from imgcat.catalog.base import Catalog
+from imgcat.catalog.base import Catalog, ordered_pair
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.record import MediaRecord
 from imgcat.scan.checksum import file_checksum
@@ -115,6 +118,7 @@ def start_run(
 ) -> PlannedRun:
     """Write the plan to a new journal (streamed: the plan never needs to fit in memory)."""
     folder = folder or runs_folder()
+    check_not_busy(folder)  # a refused run leaves no journal behind
     now = datetime.now(UTC)
     header = {"started": now.isoformat(timespec="seconds"), "command": command, "catalog": catalog.location}
     journal = create_journal(folder, now, header)
@@ -139,15 +143,43 @@ def cancel_run(run: PlannedRun) -> None:
     files.remove_if_exists(str(run.path))
 
 
-def interrupted_runs(folder: Path | None = None, catalog: Catalog | None = None) -> list[RunState]:
+def carry_out(
+    run: PlannedRun,
+    catalog: Catalog,
+    *,
+    folder: Path | None = None,
+    events: ActionEvents | None = None,
+    steps: Sequence[Step] | None = None,
+) -> RunResult:
+    """Carry out a plan just journaled by `start_run` (`steps`: as for `execute_run`). Refused
+    because another process is acting (it began between the plan and now), the plan goes: no run
+    is left for a later resume."""
+    try:
+        return execute_run(run.run_id, catalog, folder=folder, events=events, steps=steps)
+    except RunBusyError:
+        cancel_run(run)
+        raise
+
+
+def interrupted_runs(
+    folder: Path | None = None, catalog: Catalog | None = None, *, command: str | None = None
+) -> list[RunState]:
     """Runs stopped before their end (by a kill, a full disk, Ctrl-C), oldest first; with
-    `catalog`, only those made on it (a run is completed on the catalog it was planned on)."""
+    `catalog`, only those made on it (a run is completed on the catalog it was planned on); with
+    `command` ("dupes", "similar"...), only that command's."""
     from imgcat.actions.journal import list_runs
 
     return [
         r for r in list_runs(folder)
         if r.resumable and (catalog is None or r.header.get("catalog") in (None, catalog.location))
+        and (command is None or run_command(r) == command)
     ]  # fmt: skip
+
+
+def run_command(state: RunState) -> str:
+    """The imgcat command that made a run: "dupes", "reorganize", "similar", "junk"."""
+    words = state.command.split()
+    return words[1] if len(words) > 1 and words[0] == "imgcat" else ""
 
 
 def execute_run(
@@ -167,6 +199,9 @@ def execute_run(
         if not state.resumable:
             raise RunRefusedError(f"run {run_id} is {state.state}: nothing to carry out")
         _check_catalog(state, catalog)
+        if state.begun or state.done or state.skipped or state.failed or state.stopped:  # a resume
+            unsettled = {n for n in state.offsets if not state.settled(n)}
+            refuse_missing_roots(state, catalog, unsettled, f"'imgcat runs {run_id} --resume'")
         if steps is not None and len(steps) != state.total:
             raise ValueError(f"run {run_id} has {state.total} steps, not {len(steps)}")
         runner = _Runner(state, catalog, events or NoActionEvents(), steps)
@@ -270,11 +305,31 @@ def verify(step: Step) -> _Checked:
     checked = _Checked(info)
     if step.target is not None and os.path.lexists(step.target):
         raise StepRefused(f"{step.target} exists: never overwritten")
+    if step.kept:
+        _check_kept(step)
     if step.references:
         checked.reference, checked.reference_info = _matching_reference(step, info)
     elif step.checksum is not None and file_checksum(step.source) != step.checksum:
         raise StepRefused("its content differs from the catalog's: left alone")
     return checked
+
+
+def _check_kept(step: Step) -> None:
+    """One of the versions kept instead of `step.source` is there as cataloged."""
+    why: list[str] = []
+    for kept in step.kept:
+        try:
+            theirs = os.stat(kept.path)
+        except OSError:
+            why.append(f"{kept.path} is gone")
+            continue
+        if not stat.S_ISREG(theirs.st_mode):
+            why.append(f"{kept.path} is not a regular file")
+        elif (theirs.st_size, theirs.st_mtime_ns) != (kept.size, kept.mtime_ns):
+            why.append(f"{kept.path} changed")
+        else:
+            return
+    raise StepRefused("the picture kept instead is not there as cataloged: " + "; ".join(why))
 
 
 def _verify_folder(step: Step) -> _Checked:
@@ -422,6 +477,9 @@ class _Runner:
         self.stopped: str | None = None
         self.steps = steps
         self.carried = carried_paths(state) if steps is None else _carried(steps)
+        self.catalog = catalog
+        self.doubtful: list[str] = []  # begun steps whose file is at neither end (a disk unplugged?)
+        self._not_same: set[tuple[str, str]] | None = None
 
     def close(self) -> None:
         self.journal.close()
@@ -469,6 +527,11 @@ class _Runner:
         written any more, the run stays interrupted (a resume settles it) and says why it stopped."""
         try:
             self.batch.flush()
+            if self.doubtful and not self.stopped:
+                self.stopped = (
+                    f"{len(self.doubtful)} begun step(s) in doubt: {self.doubtful[0]} is neither at its "
+                    "path nor where it was going (a disk unplugged?)"
+                )
             if self.stopped:
                 self.journal.write({"t": "stop", "reason": self.stopped, "at": now_text()}, sync=True)
             else:
@@ -505,12 +568,17 @@ class _Runner:
         """The unit's steps still to do, each checked against the disk; none if one is refused."""
         fresh: list[tuple[int, Step]] = []
         for n, step in unit:
-            if n in self.state.begun and self._settle(n, step):
-                continue
+            if n in self.state.begun:
+                if self._settle(n, step):
+                    continue
+                if self._nowhere(n, step):
+                    self.doubtful.append(step.source)
+                    return []  # its unit waits with it
             fresh.append((n, step))
         checked: list[tuple[int, Step, _Checked]] = []
         for n, step in fresh:
             try:
+                self._check_still_same(step)
                 checked.append((n, step, verify(step)))
             except StepRefused as refused:
                 for m, other in fresh:  # a photo is a unit: none of it goes
@@ -519,6 +587,26 @@ class _Runner:
                     )
                 return []
         return checked
+
+    def _nowhere(self, n: int, step: Step) -> bool:
+        """A begun rename or move whose file is neither at its path nor at its target: still in
+        doubt (a disk unplugged, the file moved away), not "vanished": the run stays interrupted."""
+        target = self.state.begun[n].get("target")
+        if step.kind not in ("trash", "move", "move-to") or not target:
+            return False
+        return not os.path.lexists(step.source) and not os.path.lexists(str(target))
+
+    def _check_still_same(self, step: Step) -> None:
+        """A picture marked different from the one kept instead (`similar --not-same`, maybe after
+        the run was planned and interrupted) is not removed for it."""
+        kept = [k for k in step.kept if k.checksum is not None]
+        if step.checksum is None or not kept:
+            return
+        if self._not_same is None:
+            self._not_same = set(self.catalog.iter_not_same())
+        for k in kept:
+            if ordered_pair(step.checksum, str(k.checksum)) in self._not_same:
+                raise StepRefused(f"marked as a different picture from {k.path} (similar --not-same)")
 
     def _carry_out(self, begun: list[_Begun]) -> None:
         """Steps one by one: each journaled (fsynced) before it is done."""

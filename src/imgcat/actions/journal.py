@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from imgcat.actions.plan import Step
+from imgcat.actions.plan import Kept, Step
 from imgcat.actions.trash import data_folder
 from imgcat.errors import ImgcatError
 from imgcat.record import record_from_json, record_to_json
@@ -77,6 +77,7 @@ def step_to_json(step: Step) -> Entry:
         "record": None if step.record is None else record_to_json(step.record),
         "unit": step.unit,
         "note": step.note,
+        "kept": [[k.path, k.size, k.mtime_ns, k.checksum] for k in step.kept],
     }
 
 
@@ -93,6 +94,7 @@ def step_from_json(data: Entry) -> Step:
         record=None if record is None else record_from_json(record),
         unit=data.get("unit", 0),
         note=data.get("note", ""),
+        kept=tuple(Kept(*kept) for kept in data.get("kept", ())),
     )
 
 
@@ -299,14 +301,16 @@ class RunState:
             return "incomplete plan"
         if self.cancelled:
             return "cancelled"
-        if self.undo_ended:
-            left = any(n not in self.undone for n in self.undo_skipped)
-            return "partly undone" if left else "undone"
-        if self.undo_started:
+        if self.undo_started and not self.undo_ended:
             return "undo interrupted"
-        if self.ended:
-            return "complete"
-        return "interrupted"
+        if self.undone:
+            left = any(n not in self.undone for n in self.done)
+            return "partly undone" if left else "undone"
+        if not self.ended:
+            return "interrupted"  # an undo that put nothing back leaves the run as it was
+        if self.emptied:
+            return "trash emptied" if all(n in self.emptied for n in self.done) else "trash partly emptied"
+        return "complete"
 
     @property
     def resumable(self) -> bool:
@@ -314,7 +318,17 @@ class RunState:
 
     @property
     def undoable(self) -> bool:
-        return self.state in ("complete", "interrupted", "undo interrupted", "partly undone")
+        if self.state == "trash emptied":
+            return False
+        return self.state in (
+            "complete", "interrupted", "undo interrupted", "partly undone", "trash partly emptied"
+        )  # fmt: skip
+
+    @property
+    def in_doubt(self) -> int:
+        """Steps begun and never marked done (a kill): each may or may not have been done; the
+        run's resume or undo settles them by looking at the disk."""
+        return sum(1 for n in self.begun if not self.settled(n))
 
     def settled(self, n: int) -> bool:
         return n in self.done or n in self.skipped or n in self.failed
@@ -358,8 +372,8 @@ def _read_entry(state: RunState, offset: int, entry: Entry) -> None:
         state.ended = True
     elif kind == "cancelled":
         state.cancelled = True
-    elif kind == "undo":
-        state.undo_started = True
+    elif kind == "undo":  # a new undo: the one before it ended
+        state.undo_started, state.undo_ended = True, False
     elif kind == "undo-begin":
         state.undo_begun[n] = entry
     elif kind == "undone":
@@ -398,6 +412,12 @@ def find_run(run_id: str, folder: Path | None = None) -> RunState:
     return read_state(path)
 
 
+BUSY: Final = (
+    "another imgcat process is changing files right now (apply, undo or trash empty); nothing changed: "
+    "try again when it has finished"
+)
+
+
 @contextmanager
 def run_lock(folder: Path | None = None) -> Iterator[None]:
     """One imgcat process acting on files at a time (apply, resume, undo, emptying the trash)."""
@@ -412,14 +432,17 @@ def run_lock(folder: Path | None = None) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunBusyError(
-                "another imgcat process is changing files right now (apply, undo or trash empty); "
-                "try again when it has finished"
-            ) from None
+            raise RunBusyError(BUSY) from None
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_not_busy(folder: Path | None = None) -> None:
+    """RunBusyError now, before a plan is journaled, if another process is acting."""
+    with run_lock(folder):
+        pass
 
 
 def now_text() -> str:

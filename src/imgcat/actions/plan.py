@@ -15,6 +15,16 @@ CARRYING: Final = frozenset({"move-to", "move", "copy"})
 
 
 @dataclass(frozen=True, slots=True)
+class Kept:
+    """A file kept instead of a step's source (another version of its picture), as cataloged."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    checksum: str | None = None  # its content: a pair marked `similar --not-same` since is left alone
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One file and what to do with it.
 
@@ -37,6 +47,11 @@ class Step:
     compared. `record` is the catalog entry of `source`, updated after the step and given back on
     undo (None for a file the catalog does not hold, like a sidecar). Steps with the same non-zero
     `unit` (a photo and its companions) are verified together before any of them is done.
+
+    `kept` names the picture kept in its stead when it differs in content (similar's best, junk's
+    better shot): one of them must be on disk with its cataloged size and mtime right before the
+    step is done, else the step is left alone (a picture is never removed for a version that is
+    gone, unplugged or changed).
     """
 
     kind: StepKind
@@ -49,6 +64,7 @@ class Step:
     record: MediaRecord | None = None
     unit: int = 0
     note: str = ""
+    kept: tuple[Kept, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in STEP_KINDS:

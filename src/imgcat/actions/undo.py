@@ -35,9 +35,11 @@ from imgcat.actions.journal import (
     runs_folder,
 )
 from imgcat.actions.plan import Step
+from imgcat.actions.roots import Roots, refuse_missing_roots
 from imgcat.actions.trash import run_folder
 from imgcat.catalog.base import Catalog
 from imgcat.record import MediaRecord
+from imgcat.scan.checksum import checksum_if_readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +62,18 @@ def undoable_run(run_id: str | None, folder: Path | None = None) -> RunState:
     if run_id is not None:
         state = find_run(run_id, folder)
         if not state.undoable:
-            raise RunRefusedError(f"run {state.run_id} is {state.state}: nothing to undo")
+            raise RunRefusedError(_not_undoable(state))
         return state
     for state in reversed(list_runs(folder)):
         if state.undoable and (state.done or state.begun):
             return state
     raise RunRefusedError("no run to undo (see 'imgcat runs')")
+
+
+def _not_undoable(state: RunState) -> str:
+    if state.state == "trash emptied":
+        return f"run {state.run_id}: the trash was emptied of its files, nothing of it can come back"
+    return f"run {state.run_id} is {state.state}: nothing to undo"
 
 
 def undo_run(
@@ -78,8 +86,10 @@ def undo_run(
     with run_lock(folder):
         state = read_state(folder / f"{run_id}.jsonl")
         if not state.undoable:
-            raise RunRefusedError(f"run {run_id} is {state.state}: nothing to undo")
+            raise RunRefusedError(_not_undoable(state))
         _check_catalog(state, catalog)
+        todo_numbers = {n for n in state.done if n not in state.undone} | set(state.begun)
+        roots = refuse_missing_roots(state, catalog, todo_numbers, f"'imgcat undo {state.run_id}'")
         with deferred_signals() as stop:
             if state.resumable and any(not state.settled(n) for n in state.begun):
                 _settle_doubtful(state, catalog)
@@ -98,7 +108,7 @@ def undo_run(
                     step = read_step_at(state.path, state.offsets[n])
                     journal.write({"t": "undo-begin", "n": n}, sync=True)
                     try:
-                        deletes, upserts = _revert(n, step, state)
+                        deletes, upserts = _revert(n, step, state, roots)
                     except (StepKept, OSError) as error:
                         reason = str(error) if isinstance(error, StepKept) else f"{error.strerror or error}"
                         journal.write({"t": "undo-skip", "n": n, "reason": reason})
@@ -131,21 +141,22 @@ def _settle_doubtful(state: RunState, catalog: Catalog) -> None:
         runner.close()
 
 
-def _revert(n: int, step: Step, state: RunState) -> tuple[list[str], list[MediaRecord]]:
+def _revert(n: int, step: Step, state: RunState, roots: Roots) -> tuple[list[str], list[MediaRecord]]:
     """Put one step back; the catalog's changes to make. StepKept says why it cannot be."""
     begin, done = state.begun.get(n, {}), state.done[n]
     if n in state.emptied:
-        raise StepKept(f"{step.source}: the trash was emptied, it cannot come back")
+        raise StepKept("the trash was emptied: it cannot come back")
     match step.kind:
         case "delete":
-            raise StepKept(f"{step.source} was deleted for good: it cannot come back")
+            raise StepKept("was deleted for good: it cannot come back")
         case "rmdir":
             if os.path.lexists(step.source) and not os.path.isdir(step.source):
                 raise StepKept(f"a file is at {step.source} now: the folder is not made again")
+            _check_root(step.source, roots)
             files.make_folder(step.source, int(begin.get("mode", 0o755)))
             return [], []
         case "trash" | "move-to" | "move":
-            inode = _put_back(n, step, begin, state.run_id)
+            inode = _put_back(n, step, begin, state.path, roots)
             files.remove_made_folders(list(begin.get("made", [])))
             return _restored(step, inode, moved_from=begin["target"] if step.kind == "move" else None)
         case "copy":
@@ -154,7 +165,7 @@ def _revert(n: int, step: Step, state: RunState) -> tuple[list[str], list[MediaR
             copy = None if step.record is None else step.record.moved_to(str(begin["target"]))
             return ([] if copy is None else [copy.id]), []
         case _:
-            inode = _unlink_link(n, step, begin, done, state.run_id)
+            inode = _unlink_link(n, step, begin, done, state.path)
             return _restored(step, inode)
 
 
@@ -170,18 +181,55 @@ def _check_free(path: str, where: str) -> None:
         raise StepKept(f"a file is at {path} now: never overwritten; the original stays at {where}")
 
 
-def _put_back(n: int, step: Step, begin: Entry, run_id: str) -> int:
+def _check_root(path: str, roots: Roots) -> None:
+    """Folders are made again only below a root that is on disk: never a root or a mount point."""
+    folder = os.path.dirname(path)
+    if os.path.isdir(folder):
+        return
+    root = roots.of(path)
+    if root is None:
+        raise StepKept(f"its folder {folder} is gone and no folder added to the catalog holds it: "
+                       "not made again")  # fmt: skip
+    if not os.path.isdir(root):
+        raise StepKept(f"root {root} is missing (a disk unplugged?): plug it in and undo again")
+
+
+def _same_content(step: Step, where: str) -> bool:
+    """Whether `where` holds the step's content (by the checksum journaled with it): a trash that
+    was copied, restored from a backup or remounted (exFAT) gives its files new inode numbers."""
+    expected = step.checksum or (step.record.checksum if step.record is not None else None)
+    return expected is not None and checksum_if_readable(where) == expected
+
+
+def _moved_since(state_path: Path, path: str) -> str:
+    """ ", moved to T by run R: undo R first" when a later run moved `path` (and is not undone)."""
+    for later in list_runs(state_path.parent):
+        if later.run_id <= state_path.stem or later.state in ("undone", "cancelled"):
+            continue
+        for n in later.done:
+            if n in later.undone or later.kinds.get(n) not in ("move", "move-to", "trash"):
+                continue
+            step = read_step_at(later.path, later.offsets[n])
+            if step.source == path:
+                target = later.begun.get(n, {}).get("target") or step.target
+                return f": moved to {target} by run {later.run_id} since (imgcat undo {later.run_id} first)"
+    return ""
+
+
+def _put_back(n: int, step: Step, begin: Entry, state_path: Path, roots: Roots) -> int:
     """A trashed or moved file goes back to its path, if it is still as it was left there."""
+    run_id = state_path.stem
     where = str(begin["target"])
     try:
         info = os.lstat(where)
     except FileNotFoundError:
-        raise StepKept(f"{step.source}: no longer at {where}") from None
+        raise StepKept(f"no longer at {where}{_moved_since(state_path, where)}") from None
     if not stat.S_ISREG(info.st_mode) or (info.st_size, info.st_mtime_ns) != (step.size, step.mtime_ns):
         raise StepKept(f"{where} changed since it was put there: left where it is")
-    if not begin.get("cross") and info.st_ino != begin.get("inode"):
+    if not begin.get("cross") and info.st_ino != begin.get("inode") and not _same_content(step, where):
         raise StepKept(f"{where} is not the file that was put there: left where it is")
     _check_free(step.source, where)
+    _check_root(step.source, roots)
     files.make_parents(step.source)
     if begin.get("cross"):
         temporary = temporary_name(step.source, run_id, n)
@@ -210,25 +258,26 @@ def _remove_copy(step: Step, copy: str) -> None:
     files.unlink(copy)
 
 
-def _unlink_link(n: int, step: Step, begin: Entry, done: Entry, run_id: str) -> int:
+def _unlink_link(n: int, step: Step, begin: Entry, done: Entry, state_path: Path) -> int:
     """A link imgcat made becomes a file of its own again, with the original's mode and time."""
+    run_id = state_path.stem
     reference = str(begin.get("ref"))
     try:
         info = os.lstat(step.source)
     except FileNotFoundError:
-        raise StepKept(f"{step.source} is gone: nothing to put back") from None
+        raise StepKept(f"is gone: nothing to put back{_moved_since(state_path, step.source)}") from None
     if step.kind == "symlink":
         if not stat.S_ISLNK(info.st_mode) or os.readlink(step.source) != reference:
-            raise StepKept(f"{step.source} is no longer the link imgcat made: left as it is")
+            raise StepKept("is no longer the link imgcat made: left as it is")
         origin = reference
     else:
         if not stat.S_ISREG(info.st_mode) or info.st_ino != done.get("inode", begin.get("ref_inode")):
-            raise StepKept(f"{step.source} is no longer the link imgcat made: left as it is")
+            raise StepKept("is no longer the link imgcat made: left as it is")
         origin = step.source  # the same inode as the reference: its bytes
     try:
         content = os.stat(origin)
     except OSError:
-        raise StepKept(f"{reference}, the kept copy {step.source} linked to, is gone") from None
+        raise StepKept(f"its kept copy {reference} is gone{_moved_since(state_path, reference)}") from None
     if content.st_size != step.size:
         raise StepKept(f"{reference} changed since the link was made: left as it is")
     temporary = temporary_name(step.source, run_id, n)

@@ -12,7 +12,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from imgcat.actions import RunResult, StepOutcome
+from imgcat.actions import (
+    RootMissingError,
+    RunResult,
+    StepOutcome,
+    execute_run,
+    interrupted_runs,
+    run_command,
+)
+from imgcat.catalog.base import Catalog
 from imgcat.cli import render
 from imgcat.errors import ImgcatError
 
@@ -90,3 +98,32 @@ def stop_as_signalled(number: int | None) -> None:
     """A signal held while a step finished now stops the command as it would have."""
     if number is not None:
         signal.raise_signal(number)
+
+
+def name_other_runs(catalog: Catalog, command: str) -> None:
+    """The interrupted runs of other commands are named, and left as they are: this command does
+    not carry out what another one planned (the user may have stopped it on purpose)."""
+    for state in interrupted_runs(catalog=catalog):
+        if run_command(state) != command:
+            render.note(
+                f"run {state.run_id} ({state.command}) was interrupted and is left as it is: "
+                f"'imgcat runs {state.run_id} --resume' completes it, 'imgcat undo {state.run_id}' reverts it"
+            )
+
+
+def complete_own_runs(catalog: Catalog, command: str, *, quiet: bool = False) -> None:
+    """Before a new plan, this command's interrupted runs on this catalog are completed, said on
+    standard output first (each step checked again against the disk and the catalog); the other
+    commands' are named (`name_other_runs`)."""
+    name_other_runs(catalog, command)
+    for state in interrupted_runs(catalog=catalog, command=command):
+        if not quiet:
+            render.line(f"completing the interrupted run {state.run_id} ({state.command}) first")
+        try:
+            result = execute_run(state.run_id, catalog)
+        except RootMissingError as missing:  # its files are not here: the new plan cannot meet them
+            render.note(f"left as it is: {missing}")
+            continue
+        if not quiet:
+            report(result, next(iter(state.kinds.values()), "trash"))
+        stop_as_signalled(result.signal)

@@ -13,9 +13,8 @@ from typing import Annotated, Any, cast
 import typer
 
 from imgcat import settings
-from imgcat.actions import PlannedRun, RunResult, Step, TrashFolders, execute_run, interrupted_runs
+from imgcat.actions import PlannedRun, RunResult, Step, TrashFolders
 from imgcat.actions.script import shell_script
-from imgcat.catalog.base import Catalog
 from imgcat.cli import acting, render
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.errors import UsageError
@@ -190,7 +189,7 @@ def dupes(
         acting.refuse_without_terminal(yes, "dupes --apply")
     with opened(store) as catalog:
         if apply:
-            _finish_interrupted(catalog)
+            acting.complete_own_runs(catalog, "dupes", quiet=as_json)
         groups = coverage(catalog, request) if under_protected else plan_dupes(catalog, request)
         tally = Tally()
         counted = _counting(groups, tally)
@@ -223,15 +222,6 @@ def dupes(
         acting.stop_as_signalled(result.signal)
         if result.failed:
             raise typer.Exit(1)
-
-
-def _finish_interrupted(catalog: Catalog) -> None:
-    """An interrupted run on this catalog is completed before anything new is planned."""
-    for state in interrupted_runs(catalog=catalog):
-        render.note(f"completing the interrupted run {state.run_id} ({state.command}) first")
-        result = execute_run(state.run_id, catalog)
-        acting.report(result, next(iter(state.kinds.values()), "trash"))
-        acting.stop_as_signalled(result.signal)
 
 
 def _confirm(

@@ -147,7 +147,9 @@ def reorganize(
 
 
 def _finish_interrupted(catalog: Catalog, *, quiet: bool) -> None:
-    """An interrupted reorganize run on this catalog is completed before anything new is planned."""
+    """An interrupted reorganize run on this catalog is completed before anything new is planned;
+    other commands' are named and left as they are."""
+    acting.name_other_runs(catalog, "reorganize")
     for state in interrupted_reorganize_runs(catalog):
         if not quiet:
             render.note(f"completing the interrupted run {state.run_id} ({state.command}) first")

@@ -3,6 +3,7 @@ ways back."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from imgcat.actions import (
 from imgcat.actions.journal import read_step_at
 from imgcat.cli import acting, render
 from imgcat.cli.options import StoreOptions, opened, takes_store
+from imgcat.errors import ImgcatError
 from imgcat.quantities import parse_duration
 from imgcat.record import path_to_text
 
@@ -48,7 +50,7 @@ def runs(store: StoreOptions, run_id: RunId = None, resume: Resume = False, as_j
     """List the runs that changed files (time, command, steps done of all, state), or one run's steps.
 
     A run stopped by a kill, a full disk or Ctrl-C is 'interrupted': --resume completes it
-    (as the next 'dupes --apply' does).
+    (as the next --apply of the same command does).
 
     Example: imgcat runs 20261125-093301 --resume
     """
@@ -78,6 +80,8 @@ def runs(store: StoreOptions, run_id: RunId = None, resume: Resume = False, as_j
     for s in states:
         steps = f"{len(s.done)}/{s.total}"
         left = f", {len(s.skipped) + len(s.failed)} left alone" if s.skipped or s.failed else ""
+        if s.in_doubt:
+            left += f", {s.in_doubt} in doubt"
         table.row(s.run_id, f"{s.started.astimezone():%Y-%m-%d %H:%M}", s.command, steps, s.state + left)
     render.show(table)
     if not states:
@@ -96,6 +100,7 @@ def _run_json(state: RunState) -> dict[str, Any]:
         "catalog": state.header.get("catalog"),
         "steps": state.total,
         "done": len(state.done),
+        "in_doubt": state.in_doubt,
         "skipped": len(state.skipped),
         "failed": len(state.failed),
         "undone": len(state.undone),
@@ -151,6 +156,10 @@ def _show_run(state: RunState, *, as_json: bool) -> None:
     render.show(table, ((n, kind, source, target or "", status) for n, kind, source, target, status in steps))
 
 
+class NothingUndoneError(ImgcatError):
+    """Undo found every step impossible to revert: nothing was changed."""
+
+
 @takes_store
 def undo(store: StoreOptions, run_id: RunId = None, yes: acting.Yes = False, as_json: Json = False) -> None:
     """Undo a run (the latest if none is named): trashed and moved files go back, links become files
@@ -180,9 +189,16 @@ def undo(store: StoreOptions, run_id: RunId = None, yes: acting.Yes = False, as_
         render.line(f"run {result.run_id}: {render.count(result.restored, 'step')} undone")
         for outcome in result.skipped:
             render.warning(outcome.step.source, outcome.reason)
+        if result.skipped and result.restored:
+            render.line(f"{render.count(len(result.skipped), 'file')} left as they are (listed above)")
         if result.stopped:
             render.line(f"stopped: 'imgcat undo {result.run_id}' completes it")
     acting.stop_as_signalled(result.signal)
+    if result.skipped and not result.restored:
+        raise NothingUndoneError(
+            f"nothing of run {result.run_id} could be undone ({render.count(len(result.skipped), 'file')}, "
+            "listed above); the run is left as it was"
+        )
 
 
 trash = typer.Typer(name="trash", no_args_is_help=True)
@@ -237,21 +253,31 @@ def trash_empty(store: StoreOptions, older_than: OlderThan = None, yes: acting.Y
 
     Example: imgcat trash empty --older-than 30d
     """
-    acting.refuse_without_terminal(yes, "trash empty")
-    plan = plan_trash_empty(_age(older_than), datetime.now(UTC))
+    found = plan_trash_empty(_age(older_than), datetime.now(UTC))
+    for run_id, state in found.held().items():
+        render.note(
+            f"run {run_id} is {state}: its files stay in the trash ('imgcat undo {run_id}' or "
+            f"'imgcat runs {run_id} --resume' settles it first)"
+        )
+    plan = found.emptiable()
     if not plan.files:
         render.line("the trash holds nothing" + (f" older than {older_than}" if older_than else ""))
         return
-    question = (
-        f"Delete {render.count(len(plan.files), 'file')} ({render.human_bytes(plan.bytes)}) from the trash "
-        "for good? They cannot be undone after this."
-    )
+    files = f"{render.count(len(plan.files), 'file')} ({render.human_bytes(plan.bytes)})"
+    runs = ", ".join(plan.runs)
+    if not yes and not sys.stdin.isatty():
+        raise acting.NotConfirmedError(
+            f"trash empty would delete {files} for good (runs {runs} could no longer be undone): "
+            "no terminal to ask on, pass --yes; nothing changed"
+        )
+    question = f"Delete {files} from the trash for good? Runs {runs} can no longer be undone after this."
     if not acting.confirmed(question, yes):
         raise acting.NotConfirmedError("not confirmed; nothing changed")
     with acting.StepProgress() as progress:
         result = empty_trash(plan, events=progress)
     render.line(
-        f"{render.count(result.deleted, 'file')} deleted for good, {render.human_bytes(result.bytes)} freed"
+        f"{render.count(result.deleted, 'file')} deleted for good, {render.human_bytes(result.bytes)} freed; "
+        f"runs {runs} can no longer be undone (of these files)"
     )
     for outcome in result.skipped:
         render.warning(outcome.step.source, outcome.reason)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from imgcat import settings
-from imgcat.cli import render
+from imgcat.cli import acting, render
 from imgcat.cli.htmlreport import PREVIEW_SIDE, ReportGroup, ReportItem, write_report
 from imgcat.cli.options import Device, StoreOptions, opened, takes_store
 from imgcat.errors import ImgcatError, UsageError
@@ -63,6 +63,11 @@ Apply = Annotated[
                  "(journaled: 'imgcat undo RUN' puts them back)."),
 ]  # fmt: skip
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (needed without a terminal).")]
+CountOtherDevices = Annotated[
+    bool,
+    typer.Option("--count-other-devices", help="With --apply: a best picture that is only on another device "
+                 "of a shared catalog counts as kept (it cannot be checked from here)."),
+]  # fmt: skip
 
 
 class SimilarRefusedError(ImgcatError):
@@ -100,6 +105,7 @@ def similar(
     html: Html = None,
     apply: Apply = False,
     yes: Yes = False,
+    count_other_devices: CountOtherDevices = False,
 ) -> None:
     """Find the same picture in several files (resized, re-encoded, converted, cropped, marked) and
     name the best of each group. Nothing is changed without --apply, which moves the others to the
@@ -107,7 +113,13 @@ def similar(
 
     Example: imgcat similar ~/Pictures --html similar.html
     """
-    from imgcat.operations.similar import apply_similar, find_similar, mark_not_same, similar_steps
+    from imgcat.operations.similar import (
+        apply_similar,
+        find_similar,
+        kept_elsewhere,
+        mark_not_same,
+        similar_steps,
+    )
 
     if level not in ("near", "similar"):
         raise UsageError(f"--level {level!r}: choose near or similar")
@@ -125,6 +137,8 @@ def similar(
             return
         if targets and len(targets) > 1:
             raise UsageError("give one folder (or none for the whole catalog)")
+        if apply and (yes or sys.stdin.isatty()):
+            acting.complete_own_runs(catalog, "similar", quiet=as_json)
         prefix = _absolute(targets[0]) if targets else None
         report = find_similar(
             catalog, level=chosen, threshold=threshold, time_window=window,
@@ -141,12 +155,20 @@ def similar(
                 f"note: {render.count(report.unverified, 'picture')} could not be compared: cataloged by an "
                 "older imgcat without a likeness grid; `imgcat add` of their folders reads it"
             )
-        steps = similar_steps(report, name) if apply else []
+        if apply and not count_other_devices:
+            for group in kept_elsewhere(report, name):
+                best = group.members[0].record
+                render.warning(
+                    f"group {group.id}",
+                    f"left alone: its best, {best.path}, is on device {best.device} "
+                    "(pass --count-other-devices to count it)",
+                )
+        steps = similar_steps(report, name, count_other_devices=count_other_devices) if apply else []
         if not steps:
             return
         if not yes and not _confirmed(len(steps)):
             raise SimilarRefusedError("nothing changed: confirm on a terminal, or pass --yes")
-        result = apply_similar(catalog, report, device=name)
+        result = apply_similar(catalog, report, device=name, count_other_devices=count_other_devices)
     for outcome in (*result.skipped, *result.failed):
         render.warning(outcome.step.source, f"left alone: {outcome.reason}")
     if not as_json:

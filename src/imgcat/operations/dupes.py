@@ -23,11 +23,10 @@ import platformdirs
 from imgcat.actions import (
     ActionEvents,
     PlannedRun,
-    RunBusyError,
     RunResult,
     Step,
     cancel_run,
-    execute_run,
+    carry_out,
     start_run,
 )
 from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery
@@ -507,8 +506,4 @@ def apply_dupes(
     if run.steps == 0 or not confirm(run):
         cancel_run(run)
         return None
-    try:
-        return execute_run(run.run_id, catalog, events=events)
-    except RunBusyError:
-        cancel_run(run)  # nothing of it was done: no stale plan is left for a later resume
-        raise
+    return carry_out(run, catalog, events=events)  # refused as busy, it leaves no plan behind

@@ -17,7 +17,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from imgcat.actions.execute import ActionEvents, RunResult, execute_run, interrupted_runs, start_run
+from imgcat.actions.execute import (
+    ActionEvents,
+    RunResult,
+    carry_out,
+    execute_run,
+    interrupted_runs,
+    start_run,
+)
 from imgcat.actions.journal import RunState
 from imgcat.actions.plan import Step, StepKind
 from imgcat.catalog.base import Catalog
@@ -672,7 +679,7 @@ def apply_reorganize(
             apply_sync(catalog, sync)
     steps = list(reorganize_steps(plan, catalog, device))
     run = start_run(steps, command=reorganize_command(plan), catalog=catalog)
-    result = execute_run(run.run_id, catalog, events=events, steps=steps)
+    result = carry_out(run, catalog, events=events, steps=steps)
     _remember_destination(catalog, device, plan, result)
     return result
 

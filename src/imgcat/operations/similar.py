@@ -35,7 +35,7 @@ from typing import Final, Literal
 
 import numpy as np
 
-from imgcat.actions import RunResult, Step, execute_run, start_run
+from imgcat.actions import Kept, RunResult, Step, carry_out, start_run
 from imgcat.catalog.base import Catalog, Fingerprinted, ordered_pair
 from imgcat.catalog.hashindex import MAX_DISTANCE, close_pairs
 from imgcat.errors import ImgcatError
@@ -396,26 +396,52 @@ def _pixels(record: MediaRecord) -> str:
     return f"{record.display_width or 0}x{record.display_height or 0}"
 
 
-def similar_steps(report: SimilarReport, device: str) -> list[Step]:
+def similar_steps(report: SimilarReport, device: str, *, count_other_devices: bool = False) -> list[Step]:
     """The plan of `similar --apply`: every file of each group but the best (with their exact
-    copies) to the trash, checked against its cataloged content right before; files of other
-    devices are left out (they are not on this machine)."""
+    copies) to the trash, checked against its cataloged content right before, and only while the
+    best (or one of its exact copies) is on disk as cataloged; files of other devices are left out
+    (they are not on this machine). A group whose best is only on another device is left alone
+    unless `count_other_devices` (see `kept_elsewhere`)."""
     steps = []
     for group in report.groups:
+        kept = _kept_here(group, device)
+        if not kept and not count_other_devices:
+            continue
         for member in group.members[1:]:
             for record in (member.record, *member.copies):
                 if record.device != device:
                     continue
                 steps.append(
                     Step("trash", record.path, record.size, record.mtime_ns, checksum=record.checksum,
-                         record=record, note=f"similar {group.id}: {member.reason}")
+                         record=record, note=f"similar {group.id}: {member.reason}", kept=kept)
                 )  # fmt: skip
     return steps
 
 
-def apply_similar(catalog: Catalog, report: SimilarReport, *, device: str) -> RunResult:
+def _kept_here(group: SimilarGroup, device: str) -> tuple[Kept, ...]:
+    best = group.members[0]
+    return tuple(
+        Kept(r.path, r.size, r.mtime_ns, r.checksum)
+        for r in (best.record, *best.copies)
+        if r.device == device
+    )
+
+
+def kept_elsewhere(report: SimilarReport, device: str) -> list[SimilarGroup]:
+    """The groups with files to remove here whose best is only on another device: left alone by
+    `similar_steps` unless it counts other devices (their disk cannot be checked from here)."""
+    return [
+        group for group in report.groups
+        if not _kept_here(group, device)
+        and any(r.device == device for m in group.members[1:] for r in (m.record, *m.copies))
+    ]  # fmt: skip
+
+
+def apply_similar(
+    catalog: Catalog, report: SimilarReport, *, device: str, count_other_devices: bool = False
+) -> RunResult:
     """Trash every picture but the best of each group, through the actions layer (journaled, each
     file checked right before, the catalog following; `imgcat undo RUN` puts them back)."""
-    steps = similar_steps(report, device)
+    steps = similar_steps(report, device, count_other_devices=count_other_devices)
     run = start_run(steps, command=f"imgcat similar --apply (level {report.level})", catalog=catalog)
-    return execute_run(run.run_id, catalog)
+    return carry_out(run, catalog)

@@ -12,10 +12,10 @@ import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from imgcat.errors import ImgcatError, UsageError
-from imgcat.policy.names import looks_like_copy
+from imgcat.policy.names import copy_names, looks_like_copy
 
 Decision = Literal["keep", "remove"]
 PREFERENCES: Final = ("original-name", "shortest-path", "oldest", "newest")
@@ -167,7 +167,8 @@ def _plain(candidates: Sequence[Candidate], policy: Policy) -> bool:
 
 def _decide_plain(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
     ranking = _ranking(policy)
-    keys = [ranking(c) for c in candidates]
+    copies = _copies_of(candidates, policy)
+    keys = [ranking(c, copies) for c in candidates]
     best = min(range(len(candidates)), key=keys.__getitem__)
     chosen = candidates[best]
     runner_up = min(key for n, key in enumerate(keys) if n != best)
@@ -188,7 +189,8 @@ def _decide_plain(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdi
 
 def _decide(candidates: Sequence[Candidate], policy: Policy) -> GroupVerdict:
     ranking = _ranking(policy)
-    keys = {id(c): ranking(c) for c in candidates if c.local}  # each copy's rank, computed once
+    copies = _copies_of(candidates, policy)
+    keys = {id(c): ranking(c, copies) for c in candidates if c.local}  # each copy's rank, computed once
 
     def rank(c: Candidate) -> RankKey:
         return keys[id(c)]
@@ -318,15 +320,26 @@ RankKey = tuple[float | str, ...]
 _FOLLOWS: Final = {"keep": 0, None: 1, "remove": 2}
 
 
+def _copies_of(candidates: Sequence[Candidate], policy: Policy) -> frozenset[str] | None:
+    """The group's copy-named paths (`copy_names`), when the policy prefers original names."""
+    if "original-name" not in policy.prefer:
+        return None
+    return copy_names([c.path for c in candidates])
+
+
+class Ranking(Protocol):
+    def __call__(self, c: Candidate, copies: frozenset[str] | None = None) -> RankKey: ...
+
+
 @functools.lru_cache(maxsize=16)
-def _ranking(policy: Policy) -> Callable[[Candidate], RankKey]:
+def _ranking(policy: Policy) -> Ranking:
     """The survivor order: the best copy to keep first. Copies under --keep-in, those whose
     companion was kept, those outside --remove-from, those with companions, then --prefer, then
     the path (a deterministic tie-break)."""
     preferences = [_preference(p) for p in policy.prefer]
     keep_in, remove_from = policy.keep_in, policy.remove_from
 
-    def rank(c: Candidate) -> RankKey:
+    def rank(c: Candidate, copies: frozenset[str] | None = None) -> RankKey:
         paths = c.paths
         key: list[float | str] = [
             0 if keep_in and _first_under(paths, keep_in) else 1,
@@ -335,7 +348,7 @@ def _ranking(policy: Policy) -> Callable[[Candidate], RankKey]:
             0 if c.companions else 1,
         ]
         for preference in preferences:
-            key.extend(preference(c))
+            key.extend(preference(c, copies))
         key.append(c.path)
         key.append(c.device)
         return tuple(key)
@@ -384,17 +397,21 @@ def _labels(policy: Policy) -> tuple[str, ...]:
     return (*_LABELS, *(label for p in policy.prefer for label in _preference_labels(p)), "first by path")
 
 
-def _preference(name: str) -> Callable[[Candidate], tuple[float | str, ...]]:
+def _preference(name: str) -> Callable[[Candidate, frozenset[str] | None], tuple[float | str, ...]]:
+    """One --prefer rule's part of the rank; `copies`: the group's copy-named paths (`copy_names`),
+    None to judge the name alone."""
     if name == "original-name":
-        return lambda c: (1 if looks_like_copy(c.path) else 0,)
+        return lambda c, copies: (
+            1 if (looks_like_copy(c.path) if copies is None else c.path in copies) else 0,
+        )
     if name == "shortest-path":
-        return lambda c: (len(c.path),)
+        return lambda c, copies: (len(c.path),)
     if name == "oldest":
-        return lambda c: (_captured(c), c.mtime_ns)
+        return lambda c, copies: (_captured(c), c.mtime_ns)
     if name == "newest":
-        return lambda c: (-_captured(c) if c.captured_at else math.inf, -c.mtime_ns)
+        return lambda c, copies: (-_captured(c) if c.captured_at else math.inf, -c.mtime_ns)
     root = name.removeprefix("root:")
-    return lambda c: (0 if _first_under(c.paths, [root]) else 1,)
+    return lambda c, copies: (0 if _first_under(c.paths, [root]) else 1,)
 
 
 def _preference_labels(name: str) -> tuple[str, ...]:
