@@ -5,6 +5,7 @@ everything, odd names, a video's THM, the run's report, and DEST joining the lib
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 from collections import Counter
@@ -14,14 +15,16 @@ import pytest
 from PIL import Image
 
 from clirun import imgcat
+from imgcat.actions.execute import execute_run
 from imgcat.actions.journal import list_runs
+from imgcat.actions.undo import undo_run
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.layout import parse_pattern
 from imgcat.operations.add import add_folder
 from imgcat.operations.reorganize import apply_reorganize, plan_reorganize
 from media import MEDIA, copy_media
 from test_faults import small_disk
-from test_reorganize_apply import NAMING, _apply, _contents, _folders
+from test_reorganize_apply import NAMING, _apply, _apply_in_child, _contents, _folders
 
 
 def _added(tmp_path: Path, capsys: pytest.CaptureFixture[str], *folders: str) -> tuple[Path, str]:
@@ -140,7 +143,9 @@ def test_the_report_counts_files_and_removed_folders_apart_and_dest_joins_the_li
     [state] = list_runs()
     assert f"run {state.run_id}: 5 files moved, " in run.out
     assert "; 2 emptied folders removed\n" in run.out
-    assert state.command == f"imgcat reorganize {root} --pattern <year> --dest {tmp_path}/tidy --prune-empty"
+    assert state.command == (
+        f"imgcat reorganize {root} --pattern '<year>' --dest {tmp_path}/tidy --prune-empty --apply"
+    )
     catalog = SqliteCatalog(Path(db))
     assert list(catalog.iter_locations("d")) == [str(root), str(tmp_path / "tidy")]
     catalog.close()
@@ -231,3 +236,33 @@ def test_odd_names_are_moved_shown_and_put_back(tmp_path: Path, capsys: pytest.C
     undone = imgcat(capsys, "undo", data["run"]["id"], "--yes", "--db", db)
     assert undone.code == 0, undone.err
     assert _contents(root) == before
+
+
+def test_a_killed_run_whose_root_is_unplugged_waits_for_it_then_resumes_and_undoes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, db = _added(tmp_path, capsys, "nikon_coolpix_p6000")
+    before = _contents(root)
+    argv = ["reorganize", str(root), "-p", "<year>", "--apply", "--yes", "-q", "--db", db, "--device", "d"]
+    child = multiprocessing.get_context("fork").Process(target=_apply_in_child, args=(argv, 2))
+    child.start()
+    child.join()
+    assert child.exitcode == -9  # killed after the second rename, before any was marked done
+    [state] = list_runs()
+    away = tmp_path / "unplugged"
+    root.rename(away)
+    catalog = SqliteCatalog(Path(db))
+    result = execute_run(state.run_id, catalog)
+    assert result.stopped == (
+        f"{root}/nikon_coolpix_p6000/DSCN0010.jpg is neither there nor at {root}/2008/DSCN0010.jpg "
+        "(an unplugged disk?): make both visible again, then resume"
+    )
+    assert [r.state for r in list_runs()] == ["interrupted"]  # not closed with its moves forgotten
+    away.rename(root)  # plugged back
+    finished = execute_run(state.run_id, catalog)
+    assert finished.stopped is None and not finished.skipped and finished.done == 4
+    assert sorted(_contents(root)) == [f"2008/DSCN00{n}.jpg" for n in ("10", "12", "25", "27")]
+    assert len(list(catalog.iter_under("d", str(root / "2008")))) == 4
+    undo_run(state.run_id, catalog)
+    assert _contents(root) == before
+    catalog.close()

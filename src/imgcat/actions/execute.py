@@ -505,8 +505,11 @@ class _Runner:
         """The unit's steps still to do, each checked against the disk; none if one is refused."""
         fresh: list[tuple[int, Step]] = []
         for n, step in unit:
-            if n in self.state.begun and self._settle(n, step):
-                continue
+            if n in self.state.begun:
+                if self._settle(n, step):
+                    continue
+                if self._lost_sight(n, step):
+                    return []
             fresh.append((n, step))
         checked: list[tuple[int, Step, _Checked]] = []
         for n, step in fresh:
@@ -519,6 +522,21 @@ class _Runner:
                     )
                 return []
         return checked
+
+    def _lost_sight(self, n: int, step: Step) -> bool:
+        """A step begun before an interruption whose file is neither at its source nor at its
+        target (an unplugged disk, a folder renamed): it stays in doubt and the run stops, so that
+        it can be resumed or undone once the file can be seen again."""
+        target = self.state.begun[n].get("target")
+        if step.kind not in CARRYING | {"trash"} or not target:
+            return False
+        if os.path.lexists(step.source) or os.path.lexists(str(target)):
+            return False
+        self.stopped = (
+            f"{step.source} is neither there nor at {target} (an unplugged disk?): "
+            "make both visible again, then resume"
+        )
+        return True
 
     def _carry_out(self, begun: list[_Begun]) -> None:
         """Steps one by one: each journaled (fsynced) before it is done."""
@@ -664,8 +682,7 @@ class _Runner:
         self.batch.add(n, change.deletes, change.upserts, change.moves)
         self.done += 1
         self.folders += step.kind == "rmdir"
-        if step.kind != "copy":
-            self.bytes += step.size
+        self.bytes += step.size
         self.events.finished(StepOutcome(n, step, "done"))
 
     def _settle(self, n: int, step: Step) -> bool:
