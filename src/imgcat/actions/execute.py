@@ -752,8 +752,7 @@ class _Runner:
         self.batch.add(n, change.deletes, change.upserts, change.moves)
         self.done += 1
         self.folders += step.kind == "rmdir"
-        if step.kind != "copy":
-            self.bytes += step.size
+        self.bytes += step.size
         self.events.finished(StepOutcome(n, step, "done"))
 
     def _settle(self, n: int, step: Step) -> bool:

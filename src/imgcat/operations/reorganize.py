@@ -12,6 +12,7 @@ step by the actions layer for `--apply`.
 from __future__ import annotations
 
 import os
+import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,7 @@ class ReorganizePlan:
     """Folders the moves leave empty, deepest first: removed after them with --prune-empty."""
     absent_roots: tuple[str, ...] = ()
     """Added folders that are missing or empty now (an unplugged disk): left out, their files kept."""
+    date_source: DateSource = "any"
     syncs: tuple[SyncPlan, ...] = field(default=(), compare=False)
 
     @property
@@ -238,6 +240,7 @@ def plan_reorganize(
         skipped=tuple(planner.skipped),
         in_place=planner.in_place,
         absent_roots=tuple(absent),
+        date_source=date_source,
         syncs=tuple(syncs),
     )
 
@@ -657,15 +660,19 @@ def reorganize_steps(plan: ReorganizePlan, catalog: Catalog, device: str) -> Ite
 
 
 def reorganize_command(plan: ReorganizePlan) -> str:
-    """How `runs` shows the run."""
-    words = ["imgcat reorganize", *plan.roots, "--pattern", plan.pattern]
+    """How `runs` shows the run: a command line that can be pasted."""
+    words = ["imgcat", "reorganize", *plan.roots, "--pattern", plan.pattern]
     if plan.destination:
         words += ["--dest", plan.destination]
     if plan.copy:
         words.append("--copy")
+    if plan.date_source != "any":
+        words += ["--date-source", plan.date_source]
+    if plan.on_duplicate != "skip":
+        words += ["--on-duplicate", plan.on_duplicate]
     if plan.prune:
         words.append("--prune-empty")
-    return " ".join(words)
+    return shlex.join([*words, "--apply"])
 
 
 def apply_reorganize(
