@@ -401,6 +401,13 @@ def test_locations_are_remembered_per_device(store: Catalog) -> None:
     assert list(store.iter_locations("laptop")) == ["/home/me/Pictures", "/media/usb/DCIM", "/raw/\udcff"]
     assert list(store.iter_locations("nas")) == ["/volume1/photo"]
     assert list(store.iter_locations("phone")) == []
+    store.add_location("laptop", "/raw/\\xff")  # the same text as the name that is not UTF-8
+    store.remove_location("laptop", "/raw/\udcff")
+    store.remove_location("laptop", "/media/usb/DCIM")
+    store.remove_location("laptop", "/never/added")
+    store.remove_location("nas", "/home/me/Pictures")  # another device's: kept
+    assert list(store.iter_locations("laptop")) == ["/home/me/Pictures", "/raw/\\xff"]
+    assert list(store.iter_locations("nas")) == ["/volume1/photo"]
 
 
 def _keys(groups: object) -> list[tuple[str, list[str]]]:

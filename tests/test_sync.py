@@ -443,7 +443,8 @@ def test_the_plan_is_a_frozen_value_built_by_a_pure_function_and_printed_by_one(
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.entries = 0  # type: ignore[misc]
     run = imgcat(capsys, "sync", str(root), "--dry-run", "--json", "--db", str(db), "--device", "d")
-    assert json.loads(run.out) == [{**sync_plan_json(plan), "applied": False, "refused": None}]
+    expected = {**sync_plan_json(plan), "applied": False, "refused": None, "root_dropped": False}
+    assert json.loads(run.out) == [expected]
     assert catalog.count() == 4
 
 
@@ -497,3 +498,44 @@ def test_a_folder_gone_whole_loses_its_entries_even_named_by_bytes(tmp_path: Pat
     assert cataloged > 0 and len(plan.removals) == cataloged
     assert all(os.fsencode(s.path).startswith(os.fsencode(gone) + b"/") for s in plan.removals)
     assert plan.unchanged == catalog.count("d", str(lookalike))
+
+
+def test_a_root_gone_with_nothing_cataloged_under_it_is_dropped_with_one_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A renamed folder that `add` followed, or an unplugged disk whose entries were pruned: bare
+    `sync` forgets the old root (one note) instead of refusing it for ever."""
+    db = str(tmp_path / "c.sqlite")
+    args = ["--db", db, "--device", "d", "--workers", "0"]
+    laptop = copy_media(tmp_path / "laptop", "nikon_coolpix_p6000/DSCN0010.jpg")
+    usb = copy_media(tmp_path / "usb", "iphone_6")
+    for root in (laptop, usb):
+        assert imgcat(capsys, "add", "-r", str(root), "-q", *args).code == 0
+    laptop.rename(tmp_path / "laptop2")
+    assert imgcat(capsys, "add", "-r", str(tmp_path / "laptop2"), "-q", *args).code == 0  # follows the move
+
+    dry = imgcat(capsys, "sync", "--dry-run", *args)
+    assert dry.code == 0
+    assert dry.err == (
+        f"{laptop} is missing and nothing is cataloged under it: would be dropped from the folders of "
+        "device d ('imgcat add' brings it back)\n"
+    )
+    synced = imgcat(capsys, "sync", *args)
+    assert synced.code == 0, synced.err
+    assert synced.err == dry.err.replace("would be dropped", "dropped")
+    catalog = SqliteCatalog(Path(db))
+    assert list(catalog.iter_locations("d")) == [str(tmp_path / "laptop2"), str(usb)]
+    catalog.close()
+    again = imgcat(capsys, "sync", *args)
+    assert (again.code, again.err) == (0, "")
+
+    usb.rename(tmp_path / "unplugged")  # entries kept, refused, until the user prunes them
+    refused = imgcat(capsys, "sync", *args)
+    assert refused.code == 1 and "--prune-missing-root" in refused.err
+    pruned = imgcat(capsys, "sync", "--prune-missing-root", *args)
+    assert pruned.code == 0, pruned.err
+    assert pruned.err == f"{usb} is missing: dropped from the folders of device d with its entries\n"
+    after = imgcat(capsys, "sync", "--json", *args)
+    assert after.code == 0 and [o["root"] for o in json.loads(after.out)] == [str(tmp_path / "laptop2")]
+    named = imgcat(capsys, "sync", str(tmp_path / "typo"), *args)  # never added: still an error
+    assert named.code == 1 and "nothing is cataloged under it" in named.err

@@ -900,6 +900,11 @@ class ElasticCatalog:
                 index=action["_index"], id=action["_id"], document=action["_source"], refresh=True
             )
 
+    def remove_location(self, device: str, path: str) -> None:
+        with self._reaching(), suppress(NotFoundError):
+            self._writable()
+            self._client.delete(index=self.locations_index, id=record_id(device, path), refresh=True)
+
     def iter_locations(self, device: str) -> Iterator[str]:
         body = locations_search(self.locations_index, device).to_dict()
         with self._reaching(), _unless_no_index():

@@ -728,6 +728,14 @@ class SqliteCatalog:
                 (device, text, raw, datetime.now(UTC).isoformat()),
             )
 
+    def remove_location(self, device: str, path: str) -> None:
+        text, raw = path_to_text(path)
+        with self._write():
+            self._db.execute(
+                "DELETE FROM locations WHERE device = ? AND path = ? AND COALESCE(path_raw, '') = ?",
+                (device, text, raw or ""),
+            )
+
     def iter_locations(self, device: str) -> Iterator[str]:
         rows = self._db.execute(
             "SELECT path, path_raw FROM locations WHERE device = ? ORDER BY path", (device,)

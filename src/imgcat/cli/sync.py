@@ -136,11 +136,18 @@ def _outcome_json(outcome: RootOutcome[SyncPlan]) -> dict[str, object]:
         **sync_plan_json(outcome.plan),
         "applied": outcome.applied,
         "refused": None if outcome.refusal is None or outcome.applied else outcome.refusal.reason,
+        "root_dropped": outcome.applied and outcome.plan.forgets,
     }
 
 
 def _print(outcome: RootOutcome[SyncPlan], run: RootsRun[SyncPlan]) -> None:
     plan = outcome.plan
+    dropping = plan.forgets and outcome.refusal is None and (outcome.applied or run.dry_run)
+    if dropping and plan.entries == 0:
+        verb = "would be dropped" if run.dry_run else "dropped"
+        render.note(f"{plan.root} is missing and nothing is cataloged under it: {verb} from the folders of "
+                    f"device {plan.device} ('imgcat add' brings it back)")  # fmt: skip
+        return
     if outcome.applied:
         verb = ""
     elif run.dry_run:
@@ -174,6 +181,10 @@ def _print(outcome: RootOutcome[SyncPlan], run: RootsRun[SyncPlan]) -> None:
             render.line(f"would relink companions in: {folder}")
     for sidecar in plan.orphan_sidecars:
         render.line(f"orphan sidecar (its photo is gone; kept): {sidecar}")
+    if dropping or (plan.forgets and outcome.applied):
+        verb = "would be dropped" if run.dry_run else "dropped"
+        render.note(f"{plan.root} is missing: {verb} from the folders of device {plan.device} "
+                    "with its entries")  # fmt: skip
     if plan.not_cataloged:
         are = "is" if plan.not_cataloged == 1 else "are"
         render.line(

@@ -112,6 +112,12 @@ class SyncPlan:
         return self.state != "present"
 
     @property
+    def forgets(self) -> bool:
+        """A missing root whose every entry goes (or none is left): once applied, the root itself
+        is no longer one of the device's folders."""
+        return self.state == "missing"
+
+    @property
     def removal_share(self) -> float:
         return len(self.removals) / self.entries if self.entries else 0.0
 
@@ -154,12 +160,28 @@ def sync_all(
     confirm: Callable[[SyncPlan, Refusal], bool] | None = None,
 ) -> RootsRun[SyncPlan]:
     """Sync several roots: plan each, then apply those that are safe (or that `confirm` lets
-    through); the outcome of each root says whether it was applied, or why not."""
+    through); the outcome of each root says whether it was applied, or why not. A root `add`
+    cataloged that is gone with nothing cataloged under it any more (a renamed folder that `add`
+    followed, a pruned disk) is forgotten (`SyncPlan.forgets`), so it is never refused again."""
+    locations = set(catalog.iter_locations(device))
+
+    def check(plan: SyncPlan) -> Refusal | None:
+        if plan.entries == 0 and (plan.state == "empty" or plan.root in locations):
+            return None  # nothing to keep: an empty folder, or a root gone for good
+        return sync_refusal(plan, options)
+
+    def apply(plan: SyncPlan) -> None:
+        apply_sync(catalog, plan)
+        if plan.forgets:
+            for location in locations:
+                if location == plan.root or location.startswith(plan.root.rstrip("/") + "/"):
+                    catalog.remove_location(device, location)
+
     return plan_and_apply(
         roots,
         plan=lambda root: plan_sync(catalog, root, device=device, workers=workers, events=events),
-        check=lambda plan: sync_refusal(plan, options),
-        apply=lambda plan: apply_sync(catalog, plan),
+        check=check,
+        apply=apply,
         dry_run=options.dry_run,
         confirm=confirm,
     )
