@@ -346,3 +346,17 @@ def test_after_a_kill_runs_trash_list_and_status_tell_the_truth(
     emptied = imgcat(capsys, "trash", "empty", "--yes", "--db", str(db))
     assert f"run {run['id']} is interrupted: its files stay in the trash" in emptied.err
     assert any(p.name == small.name for p in tmp_path.rglob("*") if ".imgcat-trash" in p.parts)
+
+
+def test_a_file_another_interrupted_run_is_acting_on_is_left_to_that_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, original, small = _pair_tree(tmp_path)
+    db = _added(capsys, tmp_path, (tree, DEVICE))
+    _killed_similar(db, "1:begin")  # its step on `small` is begun, not settled
+    [interrupted] = list_runs()
+    moved = imgcat(capsys, "reorganize", str(tree), "--pattern", "<year>", "--apply", "--yes",
+                   "--db", str(db), "--device", DEVICE)  # fmt: skip
+    assert small.exists(), "left where the interrupted run expects it"
+    assert f"interrupted run {interrupted.run_id} has a step on it" in moved.err
+    assert not original.exists(), "unrelated files are not held up"

@@ -480,6 +480,7 @@ class _Runner:
         self.catalog = catalog
         self.doubtful: list[str] = []  # begun steps whose file is at neither end (a disk unplugged?)
         self._not_same: set[tuple[str, str]] | None = None
+        self.others = _paths_of_other_interrupted_runs(state, catalog)
 
     def close(self) -> None:
         self.journal.close()
@@ -578,6 +579,7 @@ class _Runner:
         checked: list[tuple[int, Step, _Checked]] = []
         for n, step in fresh:
             try:
+                self._check_not_in_other_run(step)
                 self._check_still_same(step)
                 checked.append((n, step, verify(step)))
             except StepRefused as refused:
@@ -595,6 +597,16 @@ class _Runner:
         if step.kind not in ("trash", "move", "move-to") or not target:
             return False
         return not os.path.lexists(step.source) and not os.path.lexists(str(target))
+
+    def _check_not_in_other_run(self, step: Step) -> None:
+        """A file another interrupted run is moving or removing (its step not settled) is left to
+        that run: its resume or undo must find it where it left it."""
+        other = self.others.get(step.source) or (self.others.get(step.target) if step.target else None)
+        if other is not None:
+            raise StepRefused(
+                f"interrupted run {other} has a step on it: 'imgcat runs {other} --resume' or "
+                f"'imgcat undo {other}' first"
+            )
 
     def _check_still_same(self, step: Step) -> None:
         """A picture marked different from the one kept instead (`similar --not-same`, maybe after
@@ -796,6 +808,21 @@ class _Runner:
             return True
         self._mark_done(n, step, begin, {"t": "done", "n": n, "inode": info.st_ino})
         return True
+
+
+def _paths_of_other_interrupted_runs(state: RunState, catalog: Catalog) -> dict[str, str]:
+    """Path → run id for the files (and targets) of the other interrupted runs' unsettled steps."""
+    paths: dict[str, str] = {}
+    for other in interrupted_runs(state.path.parent, catalog):
+        if other.run_id == state.run_id:
+            continue
+        for _, entry in read_entries(other.path):
+            if entry.get("t") == "step" and not other.settled(entry["n"]) and entry["kind"] != "rmdir":
+                paths[entry["source"]] = other.run_id
+                target = other.begun.get(entry["n"], {}).get("target") or entry.get("target")
+                if target:
+                    paths[str(target)] = other.run_id
+    return paths
 
 
 def carried_paths(state: RunState) -> dict[str, str]:
