@@ -308,14 +308,14 @@ def test_after_trash_empty_the_run_shows_trash_emptied_and_undo_refuses(
     assert refused.code == 1
 
 
-def test_undo_names_the_later_run_that_moved_a_linked_kept_copy(
+def test_undo_names_the_later_run_that_moved_a_file_it_made_a_link(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = copy_media(tmp_path / "lib", NIKON[0])
     shutil.copy(root / NIKON[0], root / "copy.jpg")
     db = _added(capsys, tmp_path, (root, DEVICE))
     linked = imgcat(capsys, "dupes", "--db", str(db), "--device", DEVICE, "--apply", "--yes",
-                    "--action", "symlink")  # fmt: skip
+                    "--action", "hardlink")  # fmt: skip
     assert linked.code == 0, linked.err
     moved = imgcat(capsys, "reorganize", str(root), "--pattern", "<year>", "--apply", "--yes",
                    "--db", str(db), "--device", DEVICE)  # fmt: skip
@@ -360,3 +360,20 @@ def test_a_file_another_interrupted_run_is_acting_on_is_left_to_that_run(
     assert small.exists(), "left where the interrupted run expects it"
     assert f"interrupted run {interrupted.run_id} has a step on it" in moved.err
     assert not original.exists(), "unrelated files are not held up"
+
+
+def test_a_kept_copy_symbolic_links_point_to_is_not_moved_away_from_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_media(tmp_path / "lib", NIKON[0], NIKON[1])
+    shutil.copy(root / NIKON[0], root / "copy.jpg")
+    db = _added(capsys, tmp_path, (root, DEVICE))
+    linked = imgcat(capsys, "dupes", "--db", str(db), "--device", DEVICE, "--apply", "--yes",
+                    "--action", "symlink")  # fmt: skip
+    assert linked.code == 0, linked.err
+    [first] = list_runs()
+    moved = imgcat(capsys, "reorganize", str(root), "--pattern", "<year>", "--apply", "--yes",
+                   "--db", str(db), "--device", DEVICE)  # fmt: skip
+    assert f"symbolic links made by run {first.run_id} point to it" in moved.err
+    assert (root / NIKON[0]).is_file() and (root / "copy.jpg").resolve().is_file(), "no link dangles"
+    assert not (root / NIKON[1]).exists(), "other files are moved"

@@ -481,6 +481,7 @@ class _Runner:
         self.doubtful: list[str] = []  # begun steps whose file is at neither end (a disk unplugged?)
         self._not_same: set[tuple[str, str]] | None = None
         self.others = _paths_of_other_interrupted_runs(state, catalog)
+        self.linked = _symlinked_files(state)
 
     def close(self) -> None:
         self.journal.close()
@@ -580,6 +581,7 @@ class _Runner:
         for n, step in fresh:
             try:
                 self._check_not_in_other_run(step)
+                self._check_not_linked(step)
                 self._check_still_same(step)
                 checked.append((n, step, verify(step)))
             except StepRefused as refused:
@@ -606,6 +608,16 @@ class _Runner:
             raise StepRefused(
                 f"interrupted run {other} has a step on it: 'imgcat runs {other} --resume' or "
                 f"'imgcat undo {other}' first"
+            )
+
+    def _check_not_linked(self, step: Step) -> None:
+        """A file that symbolic links made by a run point to is not moved or removed: the links
+        would dangle. (Hard links need nothing: each is the file.)"""
+        run = self.linked.get(step.source) if step.kind not in ("copy", "rmdir") else None
+        if run is not None:
+            raise StepRefused(
+                f"symbolic links made by run {run} point to it and would dangle: 'imgcat undo {run}' "
+                "first (the links become files again), or leave it here"
             )
 
     def _check_still_same(self, step: Step) -> None:
@@ -823,6 +835,22 @@ def _paths_of_other_interrupted_runs(state: RunState, catalog: Catalog) -> dict[
                 if target:
                     paths[str(target)] = other.run_id
     return paths
+
+
+def _symlinked_files(state: RunState) -> dict[str, str]:
+    """Path → run id for the files the other runs' symbolic links (done, not undone) point to."""
+    from imgcat.actions.journal import list_runs
+
+    linked: dict[str, str] = {}
+    for other in list_runs(state.path.parent):
+        if other.run_id == state.run_id or "symlink" not in other.kinds.values():
+            continue
+        for n, kind in other.kinds.items():
+            if kind == "symlink" and n in other.done and n not in other.undone:
+                reference = other.begun.get(n, {}).get("ref")
+                if reference:
+                    linked[str(reference)] = other.run_id
+    return linked
 
 
 def carried_paths(state: RunState) -> dict[str, str]:
