@@ -152,6 +152,8 @@ def test_a_reader_that_goes_away_ends_imgcat_quietly(tmp_path: Path) -> None:
             ["error: no such option --recursiv", "did you mean --recursive? (see 'imgcat ls --help')"],
         ),
         (["add", ""], ["error: the folder name is empty"]),
+        (["add", "{dir}", "more"], ["error: unexpected argument: more", "see 'imgcat add --help'"]),
+        (["ls", "{dir}", "a", "b"], ["error: unexpected arguments: a b", "see 'imgcat ls --help'"]),
         (["sync", ""], ["error: the folder name is empty"]),
         (["ls", "", "--catalog"], ["error: the folder name is empty"]),
         (["reorganize", "", "--pattern", "<year>"], ["error: the folder name is empty"]),

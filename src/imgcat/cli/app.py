@@ -7,6 +7,7 @@ import difflib
 import errno
 import inspect
 import os
+import re
 import signal
 import sys
 import traceback
@@ -229,6 +230,10 @@ def usage_error(failure: typer.TyperException) -> tuple[str, str]:
     else:
         message = " ".join(failure.format_message().split())
         message = message[:1].lower() + message[1:].removesuffix(".")
+        extra = re.fullmatch(r"got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
+        if extra is not None:  # Click's "argument(s)": in words, as every count is
+            many = len(extra.group(1).split()) > 1
+            message = f"unexpected {'arguments' if many else 'argument'}: {extra.group(1)}"
     return message, hint
 
 
