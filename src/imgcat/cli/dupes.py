@@ -29,6 +29,7 @@ from imgcat.operations.dupes import (
     Tally,
     action_target,
     apply_dupes,
+    check_aside,
     coverage,
     dupes_request,
     dupes_steps,
@@ -189,6 +190,8 @@ def dupes(
     if apply:
         acting.refuse_without_terminal(yes, "dupes --apply")
     with opened(store) as catalog:
+        if aside is not None and (apply or script is not None):
+            check_aside(catalog, aside, request.devices)
         if apply:
             _finish_interrupted(catalog)
         groups = coverage(catalog, request) if under_protected else plan_dupes(catalog, request)

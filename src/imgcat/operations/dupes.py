@@ -34,7 +34,7 @@ from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery
 from imgcat.errors import UsageError
 from imgcat.policy import DEFAULT_PREFER, Candidate, CompanionFact, Decision, Policy, decide, shortfall
 from imgcat.policy.config import PolicySettings, parse_policies
-from imgcat.policy.rules import MEDIA_ROLES
+from imgcat.policy.rules import MEDIA_ROLES, is_under
 from imgcat.quantities import parse_size
 from imgcat.scan.checksum import checksum_if_readable
 
@@ -432,6 +432,18 @@ def action_target(action: str, to: str | None) -> str | None:
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UsageError(f"--to {to}: not a folder")
     return folder
+
+
+def check_aside(catalog: Catalog, folder: str, devices: Iterable[str]) -> None:
+    """`move-to`'s folder must lie outside every folder the catalog holds on these devices: copies
+    set aside there would be cataloged again by the next `add` (and be duplicates again)."""
+    for device in sorted(devices):
+        for location in catalog.iter_locations(device):
+            if is_under(folder, location):
+                raise UsageError(
+                    f"--to {folder} is inside {location}, which the catalog holds: the copies set aside "
+                    "would be cataloged again; choose a folder outside it"
+                )
 
 
 def dupes_steps(
