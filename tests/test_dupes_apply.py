@@ -3,6 +3,7 @@ kill -9 at every step of a run."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -15,12 +16,23 @@ from pathlib import Path
 import pytest
 
 from clirun import imgcat
-from imgcat.actions import FAULT_ENV, TRASH_NAME, RunBusyError, execute_run, find_run, list_runs, undo_run
+from imgcat.actions import (
+    FAULT_ENV,
+    TRASH_NAME,
+    RunBusyError,
+    TrashFolders,
+    execute_run,
+    find_run,
+    interrupted_runs,
+    list_runs,
+    start_run,
+    undo_run,
+)
 from imgcat.actions.journal import run_lock
 from imgcat.catalog.base import Catalog, ContentQuery
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.dupes import DupesRequest, apply_dupes, plan_dupes
+from imgcat.operations.dupes import DupesRequest, GroupPlan, apply_dupes, dupes_steps, plan_dupes
 from imgcat.operations.sync import plan_sync
 from imgcat.policy import Policy
 from imgcat.scan.checksum import file_checksum
@@ -373,3 +385,171 @@ def test_a_second_apply_while_one_acts_is_refused_and_leaves_no_plan_behind(
         apply(store)
     assert list_runs() == [] and snapshot(root) == before  # nothing for a later --apply to "complete"
     assert apply(store).done == 13  # type: ignore[attr-defined]
+
+
+class _CtrlCAt:
+    """ActionEvents that sends this process Ctrl-C when step `at` is done."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.seen = at, 0
+
+    def started(self, steps: int) -> None:
+        pass
+
+    def finished(self, outcome: object) -> None:
+        self.seen += 1
+        if self.seen == self.at:
+            signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize("then", [["dupes", "--apply", "--yes"], ["runs", "--resume"]])
+def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, then: list[str]
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    every = set(contents(root))
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    stopped = apply_dupes(
+        catalog,
+        plan_dupes(catalog, request()),
+        action="hardlink",
+        to=None,
+        command="imgcat dupes --apply",
+        confirm=lambda run: True,
+        events=_CtrlCAt(3),
+    )  # fmt: skip: links go one at a time
+    catalog.close()
+    assert stopped is not None and (stopped.done, stopped.signal) == (3, signal.SIGINT)
+    [state] = list_runs()
+    assert state.state == "interrupted"
+    options = db if then[0] == "dupes" else db[:2]
+    finished = imgcat(capsys, *then, *options)
+    assert finished.code == 0, finished.err
+    assert f"run {state.run_id}: 10 files replaced by hard links" in finished.out
+    if then[0] == "dupes":
+        assert f"completing the interrupted run {state.run_id} (imgcat dupes --apply) first" in finished.out
+        assert "nothing to do: no copy to remove" in finished.out  # planned after: nothing left
+    assert [r.state for r in list_runs()] == ["complete"]
+    assert set(contents(root)) == every
+    assert all(len({os.stat(p).st_ino for p in paths}) == 1 for paths in contents(root).values())
+    assert json.loads(imgcat(capsys, "dupes", *db, "--json").out)["totals"]["remove"] == 0
+
+
+def test_ctrl_c_or_a_kill_at_the_question_never_lets_a_later_run_carry_the_plan_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    before = snapshot(root)
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+
+    def ctrl_c(run: object) -> bool:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        apply_dupes(
+            catalog, plan_dupes(catalog, request()), action="trash", to=None, command="t", confirm=ctrl_c
+        )
+    assert list_runs() == []  # the plan that was not confirmed is gone
+    # A kill -9 while the question waits leaves the journaled plan: it was never confirmed.
+    start_run(
+        dupes_steps(catalog, plan_dupes(catalog, request()), "trash", None), command="t", catalog=catalog
+    )
+    catalog.close()
+    [unconfirmed] = list_runs()
+    assert unconfirmed.state == "not started" and interrupted_runs() == []
+    refused = imgcat(capsys, "runs", unconfirmed.run_id, "--resume", *db[:2])
+    assert (refused.code, refused.err) == (
+        1,
+        f"error: run {unconfirmed.run_id} is not started: nothing to resume\n",
+    )
+    assert imgcat(capsys, "dupes", *db, "--json").out.count('"decision": "remove"') == 13
+    assert snapshot(root) == before
+    applied = imgcat(capsys, "dupes", *db, "--apply", "--yes")
+    assert "completing the interrupted run" not in applied.err
+    assert [r.state for r in list_runs()] == ["not started", "complete"]
+    assert imgcat(capsys, "undo", *db[:2], "--yes").code == 0  # the latest run that did something
+    assert snapshot(root) == before
+
+
+def test_move_to_a_folder_inside_the_catalog_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    before = snapshot(root)
+    inside = root / "photos" / "aside"
+    refused = imgcat(capsys, "dupes", *db, "--apply", "--yes", "--action", "move-to", "--to", str(inside))
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    assert refused.err.startswith(f"error: --to {inside} lies inside {root}, a folder added on device ")
+    script = imgcat(
+        capsys, "dupes", *db, "--script", str(tmp_path / "s.sh"), "--action", "move-to", "--to", str(inside)
+    )
+    assert script.code == 2 and not (tmp_path / "s.sh").exists()
+    assert snapshot(root) == before and list_runs() == []
+    outside = imgcat(
+        capsys, "dupes", *db, "--apply", "--yes", "--action", "move-to", "--to", str(tmp_path / "aside")
+    )
+    assert outside.code == 0 and "13 files set aside" in outside.out
+
+
+@pytest.mark.parametrize(("code", "stops"), [(errno.EROFS, True), (errno.EACCES, False)])
+def test_no_place_for_a_trash_folder_fails_its_steps_and_a_read_only_disk_stops_the_run(
+    store: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, stops: bool
+) -> None:
+    """A read-only disk (or one where no folder can be made) cannot take a trash folder: the
+    steps there fail with the reason, the run is not marked complete, and nothing is lost."""
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    before = snapshot(root)
+
+    def no_room(self: TrashFolders, path: str, device: int, create: bool) -> str:
+        raise OSError(code, f"no trash folder can be made on its filesystem ({os.strerror(code)})", path)
+
+    real = TrashFolders._find
+    monkeypatch.setattr(TrashFolders, "_find", no_room)
+    result = apply(store)
+    assert result.done == 0 and snapshot(root) == before  # type: ignore[attr-defined]
+    [state] = list_runs()
+    if stops:
+        assert result.stopped is not None and "Read-only file system" in result.stopped  # type: ignore[attr-defined]
+        assert state.state == "interrupted" and len(result.failed) == 1  # type: ignore[attr-defined]
+        monkeypatch.setattr(TrashFolders, "_find", real)  # the disk is writable again: resume does it all
+        assert execute_run(state.run_id, store).done == 13
+        assert find_run(state.run_id).state == "complete"
+    else:
+        assert result.stopped is None and len(result.failed) == 13  # type: ignore[attr-defined]
+        assert all("no trash folder can be made" in o.reason for o in result.failed)  # type: ignore[attr-defined]
+        assert state.state == "complete" and len(state.failed) == 13
+
+
+def test_a_newline_in_the_command_line_never_becomes_a_line_of_the_script(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    odd = tmp_path / "x\ntouch PWNED\n"
+    odd.mkdir()
+    script = tmp_path / "dupes.sh"
+    monkeypatch.setattr(sys, "argv", ["imgcat", "dupes", "--keep-in", str(odd), "--script", str(script)])
+    assert imgcat(capsys, "dupes", *db, "--keep-in", str(odd), "--script", str(script)).code == 0
+    assert not any(line.startswith("touch") for line in script.read_text().splitlines())
+    ran = subprocess.run(["sh", str(script)], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert ran.returncode == 0 and ran.stderr == "" and not (tmp_path / "PWNED").exists()
+    assert all(len(paths) == 1 for paths in contents(root).values())
+
+
+def test_a_plan_cut_short_while_it_is_written_leaves_no_journal(store: Catalog, tmp_path: Path) -> None:
+    """`dupes --apply | head` closes the pipe while the plan streams into the journal."""
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+
+    def cut(groups: Iterator[GroupPlan]) -> Iterator[GroupPlan]:
+        yield next(groups)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        apply_dupes(store, cut(plan_dupes(store, request())), action="trash", to=None, command="t",
+                    confirm=lambda run: True)  # fmt: skip
+    assert list_runs() == []

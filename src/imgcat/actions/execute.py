@@ -133,8 +133,10 @@ def start_run(
     except JournalError as error:  # a full disk: no half plan is left behind to be resumed
         discard_journal(journal)
         raise JournalError(f"{error}; nothing changed") from error
-    finally:
-        journal.close()
+    except BaseException:  # the plan was not made whole (Ctrl-C, a broken pipe): nothing of it stays
+        discard_journal(journal)
+        raise
+    journal.close()
     return PlannedRun(run_id, journal.path, count, size)
 
 
@@ -192,11 +194,13 @@ def execute_run(
 ) -> RunResult:
     """Carry out the run's steps not yet settled (all of a fresh run; the rest of an interrupted one).
     `steps`: the very steps given to `start_run`, in order, when the caller still holds them (they
-    are then not read back from the journal)."""
+    are then not read back from the journal).
+    Call it on a fresh run only once the plan is confirmed: until then the run is "not started",
+    and nothing (`interrupted_runs`, the next --apply) ever carries it out."""
     folder = folder or runs_folder()
     with run_lock(folder):
         state = read_state(folder / f"{run_id}.jsonl")
-        if not state.resumable:
+        if not state.runnable:
             raise RunRefusedError(f"run {run_id} is {state.state}: nothing to carry out")
         _check_catalog(state, catalog)
         if state.begun or state.done or state.skipped or state.failed or state.stopped:  # a resume
@@ -205,6 +209,8 @@ def execute_run(
         if steps is not None and len(steps) != state.total:
             raise ValueError(f"run {run_id} has {state.total} steps, not {len(steps)}")
         runner = _Runner(state, catalog, events or NoActionEvents(), steps)
+        if not state.went:
+            runner.journal.write({"t": "go", "at": now_text()}, sync=True)
         try:
             with deferred_signals() as stop:
                 runner.run(stop)
@@ -505,7 +511,12 @@ class _Runner:
                 if any(step.kind == "rmdir" for _, step in unit):  # it sees what the steps before left
                     self._rename_batch(pending)
                     pending = []
-                begun = [self._begin_entry(n, step, found) for n, step, found in self._verified(unit)]
+                try:
+                    begun = [self._begin_entry(n, step, found) for n, step, found in self._verified(unit)]
+                except OSError as error:  # no trash folder can be made there: none of the unit begun
+                    if self._unit_failed(unit, error):
+                        break
+                    continue
                 if all(b.renames for b in begun):
                     pending.extend(begun)
                     if len(pending) >= RENAME_BATCH:
@@ -687,6 +698,19 @@ class _Runner:
             return True
         self._fail(item.n, item.step, f"{error.strerror or error}")
         return False
+
+    def _unit_failed(self, unit: list[tuple[int, Step]], error: OSError) -> bool:
+        """A unit that could not be begun; whether the run must stop (as `_failed` says)."""
+        stops = error.errno in STOPPING_ERRNOS
+        for n, step in unit:
+            if stops:
+                self.stopped = f"stopped: {error.strerror} ({step.source})"
+                outcome = StepOutcome(n, step, "failed", f"{error.strerror}: to be done by a resume")
+                self.failed.append(outcome)
+                self.events.finished(outcome)
+            else:
+                self._fail(n, step, f"{error.strerror or error}")
+        return stops
 
     def _skip(self, n: int, step: Step, reason: str) -> None:
         self.journal.write({"t": "skip", "n": n, "reason": reason})
