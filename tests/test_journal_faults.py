@@ -170,7 +170,7 @@ def test_a_disk_full_before_the_first_step_stops_the_run_before_it_acts(tmp_path
         assert result.stopped.endswith(": No space left on device")
         assert snapshot(root) == before
         [state] = list_runs()
-        assert state.state == "interrupted" and not state.begun
+        assert state.state == "not started" and not state.begun  # nothing will carry it out unasked
         _lines(state.path)  # every line whole
         filler.unlink()
         resumed = execute_run(state.run_id, catalog)

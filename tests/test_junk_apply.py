@@ -113,7 +113,9 @@ def test_an_interrupted_run_is_told_and_completed_on_its_own_catalog_only(
     add_folder(catalog, str(tree), device="laptop", recursive=True, workers=0)
     report = find_junk(catalog, JunkRequest(PRESETS["default"], device="laptop"))
     steps = junk_steps(catalog, report, "trash", None, frozenset({"laptop"}))
-    run = start_run(steps, command="imgcat junk --apply", catalog=catalog)  # planned, then killed
+    run = start_run(steps, command="imgcat junk --apply", catalog=catalog)
+    with run.path.open("a") as journal:  # confirmed, then killed before its first step
+        journal.write('{"t": "go", "at": "2026-11-25T12:00:00"}\n')
     catalog.close()
     monkeypatch.setenv("IMGCAT_DEVICE", "laptop")
     listed = imgcat(capsys, "junk", str(tree), "--db", str(mine))

@@ -210,7 +210,11 @@ def execute_run(
             raise ValueError(f"run {run_id} has {state.total} steps, not {len(steps)}")
         runner = _Runner(state, catalog, events or NoActionEvents(), steps)
         if not state.went:
-            runner.journal.write({"t": "go", "at": now_text()}, sync=True)
+            try:
+                runner.journal.write({"t": "go", "at": now_text()}, sync=True)
+            except JournalError as error:  # a full disk before the first step: nothing was done
+                runner.close()
+                return replace(runner.result(), stopped=f"stopped: {error}")
         try:
             with deferred_signals() as stop:
                 runner.run(stop)
