@@ -153,3 +153,28 @@ def test_ls_catalog_json_of_50000_entries_streams_in_flat_memory(tmp_path: Path)
     with open(tmp_path / "out.json", "rb") as written:
         assert written.read().count(b'\n    "id": ') == 50_000
     assert peak_kb / 1024 < 150, f"peak {peak_kb / 1024:.0f} MB"
+
+
+def test_ls_catalog_of_another_devices_disk_says_whose_entries_are_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk added with `add --device usb`, plugged in: listing it as this machine's is not an empty
+    success, it names the device to pass."""
+    root = copy_media(tmp_path / "usb", "nikon_coolpix_p6000", "iphone_6")
+    db = str(tmp_path / "c.sqlite")
+    imgcat(capsys, "add", str(root), "-r", "--db", db, "--device", "usb", "--workers", "0", "-q")
+    for output in ([], ["--jsonl"]):
+        listed = imgcat(capsys, "ls", str(root), "-r", "--catalog", *output, "--db", db, "--device", "vm")
+        assert (listed.code, listed.out) == (1, "")
+        assert listed.err == (
+            f"error: nothing is cataloged under {root} on device vm: 6 entries there belong to device usb: "
+            "pass --device usb\n"
+        )
+    mine = imgcat(capsys, "ls", str(root), "-r", "--catalog", "--jsonl", "--db", db, "--device", "usb")
+    assert (mine.code, mine.out.count("\n")) == (0, 6)
+    shutil.rmtree(root)  # unplugged, asked as the host: the same hint
+    gone = imgcat(capsys, "ls", str(root), "--catalog", "--db", db, "--device", "vm")
+    assert gone.code == 2 and "6 entries there belong to device usb: pass --device usb" in gone.err
+    empty = tmp_path / "empty"
+    empty.mkdir()  # nothing cataloged anywhere: an empty listing is the truth
+    assert imgcat(capsys, "ls", str(empty), "--catalog", "--db", db, "--device", "vm").code == 0
