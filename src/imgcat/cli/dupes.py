@@ -33,6 +33,7 @@ from imgcat.operations.dupes import (
     dupes_steps,
     load_policy,
     plan_dupes,
+    refuse_aside_in_library,
 )
 from imgcat.policy.config import PolicySettings
 from imgcat.record import path_json, path_to_text
@@ -188,6 +189,8 @@ def dupes(
     if apply:
         acting.refuse_without_terminal(yes, "dupes --apply")
     with opened(store) as catalog:
+        if apply or script is not None:
+            refuse_aside_in_library(catalog, aside, sorted(request.devices))
         if apply:
             acting.complete_own_runs(catalog, "dupes", quiet=as_json)
         groups = coverage(catalog, request) if under_protected else plan_dupes(catalog, request)

@@ -433,6 +433,20 @@ def action_target(action: str, to: str | None) -> str | None:
     return folder
 
 
+def refuse_aside_in_library(catalog: Catalog, aside: str | None, devices: Iterable[str]) -> None:
+    """`move-to`'s folder must lie outside every folder added on these devices: copies set aside
+    there would be cataloged again by `add`/`sync`, as duplicates, and set aside within themselves."""
+    if aside is None:
+        return
+    for device in devices:
+        for location in catalog.iter_locations(device):
+            if aside == location or aside.startswith(location.rstrip("/") + "/"):
+                raise UsageError(
+                    f"--to {aside} lies inside {location}, a folder added on device {device}: the copies "
+                    "set aside there would be cataloged again as duplicates; choose a folder outside it"
+                )
+
+
 def dupes_steps(
     catalog: Catalog, groups: Iterable[GroupPlan], action: Action, to: str | None
 ) -> Iterator[Step]:
