@@ -27,6 +27,7 @@ Python's bytecode cache is allowed (a pip-installed imgcat has one): the first r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -40,13 +41,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, cast
 
-from imgcat.catalog.sqlite import SCHEMA_VERSION, SqliteCatalog
+from imgcat.catalog.sqlite import COLUMNS, SCHEMA_VERSION, SqliteCatalog
 from imgcat.record import Companion, ExtractError, GeoPoint, MediaRecord
-from imgcat.scan.reading import EXTRACTOR_VERSION
+from imgcat.scan.reading import EXTRACTOR_VERSION, FileStat
 
-GENERATOR_VERSION: Final = 1  # bump when the synthetic records change: the catalogs are rebuilt
+TESTDATA: Final = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "media"
+
+GENERATOR_VERSION: Final = 2  # bump when the synthetic records change: the catalogs are rebuilt
 FOLDER_ENTRIES: Final = 50  # entries per folder on average: N/50 folders
 BIG_FOLDER: Final = 500  # the one folder `ls --catalog DIR` lists
 DUPLICATE_SHARE: Final = 5  # N/5 contents are held twice
@@ -98,9 +101,10 @@ class Folder:
 class Synthesizer:
     """Real-looking records, deterministic for a seed."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, grids: Sequence[bytes]) -> None:
         self.rng = random.Random(seed)
         self.now = datetime(2025, 6, 1, 12, tzinfo=UTC)
+        self.grids = grids
 
     def hex(self, bits: int) -> str:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
@@ -138,6 +142,7 @@ class Synthesizer:
             if rng.random() < 0.003
             else ()
         )
+        pixels = {} if video else self.pixels()  # `add` measures the pixels of pictures only
         return MediaRecord(
             device=device, path=path, size=size, mtime_ns=int(taken.timestamp() * 1e9) + rng.randrange(10**9),
             inode=rng.getrandbits(40), checksum=self.hex(128), kind=kind, format=fmt, mime=mime,  # type: ignore[arg-type]
@@ -148,11 +153,25 @@ class Synthesizer:
             duration_s=round(rng.uniform(1, 300), 3) if video else None, fps=30.0 if video else None,
             video_codec="hevc" if video else None, audio_codec="aac" if video else None,
             bitrate=rng.randrange(2_000_000, 60_000_000) if video else None, rotation=0 if video else None,
-            phash=rng.getrandbits(64), dhash=rng.getrandbits(64), sharpness=rng.uniform(0, 3000),
-            brightness=rng.uniform(0, 255), contrast=rng.uniform(0, 100), clipped_dark=rng.random() / 10,
-            clipped_bright=rng.random() / 10, entropy=rng.uniform(3, 8), edge_width=rng.uniform(1, 6),
             errors=errors, first_seen=self.now, scanned_at=self.now, extractor_version=EXTRACTOR_VERSION,
+            **pixels,
         )  # fmt: skip
+
+    def pixels(self) -> dict[str, Any]:
+        """A picture's hashes, `similar` fingerprint (a real likeness grid: its size is what counts)
+        and quality measures."""
+        rng = self.rng
+        return {
+            "phash": rng.getrandbits(64), "dhash": rng.getrandbits(64),
+            "phash_centre": rng.getrandbits(64), "phash_left": rng.getrandbits(64),
+            "phash_right": rng.getrandbits(64), "phash_top": rng.getrandbits(64),
+            "phash_bottom": rng.getrandbits(64), "likeness": rng.choice(self.grids),
+            "border_share": 0.0 if rng.random() < 0.9 else round(rng.uniform(0.01, 0.25), 4),
+            "sharpness": round(rng.uniform(0, 3000), 3), "brightness": round(rng.uniform(0, 1), 4),
+            "contrast": round(rng.uniform(0, 0.5), 4), "clipped_dark": round(rng.random() / 10, 4),
+            "clipped_bright": round(rng.random() / 10, 4), "entropy": round(rng.uniform(3, 8), 4),
+            "edge_width": round(rng.uniform(1, 6), 3),
+        }  # fmt: skip
 
     def with_partner(self, record: MediaRecord) -> list[MediaRecord]:
         """The record, with the file a camera made beside it: an iPhone still's Live Photo video,
@@ -173,6 +192,22 @@ class Synthesizer:
             sidecar = (Companion("sidecar", record.path + ".xmp"),) if rng.random() < 0.3 else ()
             return [replace(record, companions=(Companion("jpeg", jpeg.path), *sidecar)), jpeg]
         return [record]
+
+
+def real_grids() -> list[bytes]:
+    """The `similar` likeness grids today's `add` keeps for the test photos: each synthetic picture
+    carries one, so the catalog's size is what `add` would make."""
+    from imgcat.scan.extract import extract_file  # Pillow: only to build
+
+    thumbs = []
+    for path in sorted(TESTDATA.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            record = extract_file(FileStat.of(str(path)), "bench", datetime.now(UTC)).record
+            if record is not None and record.likeness is not None:
+                thumbs.append(record.likeness)
+    if not thumbs:
+        sys.exit(f"no pictures found in {TESTDATA} to take likeness grids from")
+    return thumbs
 
 
 def plan_folders(entries: int, work: str, rng: random.Random) -> list[Folder]:
@@ -205,11 +240,11 @@ def plan_folders(entries: int, work: str, rng: random.Random) -> list[Folder]:
     return folders
 
 
-def synthetic_records(entries: int, work: str) -> Iterator[MediaRecord]:
+def synthetic_records(entries: int, work: str, thumbs: Sequence[bytes]) -> Iterator[MediaRecord]:
     """Catalog A's entries, folder by folder: one entry in DUPLICATE_SHARE is a copy (another
     folder, often another device: same content and name) of an earlier original, each original
     copied at most once."""
-    synth = Synthesizer(SEED)
+    synth = Synthesizer(SEED, thumbs)
     rng = synth.rng
     originals: list[MediaRecord] = []
     made = 0
@@ -267,9 +302,9 @@ def build_tree(root: Path, entries: int) -> list[tuple[str, os.stat_result]]:
     return folders
 
 
-def tree_records(folders: list[tuple[str, os.stat_result]]) -> Iterator[MediaRecord]:
+def tree_records(folders: list[tuple[str, os.stat_result]], thumbs: Sequence[bytes]) -> Iterator[MediaRecord]:
     """Catalog B: each file of the tree as `add` would have cataloged it (real size, mtime, inode)."""
-    synth = Synthesizer(SEED + 1)
+    synth = Synthesizer(SEED + 1, thumbs)
     for number, (path, stat) in enumerate(folders):
         folder = Folder(TREE_DEVICE, path, FOLDER_ENTRIES, number % len(CAMERAS), 2004 + number % 21)
         for name in sorted(os.listdir(path)):
@@ -282,7 +317,7 @@ def tree_records(folders: list[tuple[str, os.stat_result]]) -> Iterator[MediaRec
 
 
 def stamp_of(entries: int) -> str:
-    return f"entries={entries} generator={GENERATOR_VERSION}"
+    return f"entries={entries} generator={GENERATOR_VERSION} extractor={EXTRACTOR_VERSION}"
 
 
 def migrate(catalog: Path) -> None:
@@ -321,9 +356,11 @@ def prepare(work: Path, entries: int) -> tuple[Path, Path, Path, str]:
             path.unlink(missing_ok=True)
     shutil.rmtree(work / "anna", ignore_errors=True)
     Path(big_folder).mkdir(parents=True, exist_ok=True)
+    thumbs = real_grids()
+    print(f"{len(thumbs)} real likeness grids, {sum(map(len, thumbs)) / len(thumbs):,.0f} bytes on average")
     start = time.perf_counter()
     catalog = SqliteCatalog(catalog_a)
-    written = catalog.upsert_many(synthetic_records(entries, str(work)))
+    written = catalog.upsert_many(synthetic_records(entries, str(work), thumbs))
     for device, _, root in DEVICES:
         catalog.add_location(device, root.format(work=work))
     catalog.close()
@@ -335,7 +372,7 @@ def prepare(work: Path, entries: int) -> tuple[Path, Path, Path, str]:
     print(f"built the tree: {entries} files in {len(folders)} folders in {time.perf_counter() - start:.0f} s")
     start = time.perf_counter()
     catalog = SqliteCatalog(catalog_b)
-    written = catalog.upsert_many(tree_records(folders))
+    written = catalog.upsert_many(tree_records(folders, thumbs))
     catalog.add_location(TREE_DEVICE, str(tree))
     catalog.close()
     print(f"built catalog B: {written} entries in {time.perf_counter() - start:.0f} s", flush=True)
@@ -352,6 +389,21 @@ class Timing:
     cpu: float  # user + system of that best run
     peak: int  # the most memory any run held, bytes
     out_bytes: int  # what it printed (last run)
+
+
+PYTHON_WALK: Final = """
+import os, sys
+pending, files = [sys.argv[1]], 0
+while pending:
+    with os.scandir(pending.pop()) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                entry.stat(follow_symlinks=False)
+                files += 1
+print(files)
+"""
 
 
 def measure(command: Sequence[str], runs: int, *, codes: tuple[int, ...] = (0,)) -> Timing:
@@ -398,6 +450,73 @@ def index_costs(catalog: Path) -> list[tuple[str, int]]:
         db.close()
 
 
+def _stored_bytes(value: object) -> int:
+    """Bytes a value takes in a SQLite row: its serial type in the row header, its body."""
+    if value is None:
+        return 1
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**47:
+        value = int(value)  # a REAL column keeps a whole number as an integer
+    if isinstance(value, int):
+        if value in (0, 1):
+            return 1
+        magnitude = value if value >= 0 else ~value
+        return 1 + next(
+            n for n, bits in ((1, 7), (2, 15), (3, 23), (4, 31), (6, 47), (8, 63)) if magnitude >> bits == 0
+        )
+    if isinstance(value, float):
+        return 9
+    body = len(value.encode() if isinstance(value, str) else cast(bytes, value))
+    serial = body * 2 + 13
+    return body + (1 if serial < 1 << 7 else 2 if serial < 1 << 14 else 3)
+
+
+def field_costs(catalog: Path, sample: int = 20_000) -> list[tuple[str, float]]:
+    """Bytes per entry each column of `media` takes in its rows, from a sample of rows."""
+    db = sqlite3.connect(catalog)
+    try:
+        total = db.execute("SELECT MAX(rowid) FROM media").fetchone()[0] or 1
+        step = max(1, total // sample)
+        cursor = db.execute(f"SELECT * FROM media WHERE rowid % {step} = 0")
+        names = [d[0] for d in cursor.description]
+        sums = [0] * len(names)
+        rows = 0
+        for row in cursor:
+            rows += 1
+            for i, value in enumerate(row):
+                sums[i] += _stored_bytes(value)
+    finally:
+        db.close()
+    costs = sorted(
+        ((name, size / max(rows, 1)) for name, size in zip(names, sums, strict=True)), key=lambda c: -c[1]
+    )
+    return costs
+
+
+def fresh_layout(catalog: Path, work: Path, share: int = 10) -> tuple[int, int, int]:
+    """One entry in `share` of `catalog` copied into a catalog this imgcat makes now (its page size,
+    its indexes): (entries, bytes in use, page size). A kept catalog keeps the pages it was made with."""
+    sample = work / "fresh-sample.sqlite"
+    for path in (sample, Path(f"{sample}-wal"), Path(f"{sample}-shm")):
+        path.unlink(missing_ok=True)
+    SqliteCatalog(sample).close()
+    db = sqlite3.connect(sample, isolation_level=None)
+    try:
+        columns = ", ".join(COLUMNS)
+        db.execute("ATTACH ? AS kept", (str(catalog),))
+        db.execute(
+            f"INSERT INTO media ({columns}) SELECT {columns} FROM kept.media WHERE rowid % {share} = 0"
+        )
+        db.execute("DETACH kept")
+        entries = db.execute("SELECT COUNT(*) FROM media").fetchone()[0]
+        used = db.execute("SELECT SUM(pgsize) FROM dbstat").fetchone()[0]
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        db.close()
+        for path in (sample, Path(f"{sample}-wal"), Path(f"{sample}-shm")):
+            path.unlink(missing_ok=True)
+    return entries, used, page
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -440,12 +559,22 @@ def main() -> None:
         results.append(line(label, took, "sqlite3 count+sum", sums, "< 1 s", took.wall < 1))
         results.append(line("", took, "sqlite3 group by kind", groups, "", took.wall < 1))
     find = measure(["find", str(tree), "-printf", "%s %T@\\n"], runs)
+    # the floors of any re-scan in Python: the walk alone (scandir + lstat of each file), and
+    # reading the tree's stamps from the catalog's covering index
+    walk = measure([python, "-c", PYTHON_WALK, str(tree)], runs)
+    stamps = measure(
+        ["sqlite3", str(catalog_b), "SELECT path, size, mtime_ns, extractor_version, companions "
+         f"FROM media WHERE device = '{TREE_DEVICE}' AND path >= '{tree}/' AND path < '{tree}0'"],
+        runs,
+    )  # fmt: skip
     device = ["--device", TREE_DEVICE, "--db", str(catalog_b)]
     for label, args_ in (("imgcat add -r (unchanged)", ["add", "-r", str(tree), "-q"]),
                          ("imgcat sync (unchanged)", ["sync", str(tree), "-q"])):  # fmt: skip
         took = measure([*imgcat, *args_, *device], runs)
         ok = took.wall <= 3 * find.wall and took.peak < 300 * 2**20
         results.append(line(label, took, "find -printf '%s %T@'", find, "<= 3x find, < 300 MB", ok))
+        results.append(line("", took, "python scandir+lstat walk", walk, "(floor: the walk)", ok))
+        results.append(line("", took, "sqlite3 the tree's stamps", stamps, "(floor: the stamps)", ok))
     rows = measure(
         ["sqlite3", "-json", str(catalog_b), f"SELECT * FROM media WHERE device = '{TREE_DEVICE}'"], 1
     )
@@ -477,11 +606,31 @@ def main() -> None:
         costs = index_costs(catalog)
         used = sum(pages for _, pages in costs)
         verdict = "✔" if used / n < 1024 else "✘"
+        with contextlib.closing(sqlite3.connect(catalog)) as db:
+            page = db.execute("PRAGMA page_size").fetchone()[0]
         print(
-            f"catalog {label}: {used / n:,.0f} bytes per entry in use, < 1 KB {verdict} "
+            f"catalog {label}, {page // 1024} kB pages: {used / n:,.0f} bytes per entry in use, "
+            f"< 1 KB {verdict} "
             f"(file {size / n:,.0f}: pages freed by migrations are reused, not returned)"
         )
-        print("   " + ", ".join(f"{name} {pages / n:,.0f}" for name, pages in costs))
+        print(
+            "   tables and indexes: "
+            + ", ".join(f"{name} {pages / n:,.0f}" for name, pages in costs if pages >= n / 2)
+        )
+        columns = field_costs(catalog)
+        in_rows = sum(cost for _, cost in columns)
+        media = dict(costs).get("media", 0) / n
+        print(
+            f"   media's rows: {in_rows:,.0f} bytes of fields per entry, "
+            f"{media - in_rows:,.0f} of row and page overhead; by column:"
+        )
+        print("   " + ", ".join(f"{name} {cost:,.0f}" for name, cost in columns if cost >= 1.5))
+        entries, used, page = fresh_layout(catalog, catalog.parent)
+        verdict = "✔" if used / entries < 1024 else "✘"
+        print(
+            f"   laid out by this imgcat ({page // 1024} kB pages; one entry in 10 copied into a new "
+            f"catalog): {used / entries:,.0f} bytes per entry, < 1 KB {verdict}"
+        )
     print(f"JSON lines of B: {listing.out_bytes / n:,.0f} bytes per entry")
     print(json.dumps({"entries": n, "load": os.getloadavg()}))
 

@@ -5,18 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer.main
 
 from clirun import imgcat
-from imgcat.cli.app import app
+from imgcat.cli import app
 from imgcat.settings import SETTINGS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+COMMANDS = sorted(app.COMMANDS)
 
 
 def test_there_are_commands() -> None:
     assert "stats" in COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_root_help_lists_each_command_as_the_command_itself_says(command: str) -> None:
+    """The root --help reads the summaries from the source (no command module is imported for it):
+    they are what the loaded command says of itself."""
+    loaded = app.load_command(command)
+    listed = app._summary(command)
+    assert listed.help == loaded.help and listed.get_short_help_str() == loaded.get_short_help_str()
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import typer.main
 
 from clirun import imgcat
-from imgcat.cli.app import app, for_people
+from imgcat.cli.app import loaded_app
 
 TYPE_LABEL = re.compile(r"<(bool|str|int|float|path|file|dir|list\[[^>]*\]|[a-z]+ range)>")
 VALUE_NAME = re.compile(r"^([A-Z][A-Z_]*|[a-z-]+(\|[a-z-]+)+)$")  # DIR, SIZE; or the choices: image|video
@@ -23,7 +22,7 @@ def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[
         yield from _commands(sub, (*path, name))
 
 
-COMMANDS = [path for path, _ in _commands(typer.main.get_command(app))]
+COMMANDS = [path for path, _ in _commands(loaded_app())]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("imgcat", *path)))
@@ -51,7 +50,7 @@ def test_help_reads_as_prose(
 
 
 def test_every_value_has_a_name_and_no_flag_a_type() -> None:
-    for path, command in _commands(for_people(typer.main.get_command(app))):
+    for path, command in _commands(loaded_app()):
         for parameter in command.params:
             where = " ".join(("imgcat", *path, *parameter.opts))
             if getattr(parameter, "is_flag", False):

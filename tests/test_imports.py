@@ -63,3 +63,34 @@ def test_commands_that_read_no_file_load_neither_elasticsearch_nor_the_media_rea
     assert [loaded for _, loaded in steps[:-1]] == [[]] * (len(steps) - 1), steps
     assert {"PIL", "numpy"} <= set(steps[-1][1])  # pHashes come from scipy's DCT, not imagehash
     assert "elasticsearch" not in steps[-1][1]
+
+
+_COMMAND_MODULES = """
+import json, sys
+from imgcat.cli.app import main
+
+for args in json.loads(sys.argv[1]):
+    main(args)
+    ours = ("imgcat.cli.", "imgcat.operations", "imgcat.catalog")
+    mine = sorted(m for m in sys.modules if m.startswith(ours))
+    print(json.dumps([" ".join(args), mine]), file=sys.stderr)
+"""
+
+
+def test_a_command_loads_its_own_module_only() -> None:
+    """`--version`, the root --help and a usage error load no command's module and no store;
+    a command loads its own module, not the others' (imgcat at 1,000,000 files: start-up is paid
+    by every command)."""
+    commands = [["--version"], ["--help"], ["add", "--recursiv"]]
+    run = subprocess.run(
+        [sys.executable, "-c", _COMMAND_MODULES, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    steps = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("[")]
+    shared = ["imgcat.cli.app", "imgcat.cli.options", "imgcat.cli.render", "imgcat.cli.signals"]
+    assert steps[0] == ["--version", shared]
+    assert steps[1] == ["--help", shared]
+    assert steps[2][0] == "add --recursiv" and "imgcat.cli.add" in steps[2][1]
+    assert not {"imgcat.cli.dupes", "imgcat.cli.similar", "imgcat.cli.reorganize"} & set(steps[2][1])

@@ -15,7 +15,10 @@ from imgcat.catalog import sqlite as sqlite_store
 from imgcat.catalog.base import DuplicateSummary
 from imgcat.catalog.sqlite import SCHEMA_VERSION, SqliteCatalog
 from imgcat.errors import SchemaTooNewError, StoreUnavailableError
+from imgcat.operations.add import add_folder
+from imgcat.operations.sync import apply_sync, plan_sync
 from imgcat.record import ExtractError
+from media import MEDIA
 
 WRITES_PER_PROCESS = 3000
 
@@ -155,6 +158,67 @@ def test_stats_totals_stay_right_under_two_writers_at_once(tmp_path: Path) -> No
     catalog = SqliteCatalog(db)
     summary, duplicates = figures_by_reading(catalog)
     assert summary.records == 2 * 480 and duplicates.groups > 97
+    assert (catalog.summary(), catalog.duplicate_summary()) == (summary, duplicates)
+
+
+def _add_at_once(db: str, root: str, start: multiprocessing.synchronize.Event) -> None:
+    catalog = SqliteCatalog(Path(db))
+    start.wait()
+    add_folder(catalog, root, device="d", recursive=True, workers=0)
+    catalog.close()
+
+
+def _sync_at_once(db: str, roots: list[str], start: multiprocessing.synchronize.Event) -> None:
+    catalog = SqliteCatalog(Path(db))
+    start.wait()
+    for root in roots:
+        apply_sync(catalog, plan_sync(catalog, root, device="d", workers=0))
+    catalog.close()
+
+
+def test_stats_totals_stay_right_under_add_and_sync_at_once(tmp_path: Path) -> None:
+    """`add` of one tree and `sync` of another, at once, in two processes, folder by folder: the
+    added files hold the very contents sync drops, moves and re-reads (duplicate groups form and
+    break across both writers), and the totals `stats` reads still equal the entries."""
+    picture = (MEDIA / "misc_png" / "sampleWithExifData.png").read_bytes()
+
+    def write(path: Path, variant: int) -> None:  # bytes after the PNG's end: another content
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(picture + bytes(variant))
+
+    synced, added = tmp_path / "synced", tmp_path / "added"
+    for folder in range(8):
+        for i in range(6):
+            write(synced / f"f{folder}" / f"IMG_{i}.png", folder * 3 + i % 3)
+            write(added / f"g{folder}" / f"IMG_{i}.png", (7 - folder) * 3 + i)
+    db = tmp_path / "catalog.sqlite"
+    catalog = SqliteCatalog(db)
+    add_folder(catalog, str(synced), device="d", recursive=True, workers=0)
+    catalog.close()
+    for folder in range(8):  # two deleted, one renamed, one changed, per folder
+        here = synced / f"f{folder}"
+        (here / "IMG_0.png").unlink()
+        (here / "IMG_1.png").unlink()
+        (here / "IMG_2.png").rename(here / "renamed.png")
+        write(here / "IMG_3.png", 99 + folder)
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    roots = [str(synced / f"f{folder}") for folder in range(8)]
+    writers = [
+        context.Process(target=_add_at_once, args=(str(db), str(added), start)),
+        context.Process(target=_sync_at_once, args=(str(db), roots, start)),
+    ]
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    catalog = SqliteCatalog(db)
+    summary, duplicates = figures_by_reading(catalog)
+    assert summary.records == 8 * 4 + 8 * 6 and duplicates.groups > 8
+    assert catalog.get("d", str(synced / "f5" / "renamed.png")) is not None
     assert (catalog.summary(), catalog.duplicate_summary()) == (summary, duplicates)
 
 
@@ -331,3 +395,40 @@ def test_a_bursts_shots_are_read_through_the_capture_time_index(tmp_path: Path) 
     (query,) = [s for s in statements if "captured_at BETWEEN" in s]
     plan = " | ".join(row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}"))
     assert "media_captured_at" in plan, plan
+
+
+def test_folders_are_found_on_the_folder_index_alone(tmp_path: Path) -> None:
+    """`sync` asks for the folders holding entries under its root: one search of the (device, dir)
+    covering index per folder, never a table row per entry (at a million entries, the whole table)."""
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    paths = ("/r.jpg", "/a/1.jpg", "/a/2.jpg", "/a/b/3.jpg", "/a/bc/4.jpg", "/ab/5.jpg", "/a0/6.jpg")
+    catalog.upsert_many([make_record(p, checksum=p) for p in paths])
+    statements: list[str] = []
+    catalog._db.set_trace_callback(statements.append)
+    assert list(catalog.iter_folders("laptop", "/a")) == ["/a", "/a/b", "/a/bc"]
+    catalog._db.set_trace_callback(None)
+    assert list(catalog.iter_folders("laptop", "/")) == ["/", "/a", "/a/b", "/a/bc", "/a0", "/ab"]
+    assert list(catalog.iter_folders("laptop", "/a/b")) == ["/a/b"]
+    for query in {s for s in statements if s.startswith("SELECT")}:
+        plan = [row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}")]
+        searches = [step for step in plan if step.startswith("SEARCH")]
+        assert searches and not [step for step in plan if step.startswith("SCAN")], plan
+        for step in searches:  # by the folder or the path, never the whole device; no row read
+            assert "COVERING INDEX" in step and "(device=?)" not in step, plan
+
+
+def test_a_new_catalog_has_big_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    """An entry is 1-2.5 kB: a new catalog's 16 kB pages hold many, where a 4 kB page holds one to
+    three and leaves the rest of it empty. A catalog made before is not rewritten."""
+    fresh = SqliteCatalog(tmp_path / "new.sqlite")
+    assert fresh._db.execute("PRAGMA page_size").fetchone()[0] == sqlite_store.PAGE_SIZE == 16384
+    db = tmp_path / "old.sqlite"
+    old = sqlite3.connect(db)
+    old.execute("PRAGMA page_size = 4096")
+    old.executescript(sqlite_store._CREATE_V1)
+    old.execute("PRAGMA user_version = 1")
+    old.close()
+    catalog = SqliteCatalog(db)
+    catalog.upsert_many([full_record("/old/IMG_1.jpg")])
+    assert catalog._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert catalog.get("laptop", "/old/IMG_1.jpg") == full_record("/old/IMG_1.jpg")

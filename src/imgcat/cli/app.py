@@ -1,10 +1,17 @@
-"""The `imgcat` command: one root app, one module per command, errors mapped in one place."""
+"""The `imgcat` command: one root app, one module per command, errors mapped in one place.
+
+A command's module is imported when that command runs (or its help is shown), never for another
+command: `imgcat --version`, a usage error or `imgcat stats` do not pay for loading `dupes`. The
+root `--help` lists the commands by the first line of their docstrings, read from the source
+files (`ast`), so it loads none of them either.
+"""
 
 from __future__ import annotations
 
+import ast
 import contextlib
-import difflib
 import errno
+import importlib
 import inspect
 import os
 import signal
@@ -12,52 +19,114 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import typer
+import typer.core
 import typer.main
-from rich.markup import escape
+from typer import _click as click  # typer 0.28 carries its own Click
 
 from imgcat import __version__, settings
-from imgcat.actions.journal import JournalDamaged
-from imgcat.cli import (
-    add,
-    dupes,
-    junk,
-    listing,
-    options,
-    render,
-    reorganize,
-    runs,
-    signals,
-    similar,
-    stats,
-    status,
-    sync,
-)
+from imgcat.cli import options, render, signals
 from imgcat.errors import ImgcatError, UsageError
+
+# name → (module in imgcat.cli, its function or sub-app), in the order --help lists them
+COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "add": ("add", "add"),
+    "dupes": ("dupes", "dupes"),
+    "junk": ("junk", "junk"),
+    "ls": ("listing", "ls"),
+    "types": ("listing", "types"),
+    "reorganize": ("reorganize", "reorganize"),
+    "runs": ("runs", "runs"),
+    "undo": ("runs", "undo"),
+    "stats": ("stats", "stats"),
+    "sync": ("sync", "sync"),
+    "similar": ("similar", "similar"),
+    "trash": ("runs", "trash"),  # a group of commands: its help is its callback's
+}
+_MARKUP: Final = "rich"
+
+
+def load_command(name: str) -> click.Command:
+    """The Click command `name`, its module imported now."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"imgcat.cli.{module}"), attribute)
+    if isinstance(target, typer.Typer):
+        command: click.Command = for_people(typer.main.get_group(target))
+        return command
+    single = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=_MARKUP, add_completion=False)
+    single.command(name=name)(target)
+    command = for_people(typer.main.get_command(single))
+    return command
+
+
+def loaded_app() -> Any:
+    """The root command with every command loaded, as people see them (tests, documentation)."""
+    root = for_people(typer.main.get_command(app))
+    for name in COMMANDS:
+        root.add_command(load_command(name), name)
+    return root
+
+
+class _Summary(typer.core.TyperCommand):
+    """A command as the root --help lists it: its name and the first line of its docstring."""
+
+
+def _summary(name: str) -> click.Command:
+    """The command's function (or its group's callback) as far as --help lists it, from the source."""
+    module, attribute = COMMANDS[name]
+    tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and (node.name == attribute or _is_callback_of(node, attribute)):
+            return _Summary(name, help=_escape(prose(ast.get_docstring(node) or "")))
+    raise LookupError(f"imgcat.cli.{module} has no command {attribute}")
+
+
+def _is_callback_of(function: ast.FunctionDef, group: str) -> bool:
+    """Whether the function is decorated `@group.callback(...)`."""
+    for decorator in function.decorator_list:
+        call = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(call, ast.Attribute) and call.attr == "callback" and isinstance(call.value, ast.Name):
+            return call.value.id == group
+    return False
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    """The root group: commands loaded on first use."""
+
+    listing = False  # True while the root --help lists the commands: summaries, nothing imported
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if self.listing and cmd_name not in self.commands:
+            return _summary(cmd_name)
+        if cmd_name not in self.commands:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
     name="imgcat",
     help="Catalog every photo and video you have, on every disk, then clean up safely.",
     epilog="Example: imgcat add -r ~/Pictures",
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=_MARKUP,
     add_completion=False,
+    cls=_LazyGroup,
 )
-
-app.command()(add.add)
-app.command()(dupes.dupes)
-app.command()(junk.junk)
-app.command()(listing.ls)
-app.command()(listing.types)
-app.command()(reorganize.reorganize)
-app.command()(runs.runs)
-app.add_typer(runs.trash)
-app.command()(runs.undo)
-app.command()(stats.stats)
-app.command()(sync.sync)
-app.command()(similar.similar)
 
 
 def _version(show: bool) -> None:
@@ -87,6 +156,8 @@ def root(
     store = options.StoreOptions(es, host, port, index, es_ca_certs, db)
     ctx.obj = store
     if ctx.invoked_subcommand is None:
+        from imgcat.cli import status
+
         status.show(store)
 
 
@@ -124,15 +195,21 @@ OUTPUT_FAILURES: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, err
 
 @contextlib.contextmanager
 def journal_warnings() -> Iterator[None]:
-    """A damaged journal line, however often it is read in one command, is one `warning:` line."""
-    shown: set[str] = set()
+    """A damaged journal line, however often it is read in one command, is one `warning:` line.
+    (The journal's module is imported only when a warning comes: `--version` does not load it.)"""
+    shown: set[object] = set()
     with warnings.catch_warnings():
-        warnings.simplefilter("always", JournalDamaged)
+        warnings.simplefilter("always", UserWarning)  # JournalDamaged's kind; each shown once below
         before = warnings.showwarning
 
         def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            from imgcat.actions.journal import JournalDamaged
+
             if not isinstance(message, JournalDamaged):
-                before(message, category, *args, **kwargs)
+                key = (str(message), category, *args[:2])  # once per text and place, as by default
+                if key not in shown:
+                    shown.add(key)
+                    before(message, category, *args, **kwargs)
             elif str(message) not in shown:
                 shown.add(str(message))
                 render.warning(str(message.path), message.reason)
@@ -168,15 +245,16 @@ def for_people(command: Any) -> Any:
     """`command` (Click's, built by Typer) with help that reads as prose, on any Typer version:
     each paragraph of a docstring flows as one (sources are hard-wrapped, and Typer keeps their line
     ends), brackets are shown as written (`[junk.strict]` is not markup), and a flag has no type
-    (Typer 0.29 prints `<bool>`); options that take a value name it (`--min-size SIZE`).
+    (Typer 0.29 prints `<bool>`); options that take a value name it (`--min-size SIZE`). The root's
+    commands get theirs as they load (`load_command`).
 
     And no option or argument takes an empty value: `imgcat add ''`, `reorganize ''` or
     `dupes --keep-in ''` would otherwise mean the current folder (Typer makes `Path('')` of it)."""
     if command.help:
-        command.help = escape(prose(command.help))
+        command.help = _escape(prose(command.help))
     for parameter in command.params:
         if getattr(parameter, "help", None):
-            parameter.help = escape(prose(parameter.help))
+            parameter.help = _escape(prose(parameter.help))
         if getattr(parameter, "is_flag", False):
             parameter.metavar = ""
         else:
@@ -207,6 +285,15 @@ def _refusing_empty(parameter: Any) -> Callable[[Any, Any], Any]:
     return checked
 
 
+def _escape(text: str) -> str:
+    """Brackets shown as written, not read as rich markup (rich loads only when there are some)."""
+    if "[" not in text:
+        return text
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def prose(text: str) -> str:
     """Each paragraph of `text` (blank-line separated) on one line."""
     paragraphs = inspect.cleandoc(text).split("\n\n")
@@ -216,6 +303,8 @@ def prose(text: str) -> str:
 def usage_error(failure: typer.TyperException) -> tuple[str, str]:
     """A usage error in two lines: what is wrong, and where to look (a near option's name, if any).
     Click's own suggestion is left out: it offers options that merely share a few letters."""
+    import difflib
+
     context = getattr(failure, "ctx", None)
     path = context.command_path if context is not None else "imgcat"
     hint = f"see '{path} --help'"

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-import typer.main
 
 from imgcat import settings
-from imgcat.catalog import Catalog, StoreTarget, open_catalog, store_target
+
+if TYPE_CHECKING:  # the stores load when a command opens one, not for --help or a usage error
+    from imgcat.catalog import Catalog, StoreTarget
 
 STORE_PANEL = "Catalog store"
 
@@ -86,6 +87,8 @@ class StoreOptions:
         return replace(base, **given)
 
     def target(self) -> StoreTarget:
+        from imgcat.catalog import store_target
+
         return store_target(
             es=self.es, host=self.host, port=self.port, index=self.index,
             ca_certs=self.es_ca_certs, db=self.db,
@@ -125,6 +128,8 @@ def takes_store(command: F) -> F:
 
 @contextmanager
 def opened(store: StoreOptions) -> Iterator[Catalog]:
+    from imgcat.catalog import open_catalog
+
     catalog = open_catalog(store.target())
     try:
         yield catalog
@@ -134,6 +139,6 @@ def opened(store: StoreOptions) -> Iterator[Catalog]:
 
 def has_command(name: str) -> bool:
     """Whether `imgcat` has this command (a hint never points to one that is missing)."""
-    from imgcat.cli.app import app  # the root app imports every command's module: late, no cycle
+    from imgcat.cli.app import COMMANDS  # late: no import cycle
 
-    return name in getattr(typer.main.get_command(app), "commands", {})
+    return name in COMMANDS

@@ -63,6 +63,8 @@ class ScanProgress:
 
     def advanced(self, files: int, size: int) -> None:
         self._files += files
+        if not self.visible:  # -q or no terminal: nothing drawn (a million calls on an unchanged tree)
+            return
         elapsed = self._progress.tasks[0].elapsed or 0.0
         rate = self._files / elapsed if elapsed > 0 else 0.0
         self._progress.update(self._task, advance=size, rate=rate, files=self._files)

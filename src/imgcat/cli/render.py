@@ -45,12 +45,10 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from rich import box
-from rich.console import Console, RenderableType
-from rich.table import Table as RichTable
-from rich.text import Text
+if TYPE_CHECKING:  # rich loads when a terminal is drawn on, not for a pipe, an error or --version
+    from rich.console import Console, RenderableType
 
 from imgcat.text import NEVER_RAW
 
@@ -124,6 +122,10 @@ def show(table: Table, rows: Iterable[Sequence[object]] = ()) -> None:
         for raw in rows:
             write("\t".join(_cells(raw, width)) + "\n")
         return
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     every = [*table.rows, *(_cells(raw, width) for raw in rows)]
     kept = [
         i for i, column in enumerate(table.columns)
@@ -234,6 +236,8 @@ _JSON_LINE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False)  
 
 def _console() -> Console:
     """Standard output; rich honours NO_COLOR and the terminal's width."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 

@@ -111,13 +111,17 @@ def _plan_folder(
     written chunk by chunk, so memory stays flat and an interruption keeps what was read)."""
     known = {s.path: s for s in catalog.iter_stamps(device, folder.path, recursive=False)}
     to_read = []
+    unchanged = unchanged_bytes = 0
     for stat in folder.files:
         stamp = known.get(stat.path)
         if stamp is not None and is_unchanged(stamp, stat):
-            report.unchanged += 1
-            events.advanced(1, stat.size)
+            unchanged += 1
+            unchanged_bytes += stat.size
         else:
             to_read.append(stat)
+    if unchanged:  # one step of progress per folder, not per file
+        report.unchanged += unchanged
+        events.advanced(unchanged, unchanged_bytes)
     _relink_if_sidecars_changed(catalog, device, folder, known, {s.path for s in to_read})
     by_unit: dict[str, list[str]] = {}
     if to_read:
