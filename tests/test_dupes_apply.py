@@ -373,3 +373,52 @@ def test_a_second_apply_while_one_acts_is_refused_and_leaves_no_plan_behind(
         apply(store)
     assert list_runs() == [] and snapshot(root) == before  # nothing for a later --apply to "complete"
     assert apply(store).done == 13  # type: ignore[attr-defined]
+
+
+class _CtrlCAt:
+    """ActionEvents that sends this process Ctrl-C when step `at` is done."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.seen = at, 0
+
+    def started(self, steps: int) -> None:
+        pass
+
+    def finished(self, outcome: object) -> None:
+        self.seen += 1
+        if self.seen == self.at:
+            signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize("then", [["dupes", "--apply", "--yes"], ["runs", "--resume"]])
+def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, then: list[str]
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    every = set(contents(root))
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    stopped = apply_dupes(
+        catalog,
+        plan_dupes(catalog, request()),
+        action="hardlink",
+        to=None,
+        command="t",
+        confirm=lambda run: True,
+        events=_CtrlCAt(3),
+    )  # fmt: skip: links go one at a time
+    catalog.close()
+    assert stopped is not None and (stopped.done, stopped.signal) == (3, signal.SIGINT)
+    [state] = list_runs()
+    assert state.state == "interrupted"
+    options = db if then[0] == "dupes" else db[:2]
+    finished = imgcat(capsys, *then, *options)
+    assert finished.code == 0, finished.err
+    assert f"run {state.run_id}: 10 files replaced by hard links" in finished.out
+    if then[0] == "dupes":
+        assert f"completing the interrupted run {state.run_id} (t) first" in finished.err
+        assert "nothing to do: no copy to remove" in finished.out  # planned after: nothing left
+    assert [r.state for r in list_runs()] == ["complete"]
+    assert set(contents(root)) == every
+    assert all(len({os.stat(p).st_ino for p in paths}) == 1 for paths in contents(root).values())
+    assert json.loads(imgcat(capsys, "dupes", *db, "--json").out)["totals"]["remove"] == 0
