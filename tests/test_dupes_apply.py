@@ -15,12 +15,22 @@ from pathlib import Path
 import pytest
 
 from clirun import imgcat
-from imgcat.actions import FAULT_ENV, TRASH_NAME, RunBusyError, execute_run, find_run, list_runs, undo_run
+from imgcat.actions import (
+    FAULT_ENV,
+    TRASH_NAME,
+    RunBusyError,
+    execute_run,
+    find_run,
+    interrupted_runs,
+    list_runs,
+    start_run,
+    undo_run,
+)
 from imgcat.actions.journal import run_lock
 from imgcat.catalog.base import Catalog, ContentQuery
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.dupes import DupesRequest, apply_dupes, plan_dupes
+from imgcat.operations.dupes import DupesRequest, apply_dupes, dupes_steps, plan_dupes
 from imgcat.operations.sync import plan_sync
 from imgcat.policy import Policy
 from imgcat.scan.checksum import file_checksum
@@ -422,3 +432,40 @@ def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
     assert set(contents(root)) == every
     assert all(len({os.stat(p).st_ino for p in paths}) == 1 for paths in contents(root).values())
     assert json.loads(imgcat(capsys, "dupes", *db, "--json").out)["totals"]["remove"] == 0
+
+
+def test_ctrl_c_or_a_kill_at_the_question_never_lets_a_later_run_carry_the_plan_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    before = snapshot(root)
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+
+    def ctrl_c(run: object) -> bool:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        apply_dupes(
+            catalog, plan_dupes(catalog, request()), action="trash", to=None, command="t", confirm=ctrl_c
+        )
+    assert list_runs() == []  # the plan that was not confirmed is gone
+    # A kill -9 while the question waits leaves the journaled plan: it was never confirmed.
+    start_run(
+        dupes_steps(catalog, plan_dupes(catalog, request()), "trash", None), command="t", catalog=catalog
+    )
+    catalog.close()
+    [unconfirmed] = list_runs()
+    assert unconfirmed.state == "not started" and interrupted_runs() == []
+    refused = imgcat(capsys, "runs", unconfirmed.run_id, "--resume", *db[:2])
+    assert (refused.code, refused.err) == (
+        1,
+        f"error: run {unconfirmed.run_id} is not started: nothing to resume\n",
+    )
+    assert imgcat(capsys, "dupes", *db, "--json").out.count('"decision": "remove"') == 13
+    assert snapshot(root) == before
+    applied = imgcat(capsys, "dupes", *db, "--apply", "--yes")
+    assert "completing the interrupted run" not in applied.err
+    assert [r.state for r in list_runs()] == ["not started", "complete"]
+    assert imgcat(capsys, "undo", *db[:2], "--yes").code == 0  # the latest run that did something
+    assert snapshot(root) == before

@@ -192,11 +192,13 @@ def execute_run(
 ) -> RunResult:
     """Carry out the run's steps not yet settled (all of a fresh run; the rest of an interrupted one).
     `steps`: the very steps given to `start_run`, in order, when the caller still holds them (they
-    are then not read back from the journal)."""
+    are then not read back from the journal).
+    Call it on a fresh run only once the plan is confirmed: until then the run is "not started",
+    and nothing (`interrupted_runs`, the next --apply) ever carries it out."""
     folder = folder or runs_folder()
     with run_lock(folder):
         state = read_state(folder / f"{run_id}.jsonl")
-        if not state.resumable:
+        if not state.runnable:
             raise RunRefusedError(f"run {run_id} is {state.state}: nothing to carry out")
         _check_catalog(state, catalog)
         if state.begun or state.done or state.skipped or state.failed or state.stopped:  # a resume
@@ -205,6 +207,8 @@ def execute_run(
         if steps is not None and len(steps) != state.total:
             raise ValueError(f"run {run_id} has {state.total} steps, not {len(steps)}")
         runner = _Runner(state, catalog, events or NoActionEvents(), steps)
+        if not state.went:
+            runner.journal.write({"t": "go", "at": now_text()}, sync=True)
         try:
             with deferred_signals() as stop:
                 runner.run(stop)

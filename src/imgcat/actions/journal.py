@@ -1,7 +1,8 @@
 """The journal of a run: one append-only JSON-lines file per run in `<data>/runs/<run-id>.jsonl`.
 
-First the header and every planned step (fsynced once, with a `planned` line), then, as the run
-goes, `begin` (fsynced before the step is done), `done`, `skip` or `fail` for each step, and
+First the header and every planned step (fsynced once, with a `planned` line), then `go` when the
+run is carried out (a plan never confirmed stays "not started": no resume ever acts on it), then,
+as the run goes, `begin` (fsynced before the step is done), `done`, `skip` or `fail` for each step, and
 `cataloged` when the catalog has caught up. Undo appends `undo`, `undo-begin`/`undone` per step
 and `undo-end`; emptying the trash appends `emptied`. Everything a resume, an undo or `runs`
 needs is read back from this file. Paths that are not UTF-8 survive: JSON escapes their bytes.
@@ -270,6 +271,7 @@ class RunState:
     stopped: str | None = None
     ended: bool = False
     cancelled: bool = False
+    went: bool = False  # `go`: execute_run was asked to carry the plan out (it was confirmed)
     undo_started: bool = False
     undo_begun: dict[int, Entry] = field(default_factory=dict)
     undone: set[int] = field(default_factory=set)
@@ -307,6 +309,8 @@ class RunState:
             left = any(n not in self.undone for n in self.done)
             return "partly undone" if left else "undone"
         if not self.ended:
+            if not (self.went or self.begun or self.done or self.skipped or self.failed or self.stopped):
+                return "not started"  # planned, never confirmed: nothing may carry it out later
             return "interrupted"  # an undo that put nothing back leaves the run as it was
         if self.emptied:
             return "trash emptied" if all(n in self.emptied for n in self.done) else "trash partly emptied"
@@ -315,6 +319,11 @@ class RunState:
     @property
     def resumable(self) -> bool:
         return self.state == "interrupted"
+
+    @property
+    def runnable(self) -> bool:
+        """A fresh plan (`execute_run` right after `start_run`) or an interrupted run."""
+        return self.state in ("not started", "interrupted")
 
     @property
     def undoable(self) -> bool:
@@ -374,6 +383,8 @@ def _read_entry(state: RunState, offset: int, entry: Entry) -> None:
         state.cancelled = True
     elif kind == "undo":  # a new undo: the one before it ended
         state.undo_started, state.undo_ended = True, False
+    elif kind == "go":
+        state.went = True
     elif kind == "undo-begin":
         state.undo_begun[n] = entry
     elif kind == "undone":

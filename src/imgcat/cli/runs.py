@@ -62,6 +62,8 @@ def runs(store: StoreOptions, run_id: RunId = None, resume: Resume = False, as_j
                     raise RunRefusedError("no interrupted run to resume (see 'imgcat runs')")
                 run_id = waiting[-1].run_id
             state = find_run(run_id)
+            if not state.resumable:
+                raise RunRefusedError(f"run {state.run_id} is {state.state}: nothing to resume")
             with acting.StepProgress() as progress:
                 result = execute_run(state.run_id, catalog, events=progress)
         acting.report(result, _kind(state))

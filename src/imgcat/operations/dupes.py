@@ -517,7 +517,12 @@ def apply_dupes(
     """Journal the removals of `groups`, ask `confirm` (the CLI's question), then carry them out.
     None when there was nothing to do or the answer was no (then nothing was changed)."""
     run = start_run(dupes_steps(catalog, groups, action, to), command=command, catalog=catalog)
-    if run.steps == 0 or not confirm(run):
+    try:
+        go = run.steps > 0 and confirm(run)
+    except BaseException:  # Ctrl-C at the question, a broken pipe: not a yes
+        cancel_run(run)
+        raise
+    if not go:
         cancel_run(run)
         return None
     return carry_out(run, catalog, events=events)  # refused as busy, it leaves no plan behind
