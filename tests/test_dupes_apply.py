@@ -3,6 +3,7 @@ kill -9 at every step of a run."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from imgcat.actions import (
     FAULT_ENV,
     TRASH_NAME,
     RunBusyError,
+    TrashFolders,
     execute_run,
     find_run,
     interrupted_runs,
@@ -469,3 +471,33 @@ def test_ctrl_c_or_a_kill_at_the_question_never_lets_a_later_run_carry_the_plan_
     assert [r.state for r in list_runs()] == ["not started", "complete"]
     assert imgcat(capsys, "undo", *db[:2], "--yes").code == 0  # the latest run that did something
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize(("code", "stops"), [(errno.EROFS, True), (errno.EACCES, False)])
+def test_no_place_for_a_trash_folder_fails_its_steps_and_a_read_only_disk_stops_the_run(
+    store: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, stops: bool
+) -> None:
+    """A read-only disk (or one where no folder can be made) cannot take a trash folder: the
+    steps there fail with the reason, the run is not marked complete, and nothing is lost."""
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+    before = snapshot(root)
+
+    def no_room(self: TrashFolders, path: str, device: int, create: bool) -> str:
+        raise OSError(code, f"no trash folder can be made on its filesystem ({os.strerror(code)})", path)
+
+    real = TrashFolders._find
+    monkeypatch.setattr(TrashFolders, "_find", no_room)
+    result = apply(store)
+    assert result.done == 0 and snapshot(root) == before  # type: ignore[attr-defined]
+    [state] = list_runs()
+    if stops:
+        assert result.stopped is not None and "Read-only file system" in result.stopped  # type: ignore[attr-defined]
+        assert state.state == "interrupted" and len(result.failed) == 1  # type: ignore[attr-defined]
+        monkeypatch.setattr(TrashFolders, "_find", real)  # the disk is writable again: resume does it all
+        assert execute_run(state.run_id, store).done == 13
+        assert find_run(state.run_id).state == "complete"
+    else:
+        assert result.stopped is None and len(result.failed) == 13  # type: ignore[attr-defined]
+        assert all("no trash folder can be made" in o.reason for o in result.failed)  # type: ignore[attr-defined]
+        assert state.state == "complete" and len(state.failed) == 13

@@ -509,7 +509,12 @@ class _Runner:
                 if any(step.kind == "rmdir" for _, step in unit):  # it sees what the steps before left
                     self._rename_batch(pending)
                     pending = []
-                begun = [self._begin_entry(n, step, found) for n, step, found in self._verified(unit)]
+                try:
+                    begun = [self._begin_entry(n, step, found) for n, step, found in self._verified(unit)]
+                except OSError as error:  # no trash folder can be made there: none of the unit begun
+                    if self._unit_failed(unit, error):
+                        break
+                    continue
                 if all(b.renames for b in begun):
                     pending.extend(begun)
                     if len(pending) >= RENAME_BATCH:
@@ -691,6 +696,19 @@ class _Runner:
             return True
         self._fail(item.n, item.step, f"{error.strerror or error}")
         return False
+
+    def _unit_failed(self, unit: list[tuple[int, Step]], error: OSError) -> bool:
+        """A unit that could not be begun; whether the run must stop (as `_failed` says)."""
+        stops = error.errno in STOPPING_ERRNOS
+        for n, step in unit:
+            if stops:
+                self.stopped = f"stopped: {error.strerror} ({step.source})"
+                outcome = StepOutcome(n, step, "failed", f"{error.strerror}: to be done by a resume")
+                self.failed.append(outcome)
+                self.events.finished(outcome)
+            else:
+                self._fail(n, step, f"{error.strerror or error}")
+        return stops
 
     def _skip(self, n: int, step: Step, reason: str) -> None:
         self.journal.write({"t": "skip", "n": n, "reason": reason})

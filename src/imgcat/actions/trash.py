@@ -9,6 +9,7 @@ removed from it).
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ class TrashFolders:
         if folder != top and folder.startswith(top.rstrip("/") + "/"):
             parts = folder[len(top.rstrip("/")) + 1 :].split("/")
             chain += [os.path.join(top, *parts[: n + 1]) for n in range(len(parts))]
+        why = errno.EACCES
         for candidate in [str(self.home), *chain]:
             trash = os.path.join(candidate, TRASH_NAME)
             if not create:
@@ -68,9 +70,10 @@ class TrashFolders:
                 os.makedirs(trash, exist_ok=True)
                 if os.lstat(trash).st_dev == device and os.access(trash, os.W_OK):
                     return trash
-            except OSError:
+            except OSError as error:
+                why = error.errno or why
                 continue
-        raise OSError(f"no writable place for a trash folder on the filesystem of {path}")
+        raise OSError(why, f"no trash folder can be made on its filesystem ({os.strerror(why)})", path)
 
 
 def _would_do(trash: str, device: int) -> bool:
