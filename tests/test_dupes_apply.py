@@ -501,3 +501,19 @@ def test_no_place_for_a_trash_folder_fails_its_steps_and_a_read_only_disk_stops_
         assert result.stopped is None and len(result.failed) == 13  # type: ignore[attr-defined]
         assert all("no trash folder can be made" in o.reason for o in result.failed)  # type: ignore[attr-defined]
         assert state.state == "complete" and len(state.failed) == 13
+
+
+def test_a_newline_in_the_command_line_never_becomes_a_line_of_the_script(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, db = _cli(tmp_path)
+    imgcat(capsys, "add", "-r", str(root), *db, "-q")
+    odd = tmp_path / "x\ntouch PWNED\n"
+    odd.mkdir()
+    script = tmp_path / "dupes.sh"
+    monkeypatch.setattr(sys, "argv", ["imgcat", "dupes", "--keep-in", str(odd), "--script", str(script)])
+    assert imgcat(capsys, "dupes", *db, "--keep-in", str(odd), "--script", str(script)).code == 0
+    assert not any(line.startswith("touch") for line in script.read_text().splitlines())
+    ran = subprocess.run(["sh", str(script)], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert ran.returncode == 0 and ran.stderr == "" and not (tmp_path / "PWNED").exists()
+    assert all(len(paths) == 1 for paths in contents(root).values())
