@@ -32,7 +32,7 @@ from imgcat.actions.journal import run_lock
 from imgcat.catalog.base import Catalog, ContentQuery
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.dupes import DupesRequest, apply_dupes, dupes_steps, plan_dupes
+from imgcat.operations.dupes import DupesRequest, GroupPlan, apply_dupes, dupes_steps, plan_dupes
 from imgcat.operations.sync import plan_sync
 from imgcat.policy import Policy
 from imgcat.scan.checksum import file_checksum
@@ -517,3 +517,18 @@ def test_a_newline_in_the_command_line_never_becomes_a_line_of_the_script(
     ran = subprocess.run(["sh", str(script)], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert ran.returncode == 0 and ran.stderr == "" and not (tmp_path / "PWNED").exists()
     assert all(len(paths) == 1 for paths in contents(root).values())
+
+
+def test_a_plan_cut_short_while_it_is_written_leaves_no_journal(store: Catalog, tmp_path: Path) -> None:
+    """`dupes --apply | head` closes the pipe while the plan streams into the journal."""
+    root = library(tmp_path / "lib")
+    add_folder(store, str(root), device="d", recursive=True, workers=0)
+
+    def cut(groups: Iterator[GroupPlan]) -> Iterator[GroupPlan]:
+        yield next(groups)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        apply_dupes(store, cut(plan_dupes(store, request())), action="trash", to=None, command="t",
+                    confirm=lambda run: True)  # fmt: skip
+    assert list_runs() == []

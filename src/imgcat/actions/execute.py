@@ -133,8 +133,10 @@ def start_run(
     except JournalError as error:  # a full disk: no half plan is left behind to be resumed
         discard_journal(journal)
         raise JournalError(f"{error}; nothing changed") from error
-    finally:
-        journal.close()
+    except BaseException:  # the plan was not made whole (Ctrl-C, a broken pipe): nothing of it stays
+        discard_journal(journal)
+        raise
+    journal.close()
     return PlannedRun(run_id, journal.path, count, size)
 
 
