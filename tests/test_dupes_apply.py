@@ -415,7 +415,7 @@ def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
         plan_dupes(catalog, request()),
         action="hardlink",
         to=None,
-        command="t",
+        command="imgcat dupes --apply",
         confirm=lambda run: True,
         events=_CtrlCAt(3),
     )  # fmt: skip: links go one at a time
@@ -428,7 +428,7 @@ def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
     assert finished.code == 0, finished.err
     assert f"run {state.run_id}: 10 files replaced by hard links" in finished.out
     if then[0] == "dupes":
-        assert f"completing the interrupted run {state.run_id} (t) first" in finished.err
+        assert f"completing the interrupted run {state.run_id} (imgcat dupes --apply) first" in finished.out
         assert "nothing to do: no copy to remove" in finished.out  # planned after: nothing left
     assert [r.state for r in list_runs()] == ["complete"]
     assert set(contents(root)) == every
@@ -467,7 +467,7 @@ def test_ctrl_c_or_a_kill_at_the_question_never_lets_a_later_run_carry_the_plan_
     assert imgcat(capsys, "dupes", *db, "--json").out.count('"decision": "remove"') == 13
     assert snapshot(root) == before
     applied = imgcat(capsys, "dupes", *db, "--apply", "--yes")
-    assert "completing the interrupted run" not in applied.err
+    assert "completing the interrupted run" not in applied.out + applied.err
     assert [r.state for r in list_runs()] == ["not started", "complete"]
     assert imgcat(capsys, "undo", *db[:2], "--yes").code == 0  # the latest run that did something
     assert snapshot(root) == before
