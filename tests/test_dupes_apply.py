@@ -467,31 +467,10 @@ def test_ctrl_c_or_a_kill_at_the_question_never_lets_a_later_run_carry_the_plan_
     assert imgcat(capsys, "dupes", *db, "--json").out.count('"decision": "remove"') == 13
     assert snapshot(root) == before
     applied = imgcat(capsys, "dupes", *db, "--apply", "--yes")
-    assert "completing the interrupted run" not in applied.err
+    assert "completing the interrupted run" not in applied.out + applied.err
     assert [r.state for r in list_runs()] == ["not started", "complete"]
     assert imgcat(capsys, "undo", *db[:2], "--yes").code == 0  # the latest run that did something
     assert snapshot(root) == before
-
-
-def test_move_to_a_folder_inside_the_catalog_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    root, db = _cli(tmp_path)
-    imgcat(capsys, "add", "-r", str(root), *db, "-q")
-    before = snapshot(root)
-    inside = root / "photos" / "aside"
-    refused = imgcat(capsys, "dupes", *db, "--apply", "--yes", "--action", "move-to", "--to", str(inside))
-    assert refused.code == 2 and refused.err.count("\n") == 1
-    assert refused.err.startswith(f"error: --to {inside} lies inside {root}, a folder added on device ")
-    script = imgcat(
-        capsys, "dupes", *db, "--script", str(tmp_path / "s.sh"), "--action", "move-to", "--to", str(inside)
-    )
-    assert script.code == 2 and not (tmp_path / "s.sh").exists()
-    assert snapshot(root) == before and list_runs() == []
-    outside = imgcat(
-        capsys, "dupes", *db, "--apply", "--yes", "--action", "move-to", "--to", str(tmp_path / "aside")
-    )
-    assert outside.code == 0 and "13 files set aside" in outside.out
 
 
 @pytest.mark.parametrize(("code", "stops"), [(errno.EROFS, True), (errno.EACCES, False)])

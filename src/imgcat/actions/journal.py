@@ -385,6 +385,8 @@ def _read_entry(state: RunState, offset: int, entry: Entry) -> None:
         state.went = True
     elif kind == "undo":  # a new undo: the one before it ended
         state.undo_started, state.undo_ended = True, False
+    elif kind == "go":
+        state.went = True
     elif kind == "undo-begin":
         state.undo_begun[n] = entry
     elif kind == "undone":
