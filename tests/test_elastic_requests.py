@@ -689,3 +689,15 @@ def test_junk_searches_fetch_only_the_fields_a_junk_entry_is_made_of() -> None:
     source = elastic.record_to_source(record)
     entry = junk_entry({name: source.get(name) for name in JUNK_FIELDS})
     assert entry == JunkEntry(*(getattr(record, name) for name in JunkEntry._fields))
+
+
+def test_a_refresh_is_due_once_after_writes_and_never_after_a_bulk_that_wrote_nothing() -> None:
+    pending = elastic.PendingRefresh()
+    pending.wrote(0)
+    assert not pending.take()  # an empty bulk (a folder with nothing new) asks for no refresh
+    pending.wrote(500)
+    pending.wrote(500)
+    assert pending.take()  # the first search after two bulks: one refresh
+    assert not pending.take()  # the next search: none
+    pending.may_have_written()  # a chunk refused part way: some of it may be written
+    assert pending.take()

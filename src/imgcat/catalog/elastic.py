@@ -625,6 +625,26 @@ def mapping_conflicts(wanted: Body, existing: Body, prefix: str = "") -> list[st
     return conflicts
 
 
+class PendingRefresh:
+    """Whether this store's writes may still be invisible to a search (a search, unlike a get, sees
+    only refreshed writes): due after a bulk that wrote, or may have written, something; taken by
+    the next search or at close. So one refresh per read that follows writes, none per bulk write,
+    none after a bulk that wrote nothing."""
+
+    def __init__(self) -> None:
+        self._due = False
+
+    def wrote(self, count: int) -> None:
+        self._due = self._due or count > 0
+
+    def may_have_written(self) -> None:
+        self._due = True
+
+    def take(self) -> bool:
+        due, self._due = self._due, False
+        return due
+
+
 class ElasticCatalog:
     """The catalog in an Elasticsearch index, shared by every device that points at it.
 
@@ -636,7 +656,7 @@ class ElasticCatalog:
         self._client = client
         self._url = url
         self.index = index
-        self._unrefreshed = False  # written since the last refresh
+        self._refresh = PendingRefresh()
         self._checked = False  # the indices exist with a mapping we can write to
 
     @property
@@ -714,18 +734,17 @@ class ElasticCatalog:
         try:
             done = written(results)
         except StoreWriteError:
-            self._unrefreshed = True  # some of the chunk may be written
+            self._refresh.may_have_written()  # some of the chunk may be written
             raise
-        self._unrefreshed = self._unrefreshed or done > 0
+        self._refresh.wrote(done)
         return done
 
     def _make_visible(self) -> None:
         """Refresh the index if this store wrote to it since the last search: called before a
         search, which (unlike a get) sees only refreshed writes, and at close, so the next command
         sees this one's writes. One refresh per read after writes, none per write."""
-        if not self._unrefreshed:
+        if not self._refresh.take():
             return
-        self._unrefreshed = False
         # Without the `maintenance` privilege, writes become visible at the index's next periodic
         # refresh (every second by default) instead.
         with suppress(AuthorizationException):
