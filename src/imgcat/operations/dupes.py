@@ -29,7 +29,7 @@ from imgcat.actions import (
     carry_out,
     start_run,
 )
-from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery
+from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery, batched
 from imgcat.errors import UsageError
 from imgcat.policy import DEFAULT_PREFER, Candidate, CompanionFact, Decision, Policy, decide, shortfall
 from imgcat.policy.config import PolicySettings, parse_policies
@@ -254,7 +254,7 @@ def plan_dupes(catalog: Catalog, request: DupesRequest) -> Iterator[GroupPlan]:
     """Every group of identical content, decided; streamed, a page of groups at a time."""
     decided: dict[tuple[str, str], Decision] = {}  # files with media companions: a photo is a unit
     disks = _Disks()
-    for page in _pages(catalog.content_groups(request.query)):
+    for page in batched(catalog.content_groups(request.query), PAGE_GROUPS):
         examined = [_examine(group, request, disks) for group in page]
         facts = _companion_facts(catalog, examined, request)
         for item in examined:
@@ -277,17 +277,6 @@ def coverage(catalog: Catalog, request: DupesRequest) -> Iterator[GroupPlan]:
                 _choice(f, "keep", why if f.state == "ok" else _stale_reason(f.state)) for f in item.files
             )
             yield GroupPlan(group.checksum, group.size, files, why)
-
-
-def _pages(groups: Iterable[ContentGroup]) -> Iterator[list[ContentGroup]]:
-    page: list[ContentGroup] = []
-    for group in groups:
-        page.append(group)
-        if len(page) >= PAGE_GROUPS:
-            yield page
-            page = []
-    if page:
-        yield page
 
 
 def _examine(group: ContentGroup, request: DupesRequest, disks: _Disks) -> _Examined:
@@ -454,7 +443,7 @@ def dupes_steps(
     and the sidecars that go with it), each checked against the kept copies before it is done.
     `move-to` mirrors each file's absolute path below `to`."""
     unit = 0
-    for page in _pages_of(groups):
+    for page in batched(groups, PAGE_GROUPS):
         wanted: dict[str, set[str]] = defaultdict(set)
         for group in page:
             for file in group.removed:
@@ -491,17 +480,6 @@ def _lstat(path: str) -> os.stat_result | None:
         return os.lstat(path)
     except OSError:
         return None
-
-
-def _pages_of(groups: Iterable[GroupPlan]) -> Iterator[list[GroupPlan]]:
-    page: list[GroupPlan] = []
-    for group in groups:
-        page.append(group)
-        if len(page) >= PAGE_GROUPS:
-            yield page
-            page = []
-    if page:
-        yield page
 
 
 def apply_dupes(
