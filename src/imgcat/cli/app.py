@@ -2,13 +2,17 @@
 
 A command's module is imported when that command runs (or its help is shown), never for another
 command: `imgcat --version`, a usage error or `imgcat stats` do not pay for loading `dupes`. The
-root `--help` lists the commands by the first line of their docstrings, read from the source
+root `--help` lists the commands by the first paragraph of their docstrings, read from the source
 files (`ast`), so it loads none of them either.
+
+Help is plain text (Typer's `rich_markup_mode=None`): drawing it with rich's panels meant importing
+Typer's rich_utils, which loads rich's Markdown, Syntax and Traceback (pygments, markdown-it) —
+0.25 s of a 0.38 s `--help`. Options keep their groups (`rich_help_panel`: "Catalog store", …),
+each under its own heading, and the lines use the terminal's width.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import errno
 import importlib
@@ -47,7 +51,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "similar": ("similar", "similar"),
     "trash": ("runs", "trash"),  # a group of commands: its help is its callback's
 }
-_MARKUP: Final = "rich"
+_MARKUP: Final = None  # plain help: no rich (see the module's docstring)
 
 
 def load_command(name: str) -> click.Command:
@@ -58,7 +62,7 @@ def load_command(name: str) -> click.Command:
         command: click.Command = for_people(typer.main.get_group(target))
         return command
     single = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=_MARKUP, add_completion=False)
-    single.command(name=name)(target)
+    single.command(name=name, cls=_Command)(target)
     command = for_people(typer.main.get_command(single))
     return command
 
@@ -71,22 +75,71 @@ def loaded_app() -> Any:
     return root
 
 
-class _Summary(typer.core.TyperCommand):
-    """A command as the root --help lists it: its name and the first line of its docstring."""
+class _Command(typer.core.TyperCommand):
+    """A command whose help is plain text with its options grouped under their headings."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_parameters(self, ctx, formatter)
+
+
+class _Group(typer.core.TyperGroup):
+    """A group whose help is plain text: its options grouped, then its commands, each with the
+    whole first paragraph of its help (Click would cut it to fit one line)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_parameters(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, (command.short_help or command.help or "").split("\n\n")[0]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _format_parameters(command: click.Command, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    """Arguments, then options, then each group of options (`rich_help_panel`) under its heading."""
+    sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
+    for parameter in command.get_params(ctx):
+        row = parameter.get_help_record(ctx)
+        if row is not None:
+            heading = "Arguments" if parameter.param_type_name == "argument" else "Options"
+            sections.setdefault(getattr(parameter, "rich_help_panel", None) or heading, []).append(row)
+    for heading, rows in sections.items():
+        if rows:
+            with formatter.section(heading):
+                formatter.write_dl(rows)
+
+
+_PLAIN: Final[dict[type, type]] = {typer.core.TyperCommand: _Command, typer.core.TyperGroup: _Group}
+# Help as wide as the terminal (Click's own limit is 80 columns)
+_WIDE: Final = 10_000
+
+
+class _Summary(_Command):
+    """A command as the root --help lists it: its name and the first paragraph of its docstring."""
 
 
 def _summary(name: str) -> click.Command:
     """The command's function (or its group's callback) as far as --help lists it, from the source."""
+    import ast
+
     module, attribute = COMMANDS[name]
     tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and (node.name == attribute or _is_callback_of(node, attribute)):
-            return _Summary(name, help=_escape(prose(ast.get_docstring(node) or "")))
+            return _Summary(name, help=prose(ast.get_docstring(node) or ""))
     raise LookupError(f"imgcat.cli.{module} has no command {attribute}")
 
 
-def _is_callback_of(function: ast.FunctionDef, group: str) -> bool:
+def _is_callback_of(function: Any, group: str) -> bool:
     """Whether the function is decorated `@group.callback(...)`."""
+    import ast
+
     for decorator in function.decorator_list:
         call = decorator.func if isinstance(decorator, ast.Call) else decorator
         if isinstance(call, ast.Attribute) and call.attr == "callback" and isinstance(call.value, ast.Name):
@@ -94,7 +147,7 @@ def _is_callback_of(function: ast.FunctionDef, group: str) -> bool:
     return False
 
 
-class _LazyGroup(typer.core.TyperGroup):
+class _LazyGroup(_Group):
     """The root group: commands loaded on first use."""
 
     listing = False  # True while the root --help lists the commands: summaries, nothing imported
@@ -230,10 +283,11 @@ def _run(args: list[str]) -> int:
     except typer.Abort:  # a question on the terminal was answered with Ctrl-D
         sys.stderr.write("\n")
         return 1
+    except click.exceptions.NoArgsIsHelpError as failure:  # `imgcat trash` alone: its help is the answer
+        sys.stdout.write(failure.format_message() + "\n")
+        return failure.exit_code
     except typer.TyperException as failure:  # Click's usage errors and bad parameters
         code = int(getattr(failure, "exit_code", 1))
-        if not failure.format_message().strip():  # `imgcat trash` alone: its help was the answer
-            return code
         if code == 2:
             render.error(*usage_error(failure))
         else:
@@ -250,12 +304,19 @@ def for_people(command: Any) -> Any:
     commands get theirs as they load (`load_command`).
 
     And no option or argument takes an empty value: `imgcat add ''`, `reorganize ''` or
-    `dupes --keep-in ''` would otherwise mean the current folder (Typer makes `Path('')` of it)."""
+    `dupes --keep-in ''` would otherwise mean the current folder (Typer makes `Path('')` of it).
+
+    Its help is plain text, options under their groups' headings (`_Command`, `_Group`), as wide as
+    the terminal."""
+    if type(command) in _PLAIN:  # made by Typer (a group's commands, a sub-app): plain help too
+        command.__class__ = _PLAIN[type(command)]
+    command.context_settings.setdefault("max_content_width", _WIDE)
+    command.rich_markup_mode = None
     if command.help:
-        command.help = _escape(prose(command.help))
+        command.help = prose(command.help)
     for parameter in command.params:
         if getattr(parameter, "help", None):
-            parameter.help = _escape(prose(parameter.help))
+            parameter.help = prose(parameter.help)
         if getattr(parameter, "is_flag", False):
             parameter.metavar = ""
         else:
@@ -284,15 +345,6 @@ def _refusing_empty(parameter: Any) -> Callable[[Any, Any], Any]:
         return process(context, value)
 
     return checked
-
-
-def _escape(text: str) -> str:
-    """Brackets shown as written, not read as rich markup (rich loads only when there are some)."""
-    if "[" not in text:
-        return text
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def prose(text: str) -> str:
