@@ -8,6 +8,7 @@ import pytest
 
 from clirun import imgcat
 from imgcat import __version__
+from imgcat.catalog.sqlite import SqliteCatalog
 
 
 def test_unreachable_elasticsearch_is_one_line_naming_the_url(capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,10 +45,33 @@ def test_without_a_command_it_says_where_the_catalog_is(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     db = tmp_path / "mine.sqlite"
+    SqliteCatalog(db).close()
     run = imgcat(capsys, "--db", str(db))
     assert run.code == 0
     assert f"catalog: {db}" in run.out
     assert "0 files" in run.out
+
+
+@pytest.mark.parametrize("command", [[], ["dupes"], ["ls", "--catalog", "."], ["sync"], ["stats"], ["similar"]])
+def test_a_named_catalog_that_does_not_exist_is_an_error_not_a_new_empty_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    typo = tmp_path / "no-such-folder" / "catolog.sqlite"
+    run = imgcat(capsys, *command, "--db", str(typo))
+    assert run.code == 1
+    assert run.err.strip() == f"error: no catalog at {typo}: `imgcat add DIR --db {typo}` creates one"
+    assert not typo.parent.exists()
+    monkeypatch.setenv("IMGCAT_DB", str(typo))
+    assert imgcat(capsys, *command).code == 1
+    assert not typo.parent.exists()
+
+
+def test_add_creates_the_catalog_it_is_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = tmp_path / "new" / "catalog.sqlite"
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(b"")
+    imgcat(capsys, "add", str(tmp_path / "photos"), "--db", str(db))
     assert db.exists()
 
 

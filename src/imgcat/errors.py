@@ -19,6 +19,10 @@ class StoreUnavailableError(ImgcatError):
     """The catalog store cannot be reached or opened."""
 
 
+class CatalogMissingError(StoreUnavailableError):
+    """The catalog file the user named does not exist (and the command does not create one)."""
+
+
 class IncompatibleIndexError(ImgcatError):
     """An Elasticsearch index exists with a mapping that imgcat cannot use."""
 

@@ -12,7 +12,7 @@ import platformdirs
 from imgcat import settings
 from imgcat.catalog.base import Catalog
 from imgcat.catalog.sqlite import SqliteCatalog
-from imgcat.errors import UsageError
+from imgcat.errors import CatalogMissingError, UsageError
 
 DEFAULT_ES_HOST = "localhost"
 DEFAULT_ES_PORT = 9200
@@ -22,6 +22,7 @@ DEFAULT_INDEX: Final = "catalog"
 @dataclass(frozen=True, slots=True)
 class SqliteTarget:
     path: Path
+    named: bool = False  # by --db or IMGCAT_DB: a missing file there is a mistake, not a first run
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,8 @@ def store_target(
     Elasticsearch (localhost:9200, index catalog); `--es URL` the new one; else SQLite."""
     es = es or settings.ES_URL.read()
     if es is None and host is None and port is None and index is None:
-        db_setting = settings.DB.read()
-        return SqliteTarget(db or (Path(db_setting) if db_setting else default_db_path()))
+        named = db or (Path(setting) if (setting := settings.DB.read()) else None)
+        return SqliteTarget(named or default_db_path(), named=named is not None)
     if es is not None and (host is not None or port is not None):
         raise UsageError("give either --es URL or --host/--port, not both")
     clean_url, user, password = split_credentials(es or host_url(host, port))
@@ -121,8 +122,14 @@ def redact(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
-def open_catalog(target: StoreTarget) -> Catalog:
+def open_catalog(target: StoreTarget, *, create: bool = False) -> Catalog:
+    """Open the store; a SQLite file the user named must exist unless the command `create`s it (`add`):
+    a mistyped `--db` is an error, not a new empty catalog that finds nothing."""
     if isinstance(target, SqliteTarget):
+        if target.named and not create and not target.path.exists():
+            raise CatalogMissingError(
+                f"no catalog at {target.path}: `imgcat add DIR --db {target.path}` creates one"
+            )
         return SqliteCatalog(target.path)
     # The Elasticsearch client takes longer to import than most commands take to run: only a
     # command that opens an Elasticsearch store loads it.

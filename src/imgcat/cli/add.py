@@ -41,7 +41,7 @@ def add(
     Example: imgcat add -r ~/Pictures --device usb-disk-1
     """
     root = resolve_root(folder)
-    with opened(store) as catalog, ScanProgress(quiet=quiet or as_json) as progress:
+    with opened(store, create=True) as catalog, ScanProgress(quiet=quiet or as_json) as progress:
         report = add_folder(
             catalog,
             root,

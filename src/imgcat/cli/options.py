@@ -127,10 +127,10 @@ def takes_store(command: F) -> F:
 
 
 @contextmanager
-def opened(store: StoreOptions) -> Iterator[Catalog]:
+def opened(store: StoreOptions, *, create: bool = False) -> Iterator[Catalog]:
     from imgcat.catalog import open_catalog
 
-    catalog = open_catalog(store.target())
+    catalog = open_catalog(store.target(), create=create)
     try:
         yield catalog
     finally:
