@@ -117,6 +117,7 @@ def test_an_interrupted_run_is_told_and_completed_on_its_own_catalog_only(
     with run.path.open("a") as journal:  # confirmed, then killed before its first step
         journal.write('{"t": "go", "at": "2026-11-25T12:00:00"}\n')
     catalog.close()
+    SqliteCatalog(other).close()
     monkeypatch.setenv("IMGCAT_DEVICE", "laptop")
     listed = imgcat(capsys, "junk", str(tree), "--db", str(mine))
     assert listed.code == 0 and listed.err == (

@@ -22,7 +22,7 @@ DEFAULT_INDEX: Final = "catalog"
 @dataclass(frozen=True, slots=True)
 class SqliteTarget:
     path: Path
-    named: bool = False  # by --db or IMGCAT_DB: a missing file there is a mistake, not a first run
+    named: bool = False  # by --db: a missing file there is a typo, not a first run (IMGCAT_DB is set up once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +58,10 @@ def store_target(
     Elasticsearch (localhost:9200, index catalog); `--es URL` the new one; else SQLite."""
     es = es or settings.ES_URL.read()
     if es is None and host is None and port is None and index is None:
-        named = db or (Path(setting) if (setting := settings.DB.read()) else None)
-        return SqliteTarget(named or default_db_path(), named=named is not None)
+        if db is not None:
+            return SqliteTarget(db, named=True)
+        db_setting = settings.DB.read()
+        return SqliteTarget(Path(db_setting) if db_setting else default_db_path())
     if es is not None and (host is not None or port is not None):
         raise UsageError("give either --es URL or --host/--port, not both")
     clean_url, user, password = split_credentials(es or host_url(host, port))
