@@ -12,7 +12,7 @@ import re
 import warnings
 from dataclasses import replace
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
@@ -98,7 +98,8 @@ def _extract(stat: FileStat, device: str, now: datetime) -> Extraction:
         record, content_id = _image_record(base, detected, data, pixels_intact=container.pixels_intact)
     if container.problem is not None:  # first: what the other errors follow from
         record = replace(record, errors=(ExtractError("container", container.problem), *record.errors))
-    record = replace(record, content_id=_content_id(content_id))
+    if content_id is not None:
+        record = replace(record, content_id=_content_id(content_id))
     return Extraction(stat, with_guessed_capture_time(record))
 
 
@@ -212,8 +213,8 @@ def _photo(
     orientation: int | None,
     errors: list[ExtractError],
 ) -> MediaRecord:
-    record = replace(
-        _sized(base, width, height, turned=orientation in (5, 6, 7, 8)),
+    fields: dict[str, Any] = dict(  # Any: each value is checked by MediaRecord itself
+        _size_fields(width, height, turned=orientation in (5, 6, 7, 8)),
         orientation=orientation,
         captured_at=facts.captured_at,
         captured_offset=facts.captured_offset,
@@ -225,10 +226,13 @@ def _photo(
         gps=facts.gps,
         errors=tuple(errors),
     )
-    if pixels is None:
-        return record
-    return replace(
-        record,
+    if pixels is not None:
+        fields.update(_pixel_fields(pixels))
+    return replace(base, **fields)  # one replace: each one builds and checks the whole record again
+
+
+def _pixel_fields(pixels: PixelFacts) -> dict[str, Any]:
+    return dict(
         phash=pixels.fingerprint.phash,
         dhash=pixels.fingerprint.dhash,
         phash_centre=pixels.fingerprint.phash_centre,
@@ -262,7 +266,8 @@ def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
     except (OSError, RuntimeError, ValueError) as error:
         return replace(base, errors=(ExtractError("video", _reason(error)),)), None
     record = replace(
-        _sized(base, facts.width, facts.height, turned=facts.rotation in (90, 270)),
+        base,
+        **_size_fields(facts.width, facts.height, turned=facts.rotation in (90, 270)),
         rotation=facts.rotation,
         duration_s=facts.duration_s,
         fps=facts.fps,
@@ -280,10 +285,10 @@ def _video_record(base: MediaRecord) -> tuple[MediaRecord, str | None]:
     return record, facts.content_id
 
 
-def _sized(record: MediaRecord, width: int | None, height: int | None, *, turned: bool) -> MediaRecord:
+def _size_fields(width: int | None, height: int | None, *, turned: bool) -> dict[str, Any]:
     """The stored size, and the size as shown: swapped when the picture is turned a quarter."""
     shown = (height, width) if turned else (width, height)
-    return replace(record, width=width, height=height, display_width=shown[0], display_height=shown[1])
+    return dict(width=width, height=height, display_width=shown[0], display_height=shown[1])
 
 
 _OBJECT_REPR: Final = re.compile(r"\s*'?<[^<>]*\bat 0x[0-9a-fA-F]+>'?")

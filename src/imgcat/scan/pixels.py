@@ -27,7 +27,7 @@ from typing import Final
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps
-from scipy.fft import dct
+from scipy.fft import dctn
 
 MEASURE_SIDE: Final = 256
 DRAFT_SIDE: Final = 192  # the short side of a 4:3 measuring image: 256x192
@@ -98,9 +98,10 @@ def work_image(image: Image.Image, orientation: int | None) -> Image.Image:
     if image.mode in ("RGBA", "LA"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
-    gray = _fit(image.convert("L"), max(WORK_SIDE, -(-long_side // WORK_SCALE)))
+    gray = image if image.mode == "L" else image.convert("L")  # convert("L") of L copies it all
+    gray = _fit(gray, max(WORK_SIDE, -(-long_side // WORK_SCALE)))
     if is_jpeg:
-        gray.info[MISSING] = _filled_share(np.asarray(gray))  # the stored bottom: before turning
+        gray.info[MISSING] = _filled_share(gray)  # the stored bottom: before turning
     transpose = _TRANSPOSE.get(orientation or 1)
     return gray if transpose is None else gray.transpose(transpose)
 
@@ -110,14 +111,15 @@ def pixel_facts(gray: Image.Image) -> PixelFacts:
     fixed size), brightness and contrast (0-1), clipped shares, entropy (bits), and the edge width
     (in pixels of the work image: see `edge_width`)."""
     measured = _fit(gray, MEASURE_SIDE)  # hashes come from it too: 32x32 and 9x8 need no more
-    width = widest_edges(gray, measured)
     gray_levels = np.asarray(measured, dtype=np.uint8)
     pixels = gray_levels.astype(np.float32)
+    laplacian = _laplacian(pixels)
+    width = widest_edges(gray, measured, (pixels, laplacian))
     histogram = np.bincount(gray_levels.ravel(), minlength=256) / pixels.size
     nonzero = histogram[histogram > 0]
     return PixelFacts(
         fingerprint=fingerprint(measured, pixels),
-        sharpness=round(float(_laplacian(pixels).var()), 3),
+        sharpness=round(float(laplacian.var()), 3),
         brightness=round(float(pixels.mean()) / 255, 4),
         contrast=round(float(pixels.std()) / 255, 4),
         clipped_dark=round(float(histogram[:DARK].sum()), 4),
@@ -128,33 +130,52 @@ def pixel_facts(gray: Image.Image) -> PixelFacts:
     )
 
 
-def _filled_share(rows: np.ndarray) -> float:
+def _filled_share(gray: Image.Image) -> float:
     """The share of a decoded JPEG's rows, from the bottom, that are the decoder's flat gray fill:
     libjpeg paints what a corrupt or cut scan no longer holds exactly DECODER_FILL, and no camera
     writes a whole row of one exact level. A picture that is all one gray is not counted."""
-    if not np.all(rows[-1] == DECODER_FILL):  # the usual case: one row looked at
-        return 0.0
-    flat = np.all(rows == DECODER_FILL, axis=1)
+    width, height = gray.size
+    if not np.all(np.asarray(gray.crop((0, height - 1, width, height))) == DECODER_FILL):
+        return 0.0  # the usual case: only the last row is looked at
+    flat = np.all(np.asarray(gray) == DECODER_FILL, axis=1)
     return 0.0 if flat.all() else float(np.argmin(flat[::-1])) / len(flat)
 
 
-def widest_edges(gray: Image.Image, measured: Image.Image | None = None) -> float | None:
+def widest_edges(
+    gray: Image.Image,
+    measured: Image.Image | None = None,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float | None:
     """The edge width (see `edge_width`) of the work image, and of it shrunk about 2 and 4 times
     (the measuring image when it is smaller, and half of that): the widest. A sharp picture reads
     sharper when shrunk; a blurred one whose finest scale is noise (a small, noisy picture, whose
-    work image is hardly shrunk) shows its blur further down."""
-    coarse = measured if measured is not None and measured.size != gray.size else _half(gray)
-    scales = [gray, coarse, None if coarse is None else _half(coarse)]
-    widths = [edge_width(np.asarray(image, dtype=np.float32)) for image in scales if image is not None]
-    known = [w for w in widths if w is not None]
-    return max(known) if known else None
+    work image is hardly shrunk) shows its blur further down. `known`: the measuring image's
+    float32 pixels and Laplacian (`pixel_facts` has them), measured again when not given."""
+    measured = gray if measured is None else measured
+    own: tuple[np.ndarray, np.ndarray | None] = known or (_floats(measured), None)
+    scales: list[tuple[np.ndarray, np.ndarray | None] | None]
+    if measured.size != gray.size:
+        coarse: Image.Image | None = measured
+        scales = [(_floats(gray), None), own]
+    else:  # the work image is the measuring image
+        coarse = _half(gray)
+        scales = [own, None if coarse is None else (_floats(coarse), None)]
+    finest = None if coarse is None else _half(coarse)
+    scales.append(None if finest is None else (_floats(finest), None))
+    widths = [edge_width(*scale) for scale in scales if scale is not None]
+    found = [w for w in widths if w is not None]
+    return max(found) if found else None
+
+
+def _floats(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.float32)
 
 
 def _half(image: Image.Image) -> Image.Image | None:
     return image.reduce(2) if min(image.size) >= 6 else None
 
 
-def edge_width(pixels: np.ndarray) -> float | None:
+def edge_width(pixels: np.ndarray, laplacian: np.ndarray | None = None) -> float | None:
     """How wide the picture's edges are, in pixels: sqrt(gradient energy / Laplacian energy).
 
     A step edge blurred by a Gaussian of radius s has exactly this width s; contrast cancels out
@@ -162,7 +183,8 @@ def edge_width(pixels: np.ndarray) -> float | None:
     edges weigh most, so a sharp subject on a smooth background (snow, sky, a night scene) reads
     sharp. Sharp photos measure 0.5-0.65 on the work image (edges are a pixel wide), a blur of 8
     pixels at full size 0.8 or more; noise reads sharp (about 0.3). None when the picture has no
-    edges at all (a uniform frame)."""
+    edges at all (a uniform frame). `laplacian`: `_laplacian(pixels)` when the caller has it (the
+    same values: the curvature below is the Laplacian, exact in float32 for 8-bit levels)."""
     if min(pixels.shape) < 3:
         return None
     across = np.diff(pixels, axis=1)
@@ -170,7 +192,10 @@ def edge_width(pixels: np.ndarray) -> float | None:
     gradient = (_energy(across) + _energy(down)) / 2
     if gradient < FLAT:
         return None
-    curvature = _energy(np.diff(across[1:-1], axis=1) + np.diff(down[:, 1:-1], axis=0))
+    if laplacian is None:
+        laplacian = np.diff(across[1:-1], axis=1)
+        laplacian += np.diff(down[:, 1:-1], axis=0)
+    curvature = _energy(laplacian)
     return float(np.sqrt(gradient / curvature)) if curvature > 0 else None
 
 
@@ -208,12 +233,8 @@ def fingerprint(measured: Image.Image, pixels: np.ndarray | None = None) -> Fing
         (left, mid_y, right, bottom),
     )
     side = (HASH_SIDE, HASH_SIDE)
-    regions = np.stack(
-        [
-            np.asarray(measured.resize(side, Image.Resampling.BILINEAR, box=box), dtype=np.float32)
-            for box in boxes
-        ]
-    )
+    resized = b"".join(measured.resize(side, Image.Resampling.BILINEAR, box=box).tobytes() for box in boxes)
+    regions = np.frombuffer(resized, dtype=np.uint8).reshape(len(boxes), HASH_SIDE, HASH_SIDE)
     whole, centre, left_half, right_half, top_half, bottom_half = _phashes(regions)
     steps = np.asarray(
         measured.resize((9, 8), Image.Resampling.BILINEAR, box=boxes[0]), dtype=np.int16
@@ -277,6 +298,9 @@ def trimmed_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
     return left, top, right, bottom
 
 
+_ROUNDING: Final = 1e-3  # far above float32's error on a line's mean and spread, far below a level
+
+
 def _limit(count: int) -> int:
     return int(count * BORDER_MAX_SHARE)
 
@@ -287,8 +311,14 @@ def _bar(lines: np.ndarray, count: int) -> int:
     if limit == 0:
         return 0
     head = lines[:limit]
-    level = float(np.median(head[0]))
+    first = head[0]
+    if 2 * int(np.count_nonzero(first <= BORDER_DARK)) < len(first):
+        return 0  # the usual case, without a median: most of the outer line is not dark
+    level = float(np.median(first))
     if level > BORDER_DARK:
+        return 0
+    edge = first.astype(np.float64)  # the outer line plainly no bar: the others need no look
+    if edge.std() > BORDER_STD + _ROUNDING or abs(edge.mean() - level) > BORDER_STEP + _ROUNDING:
         return 0
     uniform = (head.std(axis=1) <= BORDER_STD) & (np.abs(head.mean(axis=1) - level) <= BORDER_STEP)
     return limit if bool(uniform.all()) else int(np.argmin(uniform))
@@ -297,8 +327,10 @@ def _bar(lines: np.ndarray, count: int) -> int:
 def _phashes(regions: np.ndarray) -> list[int]:
     """pHash of each 32x32 region (imagehash's algorithm: the 8x8 lowest frequencies of the DCT,
     each bit set where the coefficient is above their median), in one batched DCT."""
-    low = dct(dct(regions, axis=1), axis=2)[:, :8, :8].reshape(len(regions), 64)
-    return [_bits(row > np.median(row)) for row in low]
+    low = dctn(regions.astype(np.float32), axes=(1, 2))[:, :8, :8].reshape(len(regions), 64)
+    middle = np.partition(low, (31, 32), axis=1)  # np.median's own way, without its checks
+    flags = np.packbits(low > (middle[:, 31:32] + middle[:, 32:33]) / np.float32(2), axis=1)
+    return [int.from_bytes(row.tobytes(), "big") for row in flags]
 
 
 def _bits(flags: np.ndarray) -> int:
