@@ -226,6 +226,27 @@ def test_a_moved_file_updates_its_entry_instead_of_leaving_a_ghost(tmp_path: Pat
     assert catalog.count() == 4
 
 
+def test_a_new_file_is_a_duplicate_of_a_changed_file_read_in_the_same_scan(tmp_path: Path) -> None:
+    """Contents are compared with the catalog as the scan leaves it: a cataloged file changed to
+    the very content of a new file beside it makes the new one a duplicate; a new file holding
+    what a changed file held before the scan is none."""
+    root = copy_media(tmp_path / "m", "nikon_coolpix_p6000")
+    folder = root / "nikon_coolpix_p6000"
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    changed, new_content = folder / "DSCN0010.jpg", (folder / "DSCN0012.jpg").read_bytes() + b"\0"
+    changed.write_bytes(new_content)
+    (folder / "new_copy.jpg").write_bytes(new_content)
+    report = add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    assert (report.updated, report.added, report.duplicates, report.moved) == (1, 1, 1, 0)
+    changed = folder / "DSCN0025.jpg"
+    old_content = changed.read_bytes()
+    changed.write_bytes((folder / "DSCN0027.jpg").read_bytes() + b"\0")
+    (folder / "was_0025.jpg").write_bytes(old_content)
+    report = add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    assert (report.updated, report.added, report.duplicates, report.moved) == (1, 1, 0, 0)
+
+
 def test_parallel_and_serial_scans_store_the_same_records(tmp_path: Path) -> None:
     root = copy_media(tmp_path / "m", "nikon_coolpix_p6000", "iphone_11_pro", "misc_video")
     serial, parallel = SqliteCatalog(tmp_path / "s.sqlite"), SqliteCatalog(tmp_path / "p.sqlite")

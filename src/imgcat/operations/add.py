@@ -181,11 +181,24 @@ class _WindowReader:
 
     def _write(self, window: list[_Pending], results: Iterator[Extraction]) -> None:
         extractions = {e.stat.path: e for e in _advancing(results, self.events)}
+        new_contents = {
+            e.record.checksum
+            for pending in window
+            for e in (extractions[s.path] for s in pending.to_read)
+            if e.record is not None and e.stat.path not in pending.known
+        }
+        # the entries holding these contents, looked up BEFORE the window is written: the window's
+        # new entries are not read back (a first scan's lookups then find only real duplicates)
+        earlier = list(self.catalog.with_checksums(new_contents)) if new_contents else []
         fresh: list[MediaRecord] = []
+        written: list[MediaRecord] = []
         for pending in window:
             mine = [extractions[s.path] for s in pending.to_read]
-            fresh.extend(_settle_folder(self.catalog, self.device, pending, mine, self.report, self.problem))
-        _count_duplicates_and_moves(self.catalog, self.device, fresh, self.report)
+            fresh.extend(
+                _settle_folder(self.catalog, self.device, pending, mine, self.report, self.problem, written)
+            )
+        same_content = _as_written(earlier, written, new_contents)
+        _count_duplicates_and_moves(self.catalog, self.device, fresh, same_content, self.report)
 
 
 def _advancing(results: Iterable[Extraction], events: ScanEvents) -> Iterator[Extraction]:
@@ -201,14 +214,16 @@ def _settle_folder(
     extractions: list[Extraction],
     report: AddReport,
     problem: Callable[[str, str], None],
+    written: list[MediaRecord],
 ) -> list[MediaRecord]:
-    """Write one folder's new and changed records (with companions); return the new ones."""
+    """Write one folder's new and changed records (with companions); return the new ones. Every
+    record written is added to `written`."""
     records: list[MediaRecord] = []
     for extraction in extractions:
         report.files_read += 0 if extraction.not_media else 1
         report.bytes_read += 0 if extraction.not_media else extraction.stat.size
         if extraction.not_media and extraction.stat.path in pending.known:
-            _keep_damaged(catalog, device, extraction.stat, report, problem)
+            written.extend(_keep_damaged(catalog, device, extraction.stat, report, problem))
             continue
         if extraction.problem:
             problem(extraction.stat.path, extraction.problem)
@@ -229,6 +244,7 @@ def _settle_folder(
     linked = link_companions(records + neighbours, pending.folder.sidecars, sidecar_time=read_sidecar_time)
     relinked = [r for r, before in zip(linked[len(records) :], neighbours, strict=True) if r != before]
     catalog.upsert_many(linked[: len(records)] + relinked)
+    written.extend(linked[: len(records)] + relinked)
     return [r for r in linked[: len(records)] if r.path not in pending.known]
 
 
@@ -264,44 +280,70 @@ def _companion_neighbours(
 
 def _keep_damaged(
     catalog: Catalog, device: str, stat: FileStat, report: AddReport, problem: Callable[[str, str], None]
-) -> None:
-    """A cataloged file that is no longer media keeps its entry, marked damaged (see `damage`)."""
+) -> list[MediaRecord]:
+    """A cataloged file that is no longer media keeps its entry, marked damaged (see `damage`);
+    returns the entry written, if any."""
     earlier = catalog.get(device, stat.path)
     try:
         checksum = file_checksum(stat.path)
     except OSError as error:
         problem(stat.path, f"cannot read: {error.strerror or error}")
-        return
+        return []
     if earlier is None:
-        return
+        return []
     problem(stat.path, f"damaged: {damage_reason(stat, earlier)}; its entry is kept")
-    catalog.upsert_many([marked_damaged(earlier, stat, checksum, datetime.now(UTC))])
+    marked = marked_damaged(earlier, stat, checksum, datetime.now(UTC))
+    catalog.upsert_many([marked])
     report.damaged += 1
+    return [marked]
 
 
 def _keep_history(record: MediaRecord, earlier: MediaRecord | None) -> MediaRecord:
     return record if earlier is None else replace(record, first_seen=earlier.first_seen)
 
 
+def _as_written(
+    earlier: list[MediaRecord], written: list[MediaRecord], contents: set[str]
+) -> list[MediaRecord]:
+    """The catalog's entries holding `contents` after `written` went in, from those it held
+    before (`earlier`): an entry written again counts as written (a changed file may no longer
+    hold, or may now hold, one of the contents)."""
+    rewritten = {r.id: r for r in written}
+    kept = [rewritten.pop(e.id, e) for e in earlier]
+    return [r for r in [*kept, *rewritten.values()] if r.checksum in contents]
+
+
 def _count_duplicates_and_moves(
-    catalog: Catalog, device: str, fresh: list[MediaRecord], report: AddReport
+    catalog: Catalog,
+    device: str,
+    fresh: list[MediaRecord],
+    entries: list[MediaRecord],
+    report: AddReport,
 ) -> None:
     """A new file whose content is cataloged at a path of this device that no longer exists was
     moved there: it inherits that entry's history and the old entry goes. Otherwise, content
-    cataloged elsewhere makes it a duplicate."""
+    cataloged elsewhere makes it a duplicate. `entries`: the catalog's entries holding the new
+    files' contents (`_as_written`)."""
     if not fresh:
         return
     fresh_ids = {r.id for r in fresh}
     same_content: dict[str, list[MediaRecord]] = {}
-    for other in catalog.with_checksums({r.checksum for r in fresh}):
+    for other in entries:
         if other.id not in fresh_ids:
             same_content.setdefault(other.checksum, []).append(other)
     seen_in_batch: set[str] = set()
     moved_from: list[str] = []
     inherited: list[MediaRecord] = []
+    present: dict[str, bool] = {}  # one lstat per path, however many new copies ask about it
+
+    def is_gone(other: MediaRecord) -> bool:
+        if other.path not in present:
+            present[other.path] = os.path.lexists(other.path)
+        return not present[other.path]
+
     for record in fresh:
         others = same_content.get(record.checksum, [])
-        gone = next((o for o in others if o.device == device and not os.path.lexists(o.path)), None)
+        gone = next((o for o in others if o.device == device and is_gone(o)), None)
         if gone is not None:
             others.remove(gone)
             moved_from.append(gone.id)
