@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
+from typing import Final
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -140,6 +141,39 @@ def test_stamps_and_states_give_what_decides_a_change(store: Catalog) -> None:
     )  # fmt: skip
     assert [s.path for s in store.states_of("laptop", [odd.path])] == [odd.path]
     assert list(store.states_of("nas", ["/a/x.jpg"])) == []
+
+
+PLAIN_CASES: Final = [
+    make_record("/a/x.jpg", size=7, mtime_ns=99, extractor_version=3),
+    make_record("/a/y.jpg", size=8, mtime_ns=98, extractor_version=4),
+    make_record("/a/sub/z.jpg", extractor_version=1),  # below: not the folder's own
+    make_record("/a/x.jpg", device="nas", extractor_version=1),  # another device's
+    make_record("/old/x.jpg", extractor_version=2),
+    make_record("/side/x.jpg", extractor_version=3, companions=(Companion("sidecar", "/side/x.xmp"),)),
+    make_record("/raw/\udcff.jpg", extractor_version=3),
+    make_record("/top.jpg", extractor_version=3),  # in the root folder
+]
+PLAIN_ANSWERS: Final = [  # (device, folder, min_version): the exact answer (None: entry by entry)
+    (("laptop", "/a", 3), {("/a/x.jpg", 7, 99), ("/a/y.jpg", 8, 98)}),
+    (("laptop", "/a/", 3), {("/a/x.jpg", 7, 99), ("/a/y.jpg", 8, 98)}),
+    (("laptop", "/a", 4), None),  # x.jpg was read by an older extractor
+    (("laptop", "/old", 3), None),
+    (("laptop", "/side", 3), None),  # a sidecar
+    (("laptop", "/none", 3), set()),
+    (("nas", "/a", 1), {("/a/x.jpg", 1000, 1_600_000_000_000_000_000)}),
+    (("laptop", "/raw", 3), {("/raw/\udcff.jpg", 1000, 1_600_000_000_000_000_000)}),
+    (("laptop", "/", 3), {("/top.jpg", 1000, 1_600_000_000_000_000_000)}),
+]
+
+
+def test_plain_stamps_give_a_folder_in_one_step_or_say_to_look_entry_by_entry(store: Catalog) -> None:
+    """What a re-scan of an unchanged folder compares with the disk at once: (path, size, mtime) of
+    the folder's own entries when each was read by a recent enough extractor and has no sidecar.
+    A store may always answer None ("look entry by entry"), never a wrong set."""
+    store.upsert_many(PLAIN_CASES)
+    for asked, exact in PLAIN_ANSWERS:
+        answer = store.plain_stamps(*asked)
+        assert answer is None or answer == exact, (asked, answer)
 
 
 def test_an_inode_of_2_63_or_more_is_kept_exactly(store: Catalog) -> None:

@@ -16,7 +16,7 @@ from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
 from imgcat.operations.sync import apply_sync, plan_sync
 from imgcat.scan.checksum import checksum_if_readable, content_checksum, file_checksum
-from imgcat.scan.reading import FileStat, is_unchanged
+from imgcat.scan.reading import EXTRACTOR_VERSION, FileStat, all_unchanged, is_unchanged
 from media import MEDIA, copy_media
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "imgcat"
@@ -85,6 +85,29 @@ def test_unchanged_needs_the_same_size_time_and_extractor(tmp_path: Path) -> Non
     assert not is_unchanged(stamp, same._replace(size=stamp.size + 1))
     assert not is_unchanged(stamp, same._replace(mtime_ns=stamp.mtime_ns + 1))
     assert not is_unchanged(stamp._replace(extractor_version=stamp.extractor_version - 1), same)
+
+
+def test_a_folder_unchanged_at_once_is_unchanged_file_by_file(tmp_path: Path) -> None:
+    """The re-scan's one-step form of the predicate (`all_unchanged` over the catalog's plain
+    stamps) says "unchanged" exactly when `is_unchanged` says it of every file."""
+    root = copy_media(tmp_path / "m", "misc_png")
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    add_folder(catalog, str(root), device="d", recursive=True, workers=0)
+    folder = str(root / "misc_png")
+    stamps = {s.path: s for s in catalog.iter_stamps("d", folder, recursive=False)}
+    found = [FileStat.of(path) for path in sorted(stamps)]
+    plain = catalog.plain_stamps("d", folder, EXTRACTOR_VERSION)
+    assert all(is_unchanged(stamps[f.path], f) for f in found)
+    assert all_unchanged(plain, found) and all_unchanged(plain, found[1:]) and all_unchanged(plain, [])
+    for changed in (found[0]._replace(size=found[0].size + 1), found[0]._replace(mtime_ns=1)):
+        assert not is_unchanged(stamps[changed.path], changed)
+        assert not all_unchanged(plain, [changed, *found[1:]])
+    assert not all_unchanged(plain, [*found, found[0]._replace(path=folder + "/new.png")])
+    cataloged = catalog.get("d", found[0].path)
+    assert cataloged is not None
+    catalog.upsert_many([replace(cataloged, extractor_version=EXTRACTOR_VERSION - 1)])
+    assert not is_unchanged(next(iter(catalog.iter_stamps("d", found[0].path))), found[0])
+    assert not all_unchanged(catalog.plain_stamps("d", folder, EXTRACTOR_VERSION), found)
 
 
 def test_device_and_worker_defaults_are_declared_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -432,3 +432,20 @@ def test_a_new_catalog_has_big_pages_and_an_older_one_keeps_its_own(tmp_path: Pa
     catalog.upsert_many([full_record("/old/IMG_1.jpg")])
     assert catalog._db.execute("PRAGMA page_size").fetchone()[0] == 4096
     assert catalog.get("laptop", "/old/IMG_1.jpg") == full_record("/old/IMG_1.jpg")
+
+
+def test_plain_stamps_are_exact_and_read_from_the_folder_index_alone(tmp_path: Path) -> None:
+    """SQLite answers `plain_stamps` whenever it can (else a re-scan pays a Python object per
+    entry), from the covering (device, dir, ...) index: the table's rows are never read."""
+    from test_catalog_contract import PLAIN_ANSWERS, PLAIN_CASES
+
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    catalog.upsert_many(PLAIN_CASES)
+    for asked, exact in PLAIN_ANSWERS:
+        if asked[1] != "/raw":  # a name kept by its bytes may be looked at entry by entry
+            assert catalog.plain_stamps(*asked) == exact, asked
+    plan = catalog._db.execute(
+        f"EXPLAIN QUERY PLAN {sqlite_store._PLAIN_STAMPS}", [3, "laptop", "/a"]
+    ).fetchall()
+    assert any("COVERING INDEX" in row[-1] for row in plan), plan  # else a re-scan reads every row
+    catalog.close()

@@ -451,7 +451,7 @@ def test_the_plan_is_a_frozen_value_built_by_a_pure_function_and_printed_by_one(
 @pytest.mark.parametrize(
     ("method", "message"),
     [
-        ("iter_stamps", "interrupted while planning: nothing changed"),
+        ("plain_stamps", "interrupted while planning: nothing changed"),  # a folder read from the catalog
         (
             "move_many",
             "interrupted while applying the changes under {root}: part of them are in the catalog; run the "

@@ -39,6 +39,16 @@ class Stamp(NamedTuple):
     sidecars: tuple[str, ...] = ()
 
 
+StampKey = tuple[str, int, int]  # (path, size, mtime_ns): what an unchanged file shares with its entry
+
+
+def stamps_of_plain(plain: Iterable[StampKey], min_version: int) -> Iterator[Stamp]:
+    """The stamps that `Catalog.plain_stamps(..., min_version)` stands for: each read by an
+    extractor of at least `min_version` (all that deciding "unchanged" asks of it), no sidecar."""
+    for path, size, mtime_ns in sorted(plain):
+        yield Stamp(path, size, mtime_ns, min_version)
+
+
 class FileState(NamedTuple):
     """What decides whether a cataloged file changed on disk: the cheap part of a record.
     A NamedTuple, not a frozen dataclass: as immutable, and 3x cheaper to build in a sync's loop."""
@@ -264,6 +274,14 @@ class Catalog(Protocol):
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
         """(path, size, mtime, extractor version, sidecars) of every entry under `prefix`, from an
         index where the store can."""
+        ...
+
+    def plain_stamps(self, device: str, folder: str, min_version: int) -> set[StampKey] | None:
+        """(path, size, mtime) of every entry directly in `folder`, when each was read by an
+        extractor of at least `min_version` and has no sidecar; else None, and None too where the
+        store cannot tell at once (a name kept by its bytes, other companions; a store whose every
+        read is a round trip): the caller then reads the folder's `iter_stamps`. What a re-scan of
+        an unchanged folder compares with the disk in one step, without an object per entry."""
         ...
 
     def iter_folders(self, device: str, prefix: str) -> Iterator[str]:

@@ -47,6 +47,7 @@ from imgcat.catalog.base import (
     JunkEntry,
     JunkQuery,
     Stamp,
+    StampKey,
     aspect_of,
     batched,
     camera_buckets,
@@ -808,6 +809,9 @@ class ElasticCatalog:
                 stamp = stamp_from_source(hit["_source"])
                 if is_under(stamp.path, prefix, recursive=recursive):  # the bytes, not the text
                     yield stamp
+
+    def plain_stamps(self, device: str, folder: str, min_version: int) -> set[StampKey] | None:
+        return None  # a search is a round trip: a folder's one search stays its `iter_stamps`
 
     def iter_folders(self, device: str, prefix: str) -> Iterator[str]:
         body = folders_search(self.index, device, prefix).to_dict()

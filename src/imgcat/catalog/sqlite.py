@@ -37,6 +37,7 @@ from imgcat.catalog.base import (
     JunkEntry,
     JunkQuery,
     Stamp,
+    StampKey,
     aspect_of,
     batched,
     camera_buckets,
@@ -435,6 +436,17 @@ _JSON: Final = _JsonFromRow()
 _PATH_RAW: Final = f"{PATH_FIELD}_raw"
 
 
+# A folder's stamps on the (device, dir, path, stamps) covering index (test_sqlite_store checks the
+# plan; an index of names, not paths, would read `? || name` with the folder and a slash); plain:
+# read by a recent enough extractor, no companions (so no sidecars), a name kept as text.
+_PLAIN_STAMPS: Final = """
+SELECT path, size, mtime_ns, extractor_version >= ? AND path_raw IS NULL AND companions = '[]'
+FROM media WHERE device = ? AND dir = ?
+"""
+_IS_PLAIN: Final = itemgetter(3)
+_STAMP_KEY: Final = itemgetter(0, 1, 2)
+
+
 def _sidecar_paths(companions: list[dict[str, str]]) -> tuple[str, ...]:
     return tuple(path_from_text(c["path"], c.get("path_raw")) for c in companions if c["role"] == "sidecar")
 
@@ -586,6 +598,17 @@ class SqliteCatalog:
                 yield Stamp(path, size, mtime_ns, version)
             else:
                 yield Stamp(path, size, mtime_ns, version, _sidecar_paths(json.loads(companions)))
+
+    def plain_stamps(self, device: str, folder: str, min_version: int) -> set[StampKey] | None:
+        text, raw = path_to_text(folder)
+        if raw is not None:
+            return None  # a folder named by its bytes: entry by entry
+        rows = self._db.cursor()
+        rows.row_factory = None
+        found = rows.execute(_PLAIN_STAMPS, [min_version, device, text.rstrip("/") or "/"]).fetchall()
+        if not all(map(_IS_PLAIN, found)):  # map, set and itemgetter: no Python code per entry
+            return None
+        return set(map(_STAMP_KEY, found))
 
     def iter_folders(self, device: str, prefix: str) -> Iterator[str]:
         # By the folder column, on the (device, dir, ...) covering index, one search per folder: a

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Final
 
-from imgcat.catalog.base import Catalog, Stamp
+from imgcat.catalog.base import Catalog, Stamp, stamps_of_plain
 from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
@@ -19,11 +20,12 @@ from imgcat.record import MediaRecord
 from imgcat.scan.checksum import file_checksum
 from imgcat.scan.companions import link_companions, read_sidecar_time, sidecars_with_owner, unit_key
 from imgcat.scan.pool import extraction_pool
-from imgcat.scan.reading import Extraction, FileStat, is_unchanged
+from imgcat.scan.reading import EXTRACTOR_VERSION, Extraction, FileStat, all_unchanged, is_unchanged
 from imgcat.scan.walk import Folder, walk_folders
 
 WINDOW_FILES: Final = 256
 CHUNK_SIZE: Final = 4
+_SIZE: Final = itemgetter(1)  # a FileStat's size
 
 
 @dataclass
@@ -108,8 +110,20 @@ def _plan_folder(
     catalog: Catalog, device: str, folder: Folder, report: AddReport, events: ScanEvents
 ) -> list[_Pending]:
     """The folder's new and changed files, in chunks of at most WINDOW_FILES (a big folder is
-    written chunk by chunk, so memory stays flat and an interruption keeps what was read)."""
-    known = {s.path: s for s in catalog.iter_stamps(device, folder.path, recursive=False)}
+    written chunk by chunk, so memory stays flat and an interruption keeps what was read).
+    A folder without sidecars whose files are all unchanged costs one look at the catalog and no
+    Python code per file (a re-scan of an unchanged tree is mostly that)."""
+    plain = None if folder.sidecars else catalog.plain_stamps(device, folder.path, EXTRACTOR_VERSION)
+    if all_unchanged(plain, folder.files):
+        if folder.files:
+            report.unchanged += len(folder.files)
+            events.advanced(len(folder.files), sum(map(_SIZE, folder.files)))
+        return []  # no sidecar came or went beside them: none is on disk, none in their entries
+    if plain is None:
+        stamps = catalog.iter_stamps(device, folder.path, recursive=False)
+    else:  # plain stamps stand for the folder's stamps: no second look
+        stamps = stamps_of_plain(plain, EXTRACTOR_VERSION)
+    known = {s.path: s for s in stamps}
     to_read = []
     unchanged = unchanged_bytes = 0
     for stat in folder.files:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, Literal, TypedDict
 
-from imgcat.catalog.base import Catalog, FileState, Stamp
+from imgcat.catalog.base import Catalog, FileState, Stamp, stamps_of_plain
 from imgcat.operations.damage import damage_reason, marked_damaged
 from imgcat.operations.events import NoEvents, ScanEvents
 from imgcat.operations.relink import relink_folder
@@ -36,7 +36,7 @@ from imgcat.scan.checksum import checksum_if_readable
 from imgcat.scan.companions import orphan_sidecars, sidecars_with_owner
 from imgcat.scan.detect import HEAD_BYTES, detect
 from imgcat.scan.pool import extraction_pool
-from imgcat.scan.reading import Extraction, FileStat, is_unchanged
+from imgcat.scan.reading import EXTRACTOR_VERSION, Extraction, FileStat, all_unchanged, is_unchanged
 from imgcat.scan.walk import holds_only_litter, walk_folders
 
 DEFAULT_THRESHOLD: Final = 0.5
@@ -225,11 +225,19 @@ def survey_root(
     )
     for folder in walk:  # folder by folder: memory follows the biggest folder, not the tree
         seen.add(folder.path)
+        plain = None if folder.sidecars else catalog.plain_stamps(device, folder.path, EXTRACTOR_VERSION)
+        if plain is not None and len(plain) == len(folder.files) and all_unchanged(plain, folder.files):
+            tally.check_unchanged(len(plain))  # all unchanged, none new, none gone: no code per file
+            continue
         on_disk = {found.path: found for found in folder.files}
         if folder.sidecars:
             sidecars_on_disk[folder.path] = tuple(folder.sidecars)
             orphans.extend(orphan_sidecars(folder.sidecars, list(on_disk)))
-        for stamp in catalog.iter_stamps(device, folder.path, recursive=False):
+        if plain is None:
+            stamps = catalog.iter_stamps(device, folder.path, recursive=False)
+        else:  # plain stamps stand for the folder's stamps: no second look
+            stamps = stamps_of_plain(plain, EXTRACTOR_VERSION)
+        for stamp in stamps:
             found = on_disk.pop(stamp.path, None)
             tally.check(stamp, found)
             if folder.sidecars and found is not None:
@@ -277,6 +285,14 @@ class _Tally:
     gone: list[str] = field(default_factory=list)
     unexamined: list[str] = field(default_factory=list)
     sidecars_linked: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def check_unchanged(self, count: int) -> None:
+        """`check` of `count` entries without sidecars, each found unchanged."""
+        steps = (self.checked + count) // PROGRESS_EVERY - self.checked // PROGRESS_EVERY
+        self.checked += count
+        self.unchanged += count
+        if steps:
+            self.events.advanced(steps * PROGRESS_EVERY, 0)
 
     def check(self, stamp: Stamp, found: FileStat | None) -> None:
         self.checked += 1

@@ -84,19 +84,29 @@ def walk_folders(
     Symbolic links are never followed (no loops, no second path to the same photo); a broken one
     is reported. A folder that cannot be listed, or listed but not entered (no search permission),
     is reported once and passed over with everything below it; `on_unreadable` hears its path.
+
+    Each folder is listed through a descriptor of it, so that each file's status is asked of the
+    folder by name (`fstatat`), as `find` does, not by a whole path the kernel walks again from `/`.
     """
     pending = [root]
     while pending:
         folder = pending.pop()
         try:
-            with os.scandir(folder) as entries:
-                listed = list(entries)
+            descriptor = os.open(folder, _LISTING)
         except OSError as error:
             on_problem(folder, f"cannot list folder: {error.strerror or error}")
             if on_unreadable is not None:
                 on_unreadable(folder)
             continue
-        examined = _examine(folder, listed, recursive=recursive, on_problem=on_problem)
+        try:
+            with os.scandir(descriptor) as entries:
+                listed = list(entries)
+            examined = _examine(folder, listed, recursive=recursive, on_problem=on_problem)
+        except OSError as error:
+            on_problem(folder, f"cannot list folder: {error.strerror or error}")
+            examined = None
+        finally:
+            os.close(descriptor)
         if examined is None:
             if on_unreadable is not None:
                 on_unreadable(folder)
@@ -106,10 +116,16 @@ def walk_folders(
         yield found
 
 
+_LISTING: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_new_stat = tuple.__new__  # a FileStat from its fields without NamedTuple's Python-level __new__
+
+
 def _examine(
     folder: str, listed: list[os.DirEntry[str]], *, recursive: bool, on_problem: Callable[[str, str], None]
 ) -> tuple[Folder, list[str]] | None:
-    """The folder's files, sidecars and subfolders from its listing; None if it cannot be entered."""
+    """The folder's files, sidecars and subfolders from its listing (entries named relative to the
+    folder's descriptor); None if it cannot be entered. One file costs a few checks of its name
+    and one `fstatat`: this loop is most of a re-scan of an unchanged tree."""
     try:
         if listed:
             listed[0].stat(follow_symlinks=False)  # kept by the entry: costs the walk nothing more
@@ -118,6 +134,7 @@ def _examine(
         return None
     except OSError:
         pass  # that entry alone; reported below
+    base = folder if folder.endswith("/") else folder + "/"
     files: list[FileStat] = []
     sidecars: list[str] = []
     skipped = 0
@@ -127,24 +144,24 @@ def _examine(
         try:
             if entry.is_dir(follow_symlinks=False):  # the entry's type comes with the listing
                 if recursive and name not in CLUTTER_DIRS:
-                    subfolders.append(entry.path)
+                    subfolders.append(base + name)
                 continue
             if not entry.is_file(follow_symlinks=False):
-                if entry.is_symlink() and not os.path.exists(entry.path):
-                    on_problem(entry.path, "broken or looping symbolic link; not followed")
+                if entry.is_symlink() and not os.path.exists(base + name):
+                    on_problem(base + name, "broken or looping symbolic link; not followed")
                 skipped += 1
                 continue
             info = entry.stat(follow_symlinks=False)
         except OSError as error:
-            on_problem(entry.path, f"cannot read: {error.strerror or error}")
+            on_problem(base + name, f"cannot read: {error.strerror or error}")
             skipped += 1
             continue
         if name in CLUTTER_FILES or name.startswith("._"):
             skipped += 1
         elif name.rpartition(".")[2].lower() in SIDECAR_EXTS and is_sidecar(name):
-            sidecars.append(entry.path)
+            sidecars.append(base + name)
         else:
-            files.append(FileStat(entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
+            files.append(_new_stat(FileStat, (base + name, info.st_size, info.st_mtime_ns, info.st_ino)))
     files.sort()  # by path, as FileStat starts with it
     sidecars.sort()
     return Folder(folder, files, sidecars, skipped), subfolders
