@@ -1,6 +1,6 @@
 """A command loads only what it needs: the Elasticsearch client only for the Elasticsearch store,
-Pillow, numpy and the media readers only when a file is read. Checked in a fresh process, where
-`sys.modules` shows what a run has loaded."""
+Pillow, numpy and the media readers only when a file is read, rich only to draw on a terminal.
+Checked in a fresh process, where `sys.modules` shows what a run has loaded."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from media import copy_media
 HEAVY = (
     "elasticsearch", "elastic_transport", "PIL", "numpy", "imagehash", "pymediainfo", "pillow_heif",
     "pydantic",  # typer 0.29 parses every option through it (0.2 s): pinned below 0.29
+    "rich",  # draws on a terminal only: in a pipe, with -q and for --help nothing loads it
 )  # fmt: skip
 
 # Runs each command in one fresh interpreter, printing after each the heavy packages loaded so far.

@@ -274,3 +274,17 @@ def test_a_group_without_its_command_shows_its_help_and_no_empty_error(
     run = in_process(capsys, "trash")
     assert run.code == 2 and run.err == ""
     assert "list" in run.out and "empty" in run.out
+
+
+def test_add_draws_its_progress_bar_on_a_terminal_and_nothing_in_a_pipe(tmp_path: Path) -> None:
+    """The bar (rich, loaded only then) shows files, bytes and speed on a terminal's standard error."""
+    root = copy_media(tmp_path / "m", "canon_eos_20d", "exif_org")
+    db = str(tmp_path / "c.sqlite")
+    code, screen = imgcat_on_a_terminal("add", "-r", str(root), "--db", db, "--workers", "0")
+    assert code == 0 and "2 of 2 files" in screen and "files/s" in screen, screen
+    (root / "canon_eos_20d" / "more.jpg").write_bytes(
+        (root / "exif_org" / os.listdir(root / "exif_org")[0]).read_bytes()
+    )
+    piped = imgcat("add", "-r", str(root), "--db", db, "--workers", "0")
+    assert piped.returncode == 0 and "files/s" not in piped.stderr + piped.stdout, piped.stderr
+    assert "added\t1" in piped.stdout, piped.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,7 +36,12 @@ SETTINGS: Final = (DB, ES_URL, ES_USER, ES_PASSWORD, ES_API_KEY, ES_CA_CERTS, DE
 
 def device_name(given: str | None = None) -> str:
     """The device recorded with each file: the name given (`--device`, IMGCAT_DEVICE), else the host's."""
-    return given or DEVICE.read() or socket.gethostname()
+    named = given or DEVICE.read()
+    if named:
+        return named
+    import socket  # loaded when the host's name is the device, not with --device
+
+    return socket.gethostname()
 
 
 def worker_count(given: int | None = None) -> int:

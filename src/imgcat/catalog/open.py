@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import platformdirs
-
 from imgcat import settings
 from imgcat.catalog.base import Catalog
 from imgcat.catalog.sqlite import SqliteCatalog
@@ -42,6 +40,8 @@ StoreTarget = SqliteTarget | ElasticTarget
 
 
 def default_db_path() -> Path:
+    import platformdirs  # loaded when the default catalog is asked for, not with --db
+
     return platformdirs.user_data_path("imgcat") / "catalog.sqlite"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Final
 
 from imgcat.errors import UsageError
@@ -118,6 +119,7 @@ def walk_folders(
 
 _LISTING: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _new_stat = tuple.__new__  # a FileStat from its fields without NamedTuple's Python-level __new__
+_NAME = attrgetter("name")
 
 
 def _examine(
@@ -134,6 +136,7 @@ def _examine(
         return None
     except OSError:
         pass  # that entry alone; reported below
+    listed.sort(key=_NAME)  # by name, so files and sidecars come sorted by path (strings sort fastest)
     base = folder if folder.endswith("/") else folder + "/"
     files: list[FileStat] = []
     sidecars: list[str] = []
@@ -162,6 +165,4 @@ def _examine(
             sidecars.append(base + name)
         else:
             files.append(_new_stat(FileStat, (base + name, info.st_size, info.st_mtime_ns, info.st_ino)))
-    files.sort()  # by path, as FileStat starts with it
-    sidecars.sort()
     return Folder(folder, files, sidecars, skipped), subfolders
