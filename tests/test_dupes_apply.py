@@ -32,7 +32,8 @@ from imgcat.actions.journal import run_lock
 from imgcat.catalog.base import Catalog, ContentQuery
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.dupes import DupesRequest, GroupPlan, apply_dupes, dupes_steps, plan_dupes
+from imgcat.operations.dupes import DupesRequest, GroupPlan, plan_dupes
+from imgcat.operations.dupes_apply import apply_dupes, dupes_steps
 from imgcat.operations.sync import plan_sync
 from imgcat.policy import Policy
 from imgcat.scan.checksum import file_checksum

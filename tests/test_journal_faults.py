@@ -17,7 +17,8 @@ from clirun import imgcat
 from imgcat.actions import PlannedRun, execute_run, find_run, list_runs
 from imgcat.catalog.sqlite import SqliteCatalog
 from imgcat.operations.add import add_folder
-from imgcat.operations.dupes import apply_dupes, plan_dupes
+from imgcat.operations.dupes import plan_dupes
+from imgcat.operations.dupes_apply import apply_dupes
 from test_dupes_apply import _run_killed, contents, library, request, snapshot
 from test_faults import small_disk
 

@@ -1,28 +1,24 @@
 """What every command that changes files shares on the command line: asking first (or --yes),
-refusing without a terminal, a progress bar while steps are done, and the run's summary."""
+refusing without a terminal, a progress bar while steps are done, and the run's summary.
+
+Importing this module is cheap (a dry run such as `imgcat dupes` imports it for `--yes`): the
+actions layer and Rich's progress bar load in the functions that act, when a command acts."""
 
 from __future__ import annotations
 
 import signal
 import sys
 from types import TracebackType
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from imgcat.actions import (
-    RootMissingError,
-    RunResult,
-    StepOutcome,
-    execute_run,
-    interrupted_runs,
-    run_command,
-)
-from imgcat.catalog.base import Catalog
 from imgcat.cli import render
 from imgcat.errors import ImgcatError
+
+if TYPE_CHECKING:
+    from imgcat.actions import RunResult, StepOutcome
+    from imgcat.catalog.base import Catalog
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to the question before acting.")]
 
@@ -55,6 +51,9 @@ class StepProgress:
     from the first step on, not before: a question asked before acting stays readable."""
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         console = Console(stderr=True, highlight=False)
         self._progress = Progress(
             TextColumn("acting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -103,6 +102,8 @@ def stop_as_signalled(number: int | None) -> None:
 def name_other_runs(catalog: Catalog, command: str) -> None:
     """The interrupted runs of other commands are named, and left as they are: this command does
     not carry out what another one planned (the user may have stopped it on purpose)."""
+    from imgcat.actions import interrupted_runs, run_command
+
     for state in interrupted_runs(catalog=catalog):
         if run_command(state) != command:
             render.note(
@@ -115,6 +116,8 @@ def complete_own_runs(catalog: Catalog, command: str, *, quiet: bool = False) ->
     """Before a new plan, this command's interrupted runs on this catalog are completed, said on
     standard output first (each step checked again against the disk and the catalog); the other
     commands' are named (`name_other_runs`)."""
+    from imgcat.actions import RootMissingError, execute_run, interrupted_runs
+
     name_other_runs(catalog, command)
     for state in interrupted_runs(catalog=catalog, command=command):
         if not quiet:

@@ -8,13 +8,11 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from imgcat import settings
-from imgcat.actions import PlannedRun, RunResult, Step, TrashFolders
-from imgcat.actions.script import shell_script
 from imgcat.cli import acting, render
 from imgcat.cli.options import StoreOptions, opened, takes_store
 from imgcat.errors import UsageError
@@ -27,16 +25,17 @@ from imgcat.operations.dupes import (
     GroupPlan,
     Tally,
     action_target,
-    apply_dupes,
     coverage,
     dupes_request,
-    dupes_steps,
     load_policy,
     plan_dupes,
     refuse_aside_in_library,
 )
 from imgcat.policy.config import PolicySettings
 from imgcat.record import path_json, path_to_text
+
+if TYPE_CHECKING:
+    from imgcat.actions import PlannedRun, RunResult, Step
 
 RULES = "Rules"
 FINDING = "Finding"
@@ -197,6 +196,8 @@ def dupes(
         tally = Tally()
         counted = _counting(groups, tally)
         shown = _json_groups(counted) if as_json else _table_groups(counted)
+        if apply or script is not None:  # the acting half loads when it acts (a dry run is the usual case)
+            from imgcat.operations.dupes_apply import apply_dupes, dupes_steps
         if script is not None:
             _write_script(script, dupes_steps(catalog, shown, cast(ActionName, action), aside))
             _print_totals(tally, as_json=as_json, under_protected=False, run=None, script=script)
@@ -250,6 +251,9 @@ def _command_line() -> str:
 
 
 def _write_script(path: Path, steps: Iterable[Step]) -> None:
+    from imgcat.actions import TrashFolders
+    from imgcat.actions.script import shell_script
+
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     lines = shell_script(steps, title=_command_line(), stamp=stamp, trash=TrashFolders())
     try:

@@ -3,8 +3,9 @@
 `plan_dupes` streams the catalog's groups of identical content (same checksum and size) in
 bounded memory, checks each copy on this device's disks against what was cataloged (size and
 mtime; a file that changed or vanished is left alone and reported), folds hard links to one inode
-into one file, and asks `policy.decide` which copies stay. Nothing is changed: `dupes_steps` turns
-the decisions into steps for `imgcat.actions`, which verifies each file again right before acting.
+into one file, and asks `policy.decide` which copies stay. Nothing is changed here:
+`dupes_apply.dupes_steps` turns the decisions into steps for `imgcat.actions`, which verifies each
+file again right before acting (that half, and the actions layer, load only for --apply/--script).
 `coverage` is the backup view: every content with fewer copies or devices than asked.
 """
 
@@ -13,22 +14,13 @@ from __future__ import annotations
 import os
 import stat
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 import platformdirs
 
-from imgcat.actions import (
-    ActionEvents,
-    PlannedRun,
-    RunResult,
-    Step,
-    cancel_run,
-    carry_out,
-    start_run,
-)
 from imgcat.catalog.base import Catalog, ContentCopy, ContentGroup, ContentQuery, batched
 from imgcat.errors import UsageError
 from imgcat.policy import DEFAULT_PREFER, Candidate, CompanionFact, Decision, Policy, decide, shortfall
@@ -434,73 +426,3 @@ def refuse_aside_in_library(catalog: Catalog, aside: str | None, devices: Iterab
                     f"--to {aside} lies inside {location}, a folder added on device {device}: the copies "
                     "set aside there would be cataloged again as duplicates; choose a folder outside it"
                 )
-
-
-def dupes_steps(
-    catalog: Catalog, groups: Iterable[GroupPlan], action: Action, to: str | None
-) -> Iterator[Step]:
-    """The steps that carry out the removals of `groups`: one unit per removed file (its hard links
-    and the sidecars that go with it), each checked against the kept copies before it is done.
-    `move-to` mirrors each file's absolute path below `to`."""
-    unit = 0
-    for page in batched(groups, PAGE_GROUPS):
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for group in page:
-            for file in group.removed:
-                wanted[file.device].update(file.paths)
-        records = {(device, path): record for device, paths in wanted.items()
-                   for path, record in catalog.get_many(device, paths).items()}  # fmt: skip
-        for group in page:
-            for file in group.removed:
-                unit += 1
-                references = group.references(file)
-                for path in file.paths:
-                    record = records.get((file.device, path))
-                    mtime_ns = file.mtime_ns if record is None else record.mtime_ns
-                    yield Step(
-                        action, path, group.size, mtime_ns, target=_aside(action, to, path),
-                        references=references, record=record, unit=unit, note=file.reason,
-                    )  # fmt: skip
-                for sidecar, twin in file.sidecars:
-                    info = _lstat(sidecar)
-                    if info is None:
-                        continue  # gone since planned: nothing to carry along
-                    yield Step(
-                        action, sidecar, info.st_size, info.st_mtime_ns, target=_aside(action, to, sidecar),
-                        references=(twin,), unit=unit, note=f"sidecar of {file.path}",
-                    )  # fmt: skip
-
-
-def _aside(action: str, to: str | None, path: str) -> str | None:
-    return os.path.join(to, path.lstrip("/")) if action == "move-to" and to is not None else None
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None
-
-
-def apply_dupes(
-    catalog: Catalog,
-    groups: Iterable[GroupPlan],
-    *,
-    action: Action,
-    to: str | None,
-    command: str,
-    confirm: Callable[[PlannedRun], bool],
-    events: ActionEvents | None = None,
-) -> RunResult | None:
-    """Journal the removals of `groups`, ask `confirm` (the CLI's question), then carry them out.
-    None when there was nothing to do or the answer was no (then nothing was changed)."""
-    run = start_run(dupes_steps(catalog, groups, action, to), command=command, catalog=catalog)
-    try:
-        go = run.steps > 0 and confirm(run)
-    except BaseException:  # Ctrl-C at the question, a broken pipe: not a yes
-        cancel_run(run)
-        raise
-    if not go:
-        cancel_run(run)
-        return None
-    return carry_out(run, catalog, events=events)  # refused as busy, it leaves no plan behind
