@@ -221,7 +221,7 @@ def build_tree(sets: int, work: Path) -> tuple[Path, Path]:
                 os.link(target, backup)  # one file, two names: not a duplicate for either tool
             else:
                 shutil.copy2(target, backup)
-                planted.append((backup, relative))
+            planted.append((backup, relative))
             if index % 20 == 0:
                 download = tree / "Downloads" / f"{k:03d}-{target.name}"
                 download.parent.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,30 @@ def test_cli_dry_run_shows_each_group_and_totals(capsys: pytest.CaptureFixture[s
     assert set(group["files"][0]) >= {"path", "device", "decision", "reason"}
     assert data["totals"]["remove"] == 1 and data["totals"]["bytes"] == group["size"]
     assert len(list(root.rglob("*.jpg"))) == 3  # a dry run changes nothing
+
+
+def test_a_dry_run_loads_neither_the_actions_layer_nor_rich(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The common case pays for no module it does not use: the journal, execution, trash and undo
+    load for --apply and --script only, Rich for a terminal only (checked in a fresh process)."""
+    root, db = _cli_tree(tmp_path)
+    assert imgcat(capsys, "add", "-r", str(root), "--db", str(db), "--device", "d", "-q").code == 0
+    probe = (
+        "import sys\n"
+        "from imgcat.cli.app import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "finally:\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith(('imgcat.actions', 'rich')))\n"
+        "    print(loaded, file=sys.stderr)\n"
+    )
+    base = [sys.executable, "-c", probe, "dupes", "--db", str(db), "--device", "d"]
+    dry = subprocess.run(base, capture_output=True, text=True, check=True)
+    assert "1 group, 2 files: 1 to remove" in dry.stdout
+    assert dry.stderr.strip() == "[]"
+    script = subprocess.run([*base, "--script", str(tmp_path / "s.sh")], capture_output=True, text=True)
+    assert "imgcat.actions.script" in script.stderr  # the probe sees a module when it is loaded
 
 
 @pytest.mark.parametrize(

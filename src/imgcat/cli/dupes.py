@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 import typer
 
@@ -281,21 +281,37 @@ def _counting(groups: Iterable[GroupPlan], tally: Tally) -> Iterator[GroupPlan]:
         yield group
 
 
+_COLUMNS: Final = (
+    render.Column("group", group=True), render.Column("decision"), render.Column("device", optional=True),
+    render.Column("file", fold=True), render.Column("why", fold=True),
+)  # fmt: skip
+_LINK: Final = "the same file as the line above (a hard link)"
+
+
 def _table_groups(groups: Iterable[GroupPlan]) -> Iterator[GroupPlan]:
     """A table per group on a terminal, printed as the group passes; in a pipe one line per file:
     group, decision, device, path, why (a hard link of a file is a line of its own, decided with it)."""
+    if not render.is_terminal():
+        plain = render.Table(*_COLUMNS)  # no title in a pipe: the group's rows are the lines
+        for group in groups:
+            render.show(plain, _rows(group))
+            yield group
+        return
     for group in groups:
-        table = render.Table(
-            render.Column("group", group=True), "decision", render.Column("device", optional=True),
-            render.Column("file", fold=True), render.Column("why", fold=True),
-            title=_title(group),
-        )  # fmt: skip
-        for file in group.files:
-            for index, path in enumerate(file.paths):
-                why = file.reason if index == 0 else "the same file as the line above (a hard link)"
-                table.row(group.checksum[:12], _decision(file), file.device, path, why)
+        table = render.Table(*_COLUMNS, title=_title(group))
+        for row in _rows(group):
+            table.row(*row)
         render.show(table)
         yield group
+
+
+def _rows(group: GroupPlan) -> Iterator[tuple[str, ...]]:
+    checksum = group.checksum[:12]
+    for file in group.files:
+        decision = _decision(file)
+        yield checksum, decision, file.device, file.path, file.reason
+        for link in file.links:
+            yield checksum, decision, file.device, link, _LINK
 
 
 def _print_totals(
