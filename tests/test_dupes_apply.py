@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer._click import termui
 
 from clirun import imgcat
 from imgcat.actions import (
@@ -374,6 +375,34 @@ def test_apply_undo_and_trash_empty_ask_on_a_terminal_and_no_changes_nothing(
     nothing = imgcat(capsys, "dupes", *db, "--apply")  # nothing left: no question
     assert nothing.code == 0 and "nothing to do: no copy to remove" in nothing.out
     assert "[y/N]" not in nothing.err
+
+
+def test_ctrl_c_at_the_question_stops_with_130_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    terminal: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, db = _cli(tmp_path)
+    assert imgcat(capsys, "add", "-r", str(root), *db, "-q").code == 0
+    before = snapshot(root)
+
+    def ctrl_c(prompt: str) -> str:
+        raise KeyboardInterrupt  # what Ctrl-C on the terminal does to the read of the answer
+
+    monkeypatch.setattr(termui, "visible_prompt_func", ctrl_c)
+    stopped = imgcat(capsys, "dupes", *db, "--apply")
+    assert stopped.code == 130, stopped.err  # as Ctrl-C anywhere else; it was 1, as a "no"
+    assert "error:" not in stopped.err
+    assert snapshot(root) == before and list_runs() == []
+    assert imgcat(capsys, "dupes", *db, "--apply", "--yes").code == 0
+    trashed = snapshot(root)
+    assert imgcat(capsys, "undo", *db[:2]).code == 130
+    assert imgcat(capsys, "trash", "empty").code == 130
+    assert (
+        snapshot(root) == trashed
+        and len(json.loads(imgcat(capsys, "trash", "list", "--json").out)["files"]) == 13
+    )
 
 
 def test_a_second_apply_while_one_acts_is_refused_and_leaves_no_plan_behind(

@@ -40,10 +40,16 @@ def refuse_without_terminal(yes: bool, what: str) -> None:
 
 
 def confirmed(question: str, yes: bool) -> bool:
-    """--yes, or the user's answer on the terminal (no by default)."""
+    """--yes, or the user's answer on the terminal (no by default). Ctrl-C at the question stops
+    the command as Ctrl-C does anywhere (exit 130: nothing changed); Ctrl-D is a no."""
     if yes:
         return True
-    return typer.confirm(render.safe(question), default=False, err=True)
+    try:
+        return typer.confirm(render.safe(question), default=False, err=True)
+    except typer.Abort as abort:  # Click turns both Ctrl-C and Ctrl-D at a prompt into Abort
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            raise abort.__context__ from None
+        raise
 
 
 class StepProgress:
