@@ -19,6 +19,7 @@ from imgcat.actions import (
     Step,
     carry_out,
     execute_run,
+    find_run,
     interrupted_runs,
     list_runs,
     start_run,
@@ -323,7 +324,43 @@ def test_undo_names_the_later_run_that_moved_a_file_it_made_a_link(
     first, second = list_runs()
     undone = imgcat(capsys, "undo", first.run_id, "--yes", "--db", str(db))
     assert undone.code == 1
-    assert f"by run {second.run_id} since (imgcat undo {second.run_id} first)" in undone.err
+    assert (
+        f"1 of its files was moved since by run {second.run_id} (imgcat undo {second.run_id} first)"
+        in undone.err
+    )
+
+
+def test_undo_of_a_run_whose_files_a_later_run_moved_is_refused_up_front_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA F23: undo A after B moved A's files again: one refusal naming B, nothing done (it was a
+    warning per file and A's pruned folders made again, empty); after undo B, undo A goes."""
+    root = copy_media(tmp_path / "lib", *NIKON)
+    db = _added(capsys, tmp_path, (root, DEVICE))
+    before = _paths(root)
+    store = ["--db", str(db), "--device", DEVICE]
+    for pattern in ("<year>/<month>", "<camera>/<year>"):
+        moved = imgcat(
+            capsys, "reorganize", str(root), "-p", pattern, "--prune-empty", "--apply", "--yes", *store
+        )
+        assert moved.code == 0, moved.err
+    first, second = list_runs()
+    after = _paths(root)
+    refused = imgcat(capsys, "undo", first.run_id, "--yes", "--db", str(db))
+    assert refused.code == 1 and refused.out == ""
+    assert refused.err == (
+        f"error: run {first.run_id}: 4 of its files were moved since by run {second.run_id} "
+        f"(imgcat undo {second.run_id} first); nothing changed\n"
+    )
+    assert _paths(root) == after and find_run(first.run_id).state == "complete"  # no folder made
+    assert imgcat(capsys, "undo", second.run_id, "--yes", "--db", str(db)).code == 0
+    assert imgcat(capsys, "undo", first.run_id, "--yes", "--db", str(db)).code == 0
+    assert _paths(root) == before
+
+
+def _paths(root: Path) -> set[str]:
+    """Every file and folder under `root`."""
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
 def test_after_a_kill_runs_trash_list_and_status_tell_the_truth(

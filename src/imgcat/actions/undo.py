@@ -63,11 +63,52 @@ def undoable_run(run_id: str | None, folder: Path | None = None) -> RunState:
         state = find_run(run_id, folder)
         if not state.undoable:
             raise RunRefusedError(_not_undoable(state))
+        refuse_moved_since(state)
         return state
     for state in reversed(list_runs(folder)):
         if state.undoable and (state.done or state.begun):
+            refuse_moved_since(state)
             return state
     raise RunRefusedError("no run to undo (see 'imgcat runs')")
+
+
+def refuse_moved_since(state: RunState) -> None:
+    """Refuse, before anything is done, to undo a run whose files later runs (not undone) moved
+    away: each would be a warning and the folders the run pruned would come back empty. The later
+    runs are named, the latest first: undone in that order, this one can be undone after them."""
+    moved = _later_moves(state)
+    if not moved:
+        return
+    by_run: dict[str, int] = {}
+    for n in state.done:
+        if n in state.undone or state.kinds.get(n) == "rmdir":
+            continue
+        begin = state.begun.get(n, {})
+        where = begin.get("target") if state.kinds.get(n) in ("trash", "move-to", "move", "copy") else None
+        path = str(where) if where else read_step_at(state.path, state.offsets[n]).source
+        if path in moved:
+            by_run[moved[path]] = by_run.get(moved[path], 0) + 1
+    if by_run:
+        count = sum(by_run.values())
+        runs = sorted(by_run, reverse=True)
+        files = f"{count} of its files {'was' if count == 1 else 'were'}"
+        named = f"run {runs[0]}" if len(runs) == 1 else f"runs {', '.join(runs)}"
+        raise RunRefusedError(
+            f"run {state.run_id}: {files} moved since by {named} (imgcat undo {runs[0]} first); "
+            "nothing changed"
+        )
+
+
+def _later_moves(state: RunState) -> dict[str, str]:
+    """The paths that runs after `state` moved away and did not put back: path → that run's id."""
+    moved: dict[str, str] = {}
+    for later in list_runs(state.path.parent):
+        if later.run_id <= state.run_id or later.state in ("undone", "cancelled"):
+            continue
+        for n in later.done:
+            if n not in later.undone and later.kinds.get(n) in ("move", "move-to", "trash"):
+                moved[read_step_at(later.path, later.offsets[n]).source] = later.run_id
+    return moved
 
 
 def _not_undoable(state: RunState) -> str:
@@ -87,6 +128,7 @@ def undo_run(
         state = read_state(folder / f"{run_id}.jsonl")
         if not state.undoable:
             raise RunRefusedError(_not_undoable(state))
+        refuse_moved_since(state)
         _check_catalog(state, catalog)
         todo_numbers = {n for n in state.done if n not in state.undone} | set(state.begun)
         roots = refuse_missing_roots(state, catalog, todo_numbers, f"'imgcat undo {state.run_id}'")
