@@ -200,7 +200,7 @@ def test_cli_apply_asks_or_refuses_then_runs_undo_and_trash_empty(
     assert len(json.loads(trash.out)["files"]) == run.total
     assert imgcat(capsys, "undo", *db[:2]).code == 1  # asks: no terminal, no --yes
     undone = imgcat(capsys, "undo", *db[:2], "--yes")
-    assert undone.code == 0 and f"run {run.run_id}: {run.total} steps undone" in undone.out
+    assert undone.code == 0 and f"run {run.run_id}: {run.total} files put back\n" in undone.out
     assert snapshot(root) == before
     again = imgcat(capsys, "dupes", *db, "--apply", "--yes", "--action", "trash")
     assert again.code == 0

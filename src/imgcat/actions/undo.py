@@ -45,10 +45,15 @@ from imgcat.scan.checksum import checksum_if_readable
 @dataclass(frozen=True, slots=True)
 class UndoResult:
     run_id: str
-    restored: int
+    restored: int  # steps undone: files put back, and `folders` made again
     skipped: tuple[StepOutcome, ...]
     stopped: bool = False
     signal: int | None = None
+    folders: int = 0  # folders the run had removed as emptied (--prune-empty), made again
+
+    @property
+    def files(self) -> int:
+        return self.restored - self.folders
 
 
 class StepKept(Exception):
@@ -138,7 +143,7 @@ def undo_run(
                 state = read_state(state.path)
             journal = Journal(state.path)
             batch = CatalogBatch(catalog, journal)
-            restored = 0
+            restored = folders = 0
             skipped: list[StepOutcome] = []
             try:
                 journal.write({"t": "undo", "at": now_text()}, sync=True)
@@ -161,6 +166,7 @@ def undo_run(
                     journal.write({"t": "undone", "n": n})
                     batch.add(n, deletes, upserts)
                     restored += 1
+                    folders += step.kind == "rmdir"
                     events.finished(StepOutcome(n, step, "done"))
                 for n in sorted(state.begun.keys() - state.done.keys(), reverse=True):  # begun, never done
                     files.remove_made_folders(list(state.begun[n].get("made", [])))
@@ -169,7 +175,7 @@ def undo_run(
                 if not stop.requested:
                     journal.write({"t": "undo-end", "at": now_text()}, sync=True)
                 journal.close()
-    return UndoResult(state.run_id, restored, tuple(skipped), stop.requested, stop.signal)
+    return UndoResult(state.run_id, restored, tuple(skipped), stop.requested, stop.signal, folders)
 
 
 def _settle_doubtful(state: RunState, catalog: Catalog) -> None:

@@ -171,8 +171,11 @@ def undo(store: StoreOptions, run_id: RunId = None, yes: acting.Yes = False, as_
     """
     acting.refuse_without_terminal(yes, "undo")
     state = undoable_run(run_id)
-    files = render.count(len(state.done) - len(state.undone), "step")
-    if not acting.confirmed(f"Undo run {state.run_id} ({state.command}): {files}?", yes):
+    left = [n for n in state.done if n not in state.undone]
+    folders = sum(state.kinds.get(n) == "rmdir" for n in left)
+    files = render.count(len(left) - folders, "file")
+    again = f" and make {render.count(folders, 'folder')} again" if folders else ""
+    if not acting.confirmed(f"Undo run {state.run_id} ({state.command}): put back {files}{again}?", yes):
         raise acting.NotConfirmedError("not confirmed; nothing changed")
     with opened(store) as catalog, acting.StepProgress() as progress:
         result = undo_run(state.run_id, catalog, events=progress)
@@ -181,6 +184,7 @@ def undo(store: StoreOptions, run_id: RunId = None, yes: acting.Yes = False, as_
             {
                 "id": result.run_id,
                 "restored": result.restored,
+                "folders": result.folders,
                 "not_restored": [
                     {"path": path_to_text(o.step.source)[0], "reason": o.reason} for o in result.skipped
                 ],
@@ -188,9 +192,10 @@ def undo(store: StoreOptions, run_id: RunId = None, yes: acting.Yes = False, as_
             }
         )
     else:
-        render.line(f"run {result.run_id}: {render.count(result.restored, 'step')} undone")
         for outcome in result.skipped:
             render.warning(outcome.step.source, outcome.reason)
+        again = f", {render.count(result.folders, 'folder')} made again" if result.folders else ""
+        render.line(f"run {result.run_id}: {render.count(result.files, 'file')} put back{again}")
         if result.skipped and result.restored:
             render.line(f"{render.count(len(result.skipped), 'file')} left as they are (listed above)")
         if result.stopped:
