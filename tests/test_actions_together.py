@@ -359,6 +359,27 @@ def test_undo_of_a_run_whose_files_a_later_run_moved_is_refused_up_front_naming_
     assert undone.out == f"run {first.run_id}: 4 files put back, 1 folder made again\n"  # F17: not "5 steps"
 
 
+def test_undoing_two_overlapping_runs_older_first_leaves_no_empty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA F4: run B moves a file into a folder run A made; undo A cannot remove that folder (B's
+    file is in it), undo B moves the file out: the folder goes then (it stayed, empty)."""
+    root = copy_media(tmp_path / "lib", *NIKON[:3])
+    db = _added(capsys, tmp_path, (root, DEVICE))
+    before = _paths(root)
+    store = ["--db", str(db), "--device", DEVICE]
+    argv = ["reorganize", str(root), "-p", "<year>/<month>", "--apply", "--yes", *store]
+    assert imgcat(capsys, *argv).code == 0  # run A makes <year>/<month>
+    late = copy_media(tmp_path / "late", NIKON[3])
+    shutil.copy2(late / NIKON[3], root / NIKON[3])
+    assert imgcat(capsys, "add", "-r", str(root), *store).code == 0
+    assert imgcat(capsys, *argv).code == 0  # run B moves the late file into A's folder
+    first, second = list_runs()
+    assert imgcat(capsys, "undo", first.run_id, "--yes", "--db", str(db)).code == 0
+    assert imgcat(capsys, "undo", second.run_id, "--yes", "--db", str(db)).code == 0
+    assert _paths(root) == before | {NIKON[3]}  # and no year/month folder left, empty
+
+
 def _paths(root: Path) -> set[str]:
     """Every file and folder under `root`."""
     return {str(p.relative_to(root)) for p in root.rglob("*")}

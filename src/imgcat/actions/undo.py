@@ -145,6 +145,7 @@ def undo_run(
             batch = CatalogBatch(catalog, journal)
             restored = folders = 0
             skipped: list[StepOutcome] = []
+            vacated: set[str] = set()  # folders files were moved back out of
             try:
                 journal.write({"t": "undo", "at": now_text()}, sync=True)
                 todo = [n for n in sorted(state.done, reverse=True) if n not in state.undone]
@@ -167,15 +168,32 @@ def undo_run(
                     batch.add(n, deletes, upserts)
                     restored += 1
                     folders += step.kind == "rmdir"
+                    if step.kind in ("move", "move-to"):
+                        vacated.add(os.path.dirname(str(state.begun[n]["target"])))
                     events.finished(StepOutcome(n, step, "done"))
                 for n in sorted(state.begun.keys() - state.done.keys(), reverse=True):  # begun, never done
                     files.remove_made_folders(list(state.begun[n].get("made", [])))
+                _remove_folders_left_by_undone_runs(state, vacated)
             finally:
                 batch.flush(marker="")
                 if not stop.requested:
                     journal.write({"t": "undo-end", "at": now_text()}, sync=True)
                 journal.close()
     return UndoResult(state.run_id, restored, tuple(skipped), stop.requested, stop.signal, folders)
+
+
+def _remove_folders_left_by_undone_runs(state: RunState, vacated: set[str]) -> None:
+    """Folders an undone run made and could not remove then, as this run had moved a file into
+    them, are removed now that this undo moved it out, where they are empty (QA F4)."""
+    if not vacated:
+        return
+    for other in list_runs(state.path.parent):
+        if other.run_id == state.run_id:
+            continue
+        for n in other.undone:
+            made = [str(f) for f in other.begun.get(n, {}).get("made", [])]
+            if made and made[-1] in vacated:
+                files.remove_made_folders(made)
 
 
 def _settle_doubtful(state: RunState, catalog: Catalog) -> None:
