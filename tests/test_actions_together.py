@@ -431,8 +431,16 @@ def test_a_kept_copy_symbolic_links_point_to_is_not_moved_away_from_them(
                     "--action", "symlink")  # fmt: skip
     assert linked.code == 0, linked.err
     [first] = list_runs()
+    planned = imgcat(
+        capsys, "reorganize", str(root), "--pattern", "<year>", "--db", str(db), "--device", DEVICE
+    )
+    assert planned.code == 0, planned.err  # the plan names the file before --apply, not only act
+    assert (
+        f"{root / NIKON[0]}: symbolic links made by run {first.run_id} point to it"
+        in planned.out + planned.err
+    )
     moved = imgcat(capsys, "reorganize", str(root), "--pattern", "<year>", "--apply", "--yes",
                    "--db", str(db), "--device", DEVICE)  # fmt: skip
-    assert f"symbolic links made by run {first.run_id} point to it" in moved.err
+    assert f"symbolic links made by run {first.run_id} point to it" in moved.out + moved.err
     assert (root / NIKON[0]).is_file() and (root / "copy.jpg").resolve().is_file(), "no link dangles"
     assert not (root / NIKON[1]).exists(), "other files are moved"

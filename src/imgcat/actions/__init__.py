@@ -56,6 +56,7 @@ from imgcat.actions.execute import (
     interrupted_runs,
     run_command,
     start_run,
+    symlinked_files,
     verify,
 )
 from imgcat.actions.journal import RunBusyError, RunState, UnknownRunError, find_run, list_runs, runs_folder
@@ -98,6 +99,7 @@ __all__ = [
     "run_command",
     "runs_folder",
     "start_run",
+    "symlinked_files",
     "undo_run",
     "undoable_run",
     "verify",

@@ -867,11 +867,17 @@ def _paths_of_other_interrupted_runs(state: RunState, catalog: Catalog) -> dict[
 
 def _symlinked_files(state: RunState) -> dict[str, str]:
     """Path → run id for the files the other runs' symbolic links (done, not undone) point to."""
+    return symlinked_files(state.path.parent, but=state.run_id)
+
+
+def symlinked_files(folder: Path | None = None, *, but: str | None = None) -> dict[str, str]:
+    """Path → run id for the files the symbolic links of runs (done, not undone; all but run `but`)
+    point to: a run refuses to move or remove them, and a plan says so (they would dangle)."""
     from imgcat.actions.journal import list_runs
 
     linked: dict[str, str] = {}
-    for other in list_runs(state.path.parent):
-        if other.run_id == state.run_id or "symlink" not in other.kinds.values():
+    for other in list_runs(folder):
+        if other.run_id == but or "symlink" not in other.kinds.values():
             continue
         for n, kind in other.kinds.items():
             if kind == "symlink" and n in other.done and n not in other.undone:

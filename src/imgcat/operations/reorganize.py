@@ -25,6 +25,7 @@ from imgcat.actions.execute import (
     execute_run,
     interrupted_runs,
     start_run,
+    symlinked_files,
 )
 from imgcat.actions.journal import RunState
 from imgcat.actions.plan import Step, StepKind
@@ -192,7 +193,7 @@ def plan_reorganize(
     unplugged disk) is refused, or with `skip_absent_roots` (the roots were not named) left out."""
     events = events or NoEvents()
     destination = _destination(destination)
-    planner = _Planner(pattern, date_source, on_duplicate)
+    planner = _Planner(pattern, date_source, on_duplicate, linked=None if copy else symlinked_files())
     syncs: list[SyncPlan] = []
     absent: list[str] = []
     for root in roots:
@@ -386,7 +387,14 @@ class _Candidate:
 class _Planner:
     """Places units one by one, remembering every target planned so far."""
 
-    def __init__(self, pattern: Pattern, date_source: DateSource, on_duplicate: OnDuplicate) -> None:
+    def __init__(
+        self,
+        pattern: Pattern,
+        date_source: DateSource,
+        on_duplicate: OnDuplicate,
+        linked: dict[str, str] | None = None,
+    ) -> None:
+        self.linked = linked or {}  # files runs' symbolic links point to → the run (left where they are)
         self.pattern = pattern
         self.date_source = date_source
         self.on_duplicate = on_duplicate
@@ -400,6 +408,14 @@ class _Planner:
         self.records_current = False  # the records planned are the catalog's as they will be
 
     def plan_unit(self, unit: _Unit, destination: str) -> None:
+        run = next((self.linked[r.path] for r in unit.records if r.path in self.linked), None)
+        if run is not None:  # moved, the links would dangle: act would refuse it, the plan says so
+            self.skipped.extend(
+                Skipped(r.path, f"symbolic links made by run {run} point to it: left where it is "
+                        f"('imgcat undo {run}' first, the links become files again)")
+                for r in unit.records
+            )  # fmt: skip
+            return
         placement = place(self.pattern, unit.leader, self.date_source)
         folder = self.folders.get((destination, placement.folders))
         if folder is None:
