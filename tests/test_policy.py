@@ -202,6 +202,10 @@ def test_options_given_override_the_named_policy() -> None:
 
 
 _folders = st.sampled_from(["/a", "/a/b", "/c", "/d"])
+# Candidate is a named tuple: `st.builds` would draw every field it is not given, defaults too
+_PLAIN_REST: dict[str, st.SearchStrategy[object]] = {
+    "links": st.just(()), "captured_at": st.none(), "companions": st.just(()), "follows": st.none(),
+}  # fmt: skip
 _candidates = st.lists(
     st.builds(
         Candidate,
@@ -210,6 +214,7 @@ _candidates = st.lists(
         mtime_ns=st.integers(0, 5),
         local=st.booleans(),
         storage=st.sampled_from(["", "laptop:sda", "laptop:sdb"]),
+        **_PLAIN_REST,
     ),
     min_size=1,
     max_size=7,
@@ -265,6 +270,8 @@ def test_no_rule_set_ever_loses_a_content_or_acts_elsewhere(
             ),
             mtime_ns=st.integers(0, 3),
             storage=st.sampled_from(["", "laptop:sda"]),
+            local=st.just(True),
+            **_PLAIN_REST,
         ),
         min_size=2,
         max_size=6,

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import platformdirs
 
@@ -47,9 +47,9 @@ class DupesRequest:
     check_disk: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class FileChoice:
-    """One file of a group (its hard links folded in) and what the policy decided for it."""
+class FileChoice(NamedTuple):
+    """One file of a group (its hard links folded in) and what the policy decided for it. (A named
+    tuple: immutable, and cheap to make once per file of a big plan.)"""
 
     device: str
     path: str
@@ -145,8 +145,7 @@ class Tally:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _File:
+class _File(NamedTuple):
     """Copies that are one file (hard links), with what the disk said."""
 
     copies: tuple[ContentCopy, ...]
@@ -159,8 +158,7 @@ class _File:
         return self.copies[0]
 
 
-@dataclass(frozen=True, slots=True)
-class _Examined:
+class _Examined(NamedTuple):
     group: ContentGroup
     files: tuple[_File, ...]
 

@@ -10,9 +10,9 @@ import functools
 import math
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.policy.names import copy_names, looks_like_copy
@@ -63,12 +63,13 @@ class CompanionFact:
     checksum: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One file of a group as the rules see it. `links` are its other paths (hard links: one file).
     `local`: on a device reachable here, checked on disk, and the only kind ever acted on.
     `storage`: what --distinct-devices counts (the device, or the disk under it). `follows`: the
-    decision already made for one of its media companions (a photo is a unit)."""
+    decision already made for one of its media companions (a photo is a unit).
+    (A named tuple, as `Verdict`: immutable and four times cheaper to make than a frozen
+    dataclass; a plan makes one per file.)"""
 
     device: str
     path: str
@@ -89,12 +90,11 @@ class Candidate:
         return self.storage or self.device
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     candidate: Candidate
     decision: Decision
     reason: str
-    twins: tuple[tuple[str, str], ...] = field(default=())  # (companion path, its kept twin's path)
+    twins: tuple[tuple[str, str], ...] = ()  # (companion path, its kept twin's path)
 
 
 @dataclass(frozen=True, slots=True)
