@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import json
 import os
+import posixpath
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -65,7 +66,7 @@ from imgcat.record import (
     record_to_json,
 )
 
-SCHEMA_VERSION: Final = 11
+SCHEMA_VERSION: Final = 12
 BUSY_TIMEOUT_MS: Final = 60_000
 # A new catalog's page size. Entries are 1-2.5 kB (paths, facts, the `similar` fingerprint): a 4 kB
 # page holds one to three and leaves the rest of it empty (with schema 10's 1.6 kB thumbnails, 34%
@@ -339,6 +340,18 @@ DROP INDEX media_dir_path;
 # 64x64 JPEG thumbnail (1.6 kB a picture). Entries keep their hashes and read their grid again on
 # the next `add` (EXTRACTOR_VERSION 8); until then `similar` finds them but cannot verify them.
 MIGRATIONS[10] = add_columns("likeness") + "ALTER TABLE media DROP COLUMN thumb;\n"
+# Version 12: the path is kept once per index, not twice. The folder index holds each entry's name
+# beside its folder (not its whole path again: a path is its folder, a slash, its name) and the
+# stamps, so a folder's stamps (`add`, `sync`) and a whole tree's (a root gone) are read from it
+# alone; the path index holds the path and its bytes only (ordered listings, counts), no stamps.
+# At a million entries: 390 bytes of the two indexes an entry became 270.
+MIGRATIONS[11] = """
+DROP INDEX media_device_path_stamp;
+DROP INDEX media_device_dir_stamp;
+CREATE INDEX media_device_path ON media(device, path, path_raw);
+CREATE INDEX media_device_dir_name_stamp
+    ON media(device, dir, name, size, mtime_ns, path_raw, extractor_version, companions);
+"""
 
 
 def record_to_row(record: MediaRecord) -> tuple[object, ...]:
@@ -440,9 +453,11 @@ _PATH_RAW: Final = f"{PATH_FIELD}_raw"
 # plan; an index of names, not paths, would read `? || name` with the folder and a slash); plain:
 # read by a recent enough extractor, no companions (so no sidecars), a name kept as text.
 _PLAIN_STAMPS: Final = """
-SELECT path, size, mtime_ns, extractor_version >= ? AND path_raw IS NULL AND companions = '[]'
-FROM media WHERE device = ? AND dir = ?
+SELECT ?4 || name, size, mtime_ns, extractor_version >= ?1 AND path_raw IS NULL AND companions = '[]'
+FROM media WHERE device = ?2 AND dir = ?3
 """
+"""A folder's stamps from the folder index alone: the path is the folder (?4, with its slash) and
+the name the index holds beside it, joined by SQLite, so no Python code runs per entry."""
 _IS_PLAIN: Final = itemgetter(3)
 _STAMP_KEY: Final = itemgetter(0, 1, 2)
 
@@ -588,12 +603,18 @@ class SqliteCatalog:
             yield record_from_row(row)
 
     def iter_stamps(self, device: str, prefix: str, *, recursive: bool = True) -> Iterator[Stamp]:
-        where, params = _under(device, prefix, recursive=recursive)
+        where, params = _in_folders(device, prefix, recursive=recursive)
         rows = self._db.cursor()
-        rows.row_factory = None  # plain tuples: the hot loop of an unchanged sync, on a covering index
-        sql = f"SELECT path, path_raw, size, mtime_ns, extractor_version, companions FROM media WHERE {where}"
-        for path, path_raw, size, mtime_ns, version, companions in rows.execute(sql, params):
-            path = path if path_raw is None else path_from_text(path, path_raw)
+        rows.row_factory = None  # plain tuples: the hot loop of an unchanged sync, on the folder index alone
+        sql = (
+            "SELECT dir, name, path_raw, size, mtime_ns, extractor_version, companions "
+            f"FROM media WHERE {where}"
+        )
+        folder, base = "", ""
+        for in_folder, name, path_raw, size, mtime_ns, version, companions in rows.execute(sql, params):
+            if in_folder != folder:  # a path is its folder, a slash and its name
+                folder, base = in_folder, in_folder.rstrip("/") + "/"
+            path = base + name if path_raw is None else path_from_text("", path_raw)
             if companions == "[]":
                 yield Stamp(path, size, mtime_ns, version)
             else:
@@ -605,7 +626,10 @@ class SqliteCatalog:
             return None  # a folder named by its bytes: entry by entry
         rows = self._db.cursor()
         rows.row_factory = None
-        found = rows.execute(_PLAIN_STAMPS, [min_version, device, text.rstrip("/") or "/"]).fetchall()
+        folder = text.rstrip("/") or "/"
+        found = rows.execute(
+            _PLAIN_STAMPS, [min_version, device, folder, folder.rstrip("/") + "/"]
+        ).fetchall()
         if not all(map(_IS_PLAIN, found)):  # map, set and itemgetter: no Python code per entry
             return None
         return set(map(_STAMP_KEY, found))
@@ -656,7 +680,9 @@ class SqliteCatalog:
         where, params = _under(device, folder, recursive=False)
         for batch in batched(sorted(set(content_ids))):
             marks = ", ".join("?" for _ in batch)
-            sql = f"{_SELECT} WHERE content_id IN ({marks}) AND {where} ORDER BY path"
+            # a few entries by their identifiers, not every entry of the folder and its row
+            sql = f"{_SELECT} INDEXED BY media_content_id WHERE content_id IN ({marks}) AND {where}"
+            sql += " ORDER BY path"
             for row in self._db.execute(sql, [*batch, *params]).fetchall():
                 yield record_from_row(row)
 
@@ -900,6 +926,24 @@ def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Se
         high,
         *exact_params,
     ]
+
+
+def _in_folders(device: str, prefix: str, *, recursive: bool) -> tuple[str, Sequence[object]]:
+    """`_under`'s entries of one device on the folder index (device, dir, name, stamps): those of
+    folder `prefix`, and if `recursive` those of every folder below it and the entry at `prefix`
+    itself. An entry is below `/a` when its folder is `/a` or lies below `/a/` (a path is its
+    folder, a slash and its name); one range of folders, as in `iter_folders`."""
+    text, raw = path_to_text(prefix)
+    exact, exact_params = _exactly(prefix, raw)
+    folder = text.rstrip("/") or "/"
+    if not recursive:
+        return f"(device = ? AND dir = ? AND {exact})", [device, folder, *exact_params]
+    low, high = folder_bounds(text)
+    parent, name = posixpath.split(folder)
+    below = "(device = ? AND dir >= ? AND dir < ? AND (dir = ? OR dir >= ?))"
+    return f"((device = ? AND dir = ? AND name = ?) OR {below}) AND {exact}", [
+        device, parent, name, device, folder, high, folder, low, *exact_params,
+    ]  # fmt: skip
 
 
 def _exactly(prefix: str, raw: str | None) -> tuple[str, list[object]]:
