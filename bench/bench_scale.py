@@ -433,6 +433,17 @@ def measure(command: Sequence[str], runs: int, *, codes: tuple[int, ...] = (0,))
     return replace(best, peak=peak)
 
 
+def in_process(statement: str, runs: int) -> float:
+    """The best wall time of a statement run in one Python process (imports and start-up left out)."""
+    setup = "from pathlib import Path; from imgcat.catalog.sqlite import SqliteCatalog"
+    script = (
+        f"import time; {setup}\nbest = float('inf')\nfor _ in range({runs}):\n"
+        f"    start = time.perf_counter(); {statement}; best = min(best, time.perf_counter() - start)\n"
+        "print(best)"
+    )
+    return float(subprocess.run([sys.executable, "-c", script], capture_output=True, check=True).stdout)
+
+
 def line(label: str, took: Timing, peer_label: str, peer: Timing, target: str, ok: bool) -> str:
     return (
         f"{label:<38} {took.wall:8.3f} s  cpu {took.cpu:7.3f} s  {took.peak / 2**20:6.0f} MB | "
@@ -526,6 +537,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "imgcat-bench-scale")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--clean", action="store_true", help="delete the catalogs and the tree, then exit")
+    parser.add_argument(
+        "--only", choices=["catalog"], help="catalog: the catalog's measures only (status, stats, ls, size)"
+    )
     args = parser.parse_args()
     work = args.work / str(args.entries)
     if args.clean:
@@ -542,11 +556,9 @@ def main() -> None:
     pass_ = measure([python, "-c", "pass"], runs)
     typer = measure([python, "-c", "import typer"], runs)
     results: list[str] = []
-    for label, args_ in (
-        ("--version", ["--version"]),
-        ("--help", ["--help"]),
-        ("usage error", ["add", "--bogus"]),
-    ):
+    start_up = () if args.only else (("--version", ["--version"]), ("--help", ["--help"]),
+                                     ("usage error", ["add", "--bogus"]))  # fmt: skip
+    for label, args_ in start_up:
         took = measure([*imgcat, *args_], runs, codes=(0, 2))
         results.append(line(f"imgcat {label}", took, "python -c pass", pass_, "< 0.2 s", took.wall < 0.2))
         results.append(line("", took, "python -c 'import typer'", typer, "", took.wall < 0.2))
@@ -558,26 +570,31 @@ def main() -> None:
         took = measure([*imgcat, *args_, "--db", str(catalog_a)], runs)
         results.append(line(label, took, "sqlite3 count+sum", sums, "< 1 s", took.wall < 1))
         results.append(line("", took, "sqlite3 group by kind", groups, "", took.wall < 1))
-    find = measure(["find", str(tree), "-printf", "%s %T@\\n"], runs)
-    # the floors of any re-scan in Python: the walk alone (scandir + lstat of each file), and
-    # reading the tree's stamps from the catalog's covering index
-    walk = measure([python, "-c", PYTHON_WALK, str(tree)], runs)
-    stamps = measure(
-        ["sqlite3", str(catalog_b), "SELECT path, size, mtime_ns, extractor_version, companions "
-         f"FROM media WHERE device = '{TREE_DEVICE}' AND path >= '{tree}/' AND path < '{tree}0'"],
-        runs,
-    )  # fmt: skip
+    if not args.only:
+        find = measure(["find", str(tree), "-printf", "%s %T@\\n"], runs)
+        # the floors of any re-scan in Python: the walk alone (scandir + lstat of each file), and
+        # reading the tree's stamps from the catalog's folder index (what imgcat reads them from)
+        walk = measure([python, "-c", PYTHON_WALK, str(tree)], runs)
+        stamps = measure(
+            ["sqlite3", str(catalog_b), "SELECT dir, name, size, mtime_ns, extractor_version, companions "
+             f"FROM media WHERE device = '{TREE_DEVICE}' AND dir >= '{tree}' AND dir < '{tree}0'"],
+            runs,
+        )  # fmt: skip
     device = ["--device", TREE_DEVICE, "--db", str(catalog_b)]
-    for label, args_ in (("imgcat add -r (unchanged)", ["add", "-r", str(tree), "-q"]),
-                         ("imgcat sync (unchanged)", ["sync", str(tree), "-q"])):  # fmt: skip
+    rescans = () if args.only else (("imgcat add -r (unchanged)", ["add", "-r", str(tree), "-q"]),
+                                    ("imgcat sync (unchanged)", ["sync", str(tree), "-q"]))  # fmt: skip
+    for label, args_ in rescans:
         took = measure([*imgcat, *args_, *device], runs)
         ok = took.wall <= 3 * find.wall and took.peak < 300 * 2**20
         results.append(line(label, took, "find -printf '%s %T@'", find, "<= 3x find, < 300 MB", ok))
         results.append(line("", took, "python scandir+lstat walk", walk, "(floor: the walk)", ok))
         results.append(line("", took, "sqlite3 the tree's stamps", stamps, "(floor: the stamps)", ok))
+    # the same rows in the same order (by path, on the path index), best of the same runs
     rows = measure(
-        ["sqlite3", "-json", str(catalog_b), f"SELECT * FROM media WHERE device = '{TREE_DEVICE}'"], 1
-    )
+        ["sqlite3", "-json", str(catalog_b), f"SELECT * FROM media WHERE device = '{TREE_DEVICE}' "
+         f"AND path >= '{tree}/' AND path < '{tree}0' ORDER BY path"],
+        runs,
+    )  # fmt: skip
     listing = measure([*imgcat, "ls", "--catalog", "-r", "--jsonl", str(tree), *device], runs)
     ok = listing.wall < 30 and listing.peak < 200 * 2**20
     results.append(
@@ -599,6 +616,12 @@ def main() -> None:
             "< 0.3 s",
             folder.wall < 0.3,
         )
+    )
+    query = in_process(
+        f"list(SqliteCatalog(Path({str(catalog_a)!r})).iter_under('anna-laptop', {big_folder!r}))", runs
+    )
+    results.append(
+        f"{'':<38} {query:8.3f} s  of it: the query in a running process (open + read 500 entries)"
     )
     print("\n".join(results))
     for catalog, label in ((catalog_a, "A (4 devices)"), (catalog_b, "B (the tree)")):

@@ -288,3 +288,22 @@ def test_add_draws_its_progress_bar_on_a_terminal_and_nothing_in_a_pipe(tmp_path
     piped = imgcat("add", "-r", str(root), "--db", db, "--workers", "0")
     assert piped.returncode == 0 and "files/s" not in piped.stderr + piped.stdout, piped.stderr
     assert "added\t1" in piped.stdout, piped.stdout
+
+
+def test_json_lines_written_in_chunks_are_the_lines_written_one_by_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`ls --catalog --jsonl` writes its lines a few hundred at a time: the same text as one
+    `print_jsonl` per line, a chunk holding a name that is not UTF-8 (a surrogate) included."""
+    from imgcat.cli import render
+
+    items = [{"path": f"/p/{i}.jpg", "n": i, "f": i / 7, "ok": i % 2 == 0, "none": None} for i in range(700)]
+    items[300]["path"] = "/p/caf\udce9.jpg"  # the byte 0xE9 alone
+    for item in items:
+        render.print_jsonl(item)
+    one_by_one = capsys.readouterr().out
+    sys.stdout.write("before\n")
+    render.print_jsonl_many(iter(items))
+    sys.stdout.write("after\n")
+    assert capsys.readouterr().out == "before\n" + one_by_one + "after\n"
+    assert "caf\\\\xe9.jpg" in one_by_one and one_by_one.count("\n") == 700

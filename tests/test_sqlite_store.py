@@ -498,3 +498,19 @@ def test_catalog_from_schema_version_11_keeps_each_path_once_per_index(tmp_path:
     assert [r.path for r in catalog.iter_under("laptop", "/a/b", recursive=False)] == ["/a/b/2.jpg", odd]
     assert catalog.get("laptop", odd) == records[3] and catalog.count("laptop", "/a") == 5
     catalog.close()
+
+
+def test_a_listing_is_read_in_path_order_from_the_path_index(tmp_path: Path) -> None:
+    """`ls --catalog -r` of a million entries: one range of the (device, path) index in path order,
+    never a sort of every row (SQLite's temporary B-tree)."""
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    paths = ("/a", "/a/1.jpg", "/a b/2.jpg", "/a/b/3.jpg", "/a/b c/4.jpg", "/a0/5.jpg", "/a.jpg")
+    catalog.upsert_many([make_record(p, checksum=p) for p in paths])
+    statements: list[str] = []
+    catalog._db.set_trace_callback(statements.append)
+    listed = [json["path"] for json in catalog.iter_json_under("laptop", "/a")]
+    catalog._db.set_trace_callback(None)
+    assert listed == ["/a", "/a/1.jpg", "/a/b c/4.jpg", "/a/b/3.jpg"]
+    (query,) = [s for s in statements if s.startswith("SELECT")]
+    plan = [row[3] for row in catalog._db.execute(f"EXPLAIN QUERY PLAN {query}")]
+    assert plan == ["SEARCH media USING INDEX media_device_path (device=? AND path>? AND path<?)"], plan

@@ -899,8 +899,8 @@ _EVERY_DEVICE: Final = "device IN (SELECT DISTINCT device FROM media_totals)"
 
 
 def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Sequence[object]]:
-    """The WHERE clause for entries at or below folder `prefix`. The device goes into each branch of
-    the OR, so that SQLite searches the (device, path) index twice instead of scanning the device.
+    """The WHERE clause for entries at or below folder `prefix`: one range of the (device, path)
+    index, read in path order.
 
     Paths are compared as text, where a name that is not UTF-8 shows its bytes as `\\xNN`: a folder
     literally named `\\xff` reads the same as one named with the byte 0xFF. `_exactly` tells them
@@ -913,19 +913,15 @@ def _under(device: str | None, prefix: str, *, recursive: bool) -> tuple[str, Se
         if device is None:
             return f"({_EVERY_DEVICE} AND dir = ? AND {exact})", [folder, *exact_params]
         return f"(device = ? AND dir = ? AND {exact})", [device, folder, *exact_params]
+    # One range of the path index, from the prefix itself to the end of what lies below it, in
+    # path order (two ranges joined by OR came out unordered: a sort of every row of a listing).
+    # It also holds names that only start like the prefix (`/a b` below `/a`): the second test
+    # keeps `/a` itself and what lies below `/a/`.
     low, high = folder_bounds(text)
+    mine = "path >= ? AND path < ? AND (path = ? OR path >= ?)"
     if device is None:
-        every = _EVERY_DEVICE
-        where = f"((({every} AND path = ?) OR ({every} AND path >= ? AND path < ?)) AND {exact})"
-        return where, [text, low, high, *exact_params]
-    return f"(((device = ? AND path = ?) OR (device = ? AND path >= ? AND path < ?)) AND {exact})", [
-        device,
-        text,
-        device,
-        low,
-        high,
-        *exact_params,
-    ]
+        return f"({_EVERY_DEVICE} AND {mine} AND {exact})", [text, high, text, low, *exact_params]
+    return f"(device = ? AND {mine} AND {exact})", [device, text, high, text, low, *exact_params]
 
 
 def _in_folders(device: str, prefix: str, *, recursive: bool) -> tuple[str, Sequence[object]]:

@@ -110,8 +110,7 @@ def _print_json(lines: Iterable[RecordJson], as_array: bool) -> None:
     if as_array:
         render.print_json_array(lines)
     else:
-        for line in lines:
-            render.print_jsonl(line)
+        render.print_jsonl_many(lines)
 
 
 def _show(records: Iterable[MediaRecord], root: str, as_json: bool, jsonl: bool) -> None:

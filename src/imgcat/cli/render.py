@@ -43,9 +43,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO
 
 if TYPE_CHECKING:  # rich loads when a terminal is drawn on, not for a pipe, an error or --version
     from rich.console import Console, RenderableType
@@ -231,6 +231,43 @@ def print_jsonl(data: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
+def print_jsonl_many(items: Iterable[Any]) -> None:
+    """One JSON line per item, as `print_jsonl` prints each, written a few hundred lines at a
+    time (`ls --catalog -r --jsonl` of a million entries): one UTF-8 encoding and one write per
+    chunk, and the search for the bytes of a name that is not UTF-8 only in a chunk that holds
+    one (its encoding fails), not in every line."""
+    encode = _JSON_LINE.encode
+    out = sys.stdout
+    utf8 = (getattr(out, "encoding", None) or "").lower().replace("-", "") == "utf8"
+    binary: BinaryIO | None = getattr(out, "buffer", None) if utf8 else None
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == _JSONL_CHUNK:
+            _write_jsonl(chunk, encode, out, binary)
+            chunk = []
+    if chunk:
+        _write_jsonl(chunk, encode, out, binary)
+
+
+def _write_jsonl(
+    chunk: list[Any], encode: Callable[[Any], str], out: TextIO, binary: BinaryIO | None
+) -> None:
+    text = "\n".join(map(encode, chunk)) + "\n"
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate: some line holds a byte of a name that is not UTF-8
+        for item in chunk:
+            print_jsonl(item)
+        return
+    if binary is None:
+        out.write(text)
+    else:
+        out.flush()  # whatever was written as text before goes first
+        binary.write(data)
+
+
+_JSONL_CHUNK: Final = 256
 _JSON_LINE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False)  # one, for a million lines
 
 
