@@ -222,11 +222,11 @@ def test_stats_totals_stay_right_under_add_and_sync_at_once(tmp_path: Path) -> N
     summary, duplicates = figures_by_reading(catalog)
     # A race both ways are right about: when `add` reaches a copy of a renamed file's content before
     # `sync` reaches the rename, `add` takes it for that entry's move (its path is gone) and the
-    # rename finds no entry left to move (the renamed file waits for the next sync or add).
+    # rename finds no entry left to move (the renamed file waits for the next sync or add). On a
+    # loaded machine either writer may run all its folders before the other starts.
     renamed = [synced / f"f{folder}" / "renamed.png" for folder in range(8)]
     taken = [path for path in renamed if catalog.get("d", str(path)) is None]
     assert summary.records == 8 * 4 + 8 * 6 - len(taken) and duplicates.groups > 8
-    assert len(taken) < len(renamed)
     assert (catalog.summary(), catalog.duplicate_summary()) == (summary, duplicates)
 
 
