@@ -471,15 +471,18 @@ def test_catalog_from_schema_version_11_keeps_each_path_once_per_index(tmp_path:
     odd = "/a/b/caf\udce9.jpg"  # the byte 0xE9 alone: not UTF-8
     paths = ("/top.jpg", "/a/1.jpg", "/a/b/2.jpg", odd, "/a/b c/3.jpg", "/a/bc/4.jpg", "/ab/5.jpg")
     records = [replace(full_record(p), checksum=f"c{i}") for i, p in enumerate(paths)]
+    many = [make_record(f"/many/{'long folder name ' * 4}/{i}.jpg", checksum=f"m{i}") for i in range(2000)]
     marks = ", ".join("?" for _ in sqlite_store.COLUMNS)
     old.executemany(
         f"INSERT INTO media ({', '.join(sqlite_store.COLUMNS)}) VALUES ({marks})",
-        [sqlite_store.record_to_row(r) for r in records],
+        [sqlite_store.record_to_row(r) for r in [*records, *many]],
     )
     old.close()
 
     catalog = SqliteCatalog(db)
     assert catalog.schema_version == SCHEMA_VERSION
+    # the pages of the dropped indexes went back to the disk (VACUUM), not kept free in the file
+    assert catalog._db.execute("PRAGMA freelist_count").fetchone()[0] == 0
     indexes = {row[0] for row in catalog._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"media_device_path", "media_device_dir_name_stamp"} <= indexes
     assert not indexes & {"media_device_path_stamp", "media_device_dir_stamp"}
@@ -492,7 +495,9 @@ def test_catalog_from_schema_version_11_keeps_each_path_once_per_index(tmp_path:
         ["/a/b/2.jpg", odd]
     )
     assert [s.path for s in catalog.iter_stamps("laptop", "/a/b/2.jpg")] == ["/a/b/2.jpg"]
-    assert sorted(s.path for s in catalog.iter_stamps("laptop", "/")) == sorted(paths)
+    assert sorted(s.path for s in catalog.iter_stamps("laptop", "/")) == sorted(
+        [*paths, *(r.path for r in many)]
+    )
     listed = [r.path for r in catalog.iter_under("laptop", "/a")]
     assert listed == ["/a/1.jpg", "/a/b c/3.jpg", "/a/b/2.jpg", odd, "/a/bc/4.jpg"]
     assert [r.path for r in catalog.iter_under("laptop", "/a/b", recursive=False)] == ["/a/b/2.jpg", odd]

@@ -561,6 +561,20 @@ class SqliteCatalog:
                 self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._return_freed_pages()
+
+    def _return_freed_pages(self) -> None:
+        """After a migration that dropped indexes or columns, give their pages back to the disk
+        when they are 1% of the file or more: a VACUUM rewrites the file without them (10 s at a
+        million entries, once per upgrade; version 12's dropped indexes left 170 MB of 1.5 GB). Best effort: a
+        catalog that cannot be rewritten now (a full disk, another process writing) keeps its free
+        pages, which its next writes reuse."""
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        if free * 100 < self._db.execute("PRAGMA page_count").fetchone()[0]:
+            return
+        with contextlib.suppress(sqlite3.DatabaseError):
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rewritten pages out of the log
 
     def _write(self) -> _WriteTransaction:
         if self.read_only is not None:
