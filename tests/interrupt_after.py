@@ -34,5 +34,8 @@ def signal_after(method: str, count: int, number: int) -> None:
 
 if __name__ == "__main__":
     name, method, count, *args = sys.argv[1:]
+    # Ctrl-C as on a terminal, however the tests were started: a shell runs a background job (`&`)
+    # with SIGINT ignored, its children inherit that, and Python then installs no handler for it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal_after(method, int(count), signal.Signals[name].value)
     sys.exit(main(args))
