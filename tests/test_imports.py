@@ -95,3 +95,24 @@ def test_a_command_loads_its_own_module_only() -> None:
     assert steps[1] == ["--help", shared]
     assert steps[2][0] == "add --recursiv" and "imgcat.cli.add" in steps[2][1]
     assert not {"imgcat.cli.dupes", "imgcat.cli.similar", "imgcat.cli.reorganize"} & set(steps[2][1])
+
+
+def test_listing_the_catalog_loads_neither_add_nor_a_process_pool(tmp_path: Path) -> None:
+    """`ls --catalog` (a folder's 500 entries in well under a second) starts without what `add`
+    and reading files need: no `add` operation, no process pool (multiprocessing, ctypes)."""
+    photos = copy_media(tmp_path / "photos", "misc_png")
+    db = str(tmp_path / "c.sqlite")
+    catalog = SqliteCatalog(Path(db))
+    add_folder(catalog, str(photos), device="d", recursive=True, workers=0)
+    catalog.close()
+    probe = (
+        "import json, sys\nfrom imgcat.cli.app import main\nmain(json.loads(sys.argv[1]))\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    args = ["ls", "--catalog", "-r", str(photos), "--device", "d", "--db", db]
+    run = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(args)], capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(run.stderr.splitlines()[-1]))
+    assert "misc_png" in run.stdout
+    assert not {"imgcat.operations.add", "imgcat.cli.add", "multiprocessing", "ctypes", "rich"} & loaded

@@ -9,13 +9,12 @@ import typer
 
 from imgcat import settings
 from imgcat.cli import render, signals
-from imgcat.cli.options import Device, StoreOptions, Workers, has_command, opened, takes_store
+from imgcat.cli.options import Device, Recursive, StoreOptions, Workers, has_command, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.operations.add import AddReport, add_folder
 from imgcat.scan.walk import resolve_root
 
 Folder = Annotated[str, typer.Argument(metavar="DIR", help="Folder to catalog.", show_default=False)]
-Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Also every subfolder, and theirs.")]
 AllowDuplicates = Annotated[
     bool,
     typer.Option("--allow-duplicates", "--allow_duplicates", "-d",

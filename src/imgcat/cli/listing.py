@@ -12,8 +12,7 @@ import typer
 from imgcat import settings
 from imgcat.catalog.base import Catalog
 from imgcat.cli import render
-from imgcat.cli.add import Recursive
-from imgcat.cli.options import Device, StoreOptions, Workers, opened, takes_store
+from imgcat.cli.options import Device, Recursive, StoreOptions, Workers, opened, takes_store
 from imgcat.cli.progress import ScanProgress
 from imgcat.errors import ImgcatError, UsageError
 from imgcat.operations.listing import file_types, scan_records

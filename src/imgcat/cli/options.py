@@ -57,6 +57,8 @@ Db = Annotated[
     ),
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (env IMGCAT_DEBUG=1).")]
+# here, not in cli/add.py: `ls` takes it too, without loading what `add` runs
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Also every subfolder, and theirs.")]
 
 # Options of the commands that read files; `settings.device_name` and `settings.worker_count` give
 # their defaults, for every command alike.

@@ -6,11 +6,10 @@ import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from imgcat.catalog.base import Catalog, Stamp, stamps_of_plain
 from imgcat.operations.damage import damage_reason, marked_damaged
@@ -22,6 +21,9 @@ from imgcat.scan.companions import link_companions, read_sidecar_time, sidecars_
 from imgcat.scan.pool import extraction_pool
 from imgcat.scan.reading import EXTRACTOR_VERSION, Extraction, FileStat, all_unchanged, is_unchanged
 from imgcat.scan.walk import Folder, walk_folders
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 WINDOW_FILES: Final = 256
 CHUNK_SIZE: Final = 4

@@ -10,14 +10,15 @@ to stop workers when one of them crashed.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
 import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # the pool's modules load when a pool is made: `ls --catalog` makes none
+    from concurrent.futures import Executor
 
 PR_SET_PDEATHSIG: Final = 1
 PARENT_WATCH_SECONDS: Final = 1.0
@@ -27,6 +28,8 @@ class extraction_pool:
     """A process pool for extraction, or None (serial) with 0 workers."""
 
     def __init__(self, workers: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
         self._executor = (
             ProcessPoolExecutor(max_workers=workers, initializer=_prepare_worker, initargs=(os.getpid(),))
             if workers > 0
@@ -58,6 +61,8 @@ def _die_with_parent() -> bool:
     """Ask the kernel for SIGKILL when the parent dies (Linux); False where that cannot be had."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return bool(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
