@@ -297,7 +297,10 @@ def test_json_lines_written_in_chunks_are_the_lines_written_one_by_one(
     `print_jsonl` per line, a chunk holding a name that is not UTF-8 (a surrogate) included."""
     from imgcat.cli import render
 
-    items = [{"path": f"/p/{i}.jpg", "n": i, "f": i / 7, "ok": i % 2 == 0, "none": None} for i in range(700)]
+    items: list[dict[str, object]] = [
+        {"path": f"/p/{i}.jpg", "n": i, "f": i / 7, "ok": i % 2 == 0, "none": None, "é\x1b": [i, {"a": -0.5}]}
+        for i in range(700)
+    ]
     items[300]["path"] = "/p/caf\udce9.jpg"  # the byte 0xE9 alone
     for item in items:
         render.print_jsonl(item)

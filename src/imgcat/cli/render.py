@@ -236,7 +236,7 @@ def print_jsonl_many(items: Iterable[Any]) -> None:
     time (`ls --catalog -r --jsonl` of a million entries): one UTF-8 encoding and one write per
     chunk, and the search for the bytes of a name that is not UTF-8 only in a chunk that holds
     one (its encoding fails), not in every line."""
-    encode = _JSON_LINE.encode
+    encode = _line_encoder()
     out = sys.stdout
     utf8 = (getattr(out, "encoding", None) or "").lower().replace("-", "") == "utf8"
     binary: BinaryIO | None = getattr(out, "buffer", None) if utf8 else None
@@ -265,6 +265,23 @@ def _write_jsonl(
     else:
         out.flush()  # whatever was written as text before goes first
         binary.write(data)
+
+
+def _line_encoder() -> Callable[[Any], str]:
+    """`_JSON_LINE.encode`, the same text, without making json's C encoder again for every line
+    as its one-shot path does (a tenth of the time spent encoding a catalog entry)."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without json's C speedups
+        return _JSON_LINE.encode
+    line = _JSON_LINE
+    chunks = make(
+        None, line.default, encoder.encode_basestring, None, line.key_separator,
+        line.item_separator, line.sort_keys, line.skipkeys, line.allow_nan,
+    )  # fmt: skip
+    join = "".join
+    return lambda item: join(chunks(item, 0))
 
 
 _JSONL_CHUNK: Final = 256
