@@ -227,3 +227,44 @@ def test_after_kill_9_of_imgcat_its_workers_end_by_themselves(tmp_path: Path) ->
     for pid in left:  # a failing run leaves nothing behind either
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+def test_an_upgrade_on_a_full_disk_is_one_line_and_leaves_the_old_catalog_as_it_was(tmp_path: Path) -> None:
+    """Schema 12 rebuilds the indexes: on a disk without room for them the command fails in one
+    line that says the upgrade (not the opening) failed, and the catalog stays at schema 11,
+    whole, for an older imgcat; with room again it upgrades."""
+    from conftest import make_record
+    from imgcat.catalog import sqlite as sqlite_store
+
+    with small_disk(tmp_path / "small", "4m") as disk:
+        db = disk / "catalog.sqlite"
+        old = sqlite3.connect(db, isolation_level=None)
+        old.executescript(sqlite_store._CREATE_V1)
+        for step in range(1, 11):
+            sqlite_store._run_script(old, sqlite_store.MIGRATIONS[step])
+        old.execute("PRAGMA user_version = 11")
+        marks = ", ".join("?" for _ in sqlite_store.COLUMNS)
+        records = [make_record(f"/photos/{i // 100}/IMG_{i:05d}.jpg", checksum=f"c{i}") for i in range(3000)]
+        old.executemany(
+            f"INSERT INTO media ({', '.join(sqlite_store.COLUMNS)}) VALUES ({marks})",
+            [sqlite_store.record_to_row(r) for r in records],
+        )
+        old.close()
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * (free - 64 * 1024))  # room for a little, not for the new indexes
+        full = imgcat_process("stats", "--db", str(db))
+        assert full.returncode == 1
+        assert full.stderr == (
+            f"error: cannot upgrade catalog {db} from schema 11 to {sqlite_store.SCHEMA_VERSION}: "
+            "the disk is full; the catalog is left as it was\n"
+        )  # it said "cannot open catalog ...: the disk is full"
+        assert integrity(db) == "ok"
+        check = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 11
+        assert check.execute("SELECT count(*) FROM media").fetchone()[0] == 3000
+        check.close()
+        filler.unlink()
+        again = imgcat_process("stats", "--db", str(db))
+        assert (again.returncode, again.stdout.splitlines()[0]) == (0, "3000 files, 3.0 MB"), again.stderr
+        assert SqliteCatalog(db).schema_version == sqlite_store.SCHEMA_VERSION

@@ -543,6 +543,7 @@ class SqliteCatalog:
         if self.schema_version == SCHEMA_VERSION:
             return
         self._db.execute("BEGIN IMMEDIATE")
+        version = 0
         try:
             version = self.schema_version
             if version > SCHEMA_VERSION:
@@ -552,15 +553,21 @@ class SqliteCatalog:
                 )
             if version == 0:
                 _run_script(self._db, _CREATE_V1)
-                version = 1
-            for step in range(version, SCHEMA_VERSION):
+            for step in range(max(version, 1), SCHEMA_VERSION):
                 _run_script(self._db, MIGRATIONS[step])
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
+            self._db.execute("COMMIT")
+        except BaseException as error:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("ROLLBACK")
+            if version and isinstance(error, sqlite3.DatabaseError) and _why_read_only(self.path) is None:
+                # an upgrade that cannot be written (a full disk): said as such, not as "cannot
+                # open", and the catalog is as it was (one transaction), so an older imgcat reads it
+                raise StoreUnavailableError(
+                    f"cannot upgrade catalog {self.path} from schema {version} to {SCHEMA_VERSION}: "
+                    f"{_cause(error)}; the catalog is left as it was"
+                ) from error
             raise
-        self._db.execute("COMMIT")
         self._return_freed_pages()
 
     def _return_freed_pages(self) -> None:
