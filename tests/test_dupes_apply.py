@@ -394,6 +394,8 @@ def test_ctrl_c_at_the_question_stops_with_130_and_changes_nothing(
     stopped = imgcat(capsys, "dupes", *db, "--apply")
     assert stopped.code == 130, stopped.err  # as Ctrl-C anywhere else; it was 1, as a "no"
     assert "error:" not in stopped.err
+    # the answer's line is ended (the shell's prompt came after "[y/N]: ^C") and the outcome said
+    assert stopped.err.endswith("[y/N]:\ninterrupted: nothing changed\n"), stopped.err
     assert snapshot(root) == before and list_runs() == []
     assert imgcat(capsys, "dupes", *db, "--apply", "--yes").code == 0
     trashed = snapshot(root)

@@ -48,6 +48,9 @@ def confirmed(question: str, yes: bool) -> bool:
         return typer.confirm(render.safe(question), default=False, err=True)
     except typer.Abort as abort:  # Click turns both Ctrl-C and Ctrl-D at a prompt into Abort
         if isinstance(abort.__context__, KeyboardInterrupt):
+            # the terminal shows "[y/N]: ^C" with no line end: end it, and say what came of it
+            sys.stderr.write("\n")
+            render.note("interrupted: nothing changed")
             raise abort.__context__ from None
         raise
 
