@@ -165,6 +165,7 @@ def test_a_reader_that_goes_away_ends_imgcat_quietly(tmp_path: Path) -> None:
         (["runs", ""], ["error: the run id is empty"]),
         (["undo", "", "--yes"], ["error: the run id is empty"]),
         (["--db", "", "stats"], ["error: --db needs a value, not an empty one"]),
+        (["dupes", "--yes=1"], ["error: --yes takes no value", "see 'imgcat dupes --help'"]),
     ],
 )
 def test_a_usage_error_is_at_most_two_lines(
@@ -173,6 +174,17 @@ def test_a_usage_error_is_at_most_two_lines(
     run = in_process(capsys, *(a.format(dir=tmp_path) for a in args), "--db", str(tmp_path / "c.sqlite"))
     assert (run.code, run.err.splitlines(), run.out) == (2, expected, "")
     assert not (tmp_path / "c.sqlite").exists()  # nothing was cataloged, nothing opened
+
+
+@pytest.mark.parametrize(
+    "args", [["--db"], ["stats", "--db"], ["sync", "--threshold"], ["ls", "--catalog", "--db"]]
+)
+def test_an_option_given_without_its_value_is_named_as_needing_one(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """`imgcat stats --db` (the file name forgotten) said "no such option --db": it is one."""
+    run = in_process(capsys, *args)
+    assert (run.code, run.err.splitlines()[0], run.out) == (2, f"error: {args[-1]} needs a value", "")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -75,8 +75,25 @@ def loaded_app() -> Any:
     return root
 
 
+def _naming_itself(parse: Callable[[Any, click.Context, list[str]], list[str]]) -> Any:
+    """`parse_args` whose usage errors name this command: Click's parser leaves the context out of
+    "option needs a value", so the hint said `see 'imgcat --help'` for `imgcat dupes --keep-copies`."""
+
+    def parse_args(self: Any, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return parse(self, ctx, args)
+        except click.exceptions.UsageError as failure:
+            if failure.ctx is None:
+                failure.ctx = ctx
+            raise
+
+    return parse_args
+
+
 class _Command(typer.core.TyperCommand):
     """A command whose help is plain text with its options grouped under their headings."""
+
+    parse_args = _naming_itself(typer.core.TyperCommand.parse_args)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_parameters(self, ctx, formatter)
@@ -85,6 +102,8 @@ class _Command(typer.core.TyperCommand):
 class _Group(typer.core.TyperGroup):
     """A group whose help is plain text: its options grouped, then its commands, each with the
     whole first paragraph of its help (Click would cut it to fit one line)."""
+
+    parse_args = _naming_itself(typer.core.TyperGroup.parse_args)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_parameters(self, ctx, formatter)
@@ -362,7 +381,10 @@ def usage_error(failure: typer.TyperException) -> tuple[str, str]:
     path = context.command_path if context is not None else "imgcat"
     hint = f"see '{path} --help'"
     option = getattr(failure, "option_name", None)
-    if isinstance(option, str):
+    if isinstance(failure, click.exceptions.BadOptionUsage):  # a known option used wrongly
+        takes_none = "does not take a value" in failure.format_message()
+        message = f"{failure.option_name} {'takes no value' if takes_none else 'needs a value'}"
+    elif isinstance(option, str):  # NoSuchOption
         known = [name for p in context.command.params for name in p.opts] if context is not None else []
         near = difflib.get_close_matches(option, known, n=1, cutoff=NEAR_OPTION)
         message = f"no such option {option}"
