@@ -280,6 +280,13 @@ def test_a_file_that_is_not_a_catalog_gives_one_clear_error(tmp_path: Path) -> N
         SqliteCatalog(db)
 
 
+def test_a_folder_given_as_the_catalog_is_named_as_a_folder(tmp_path: Path) -> None:
+    """`--db ~/Pictures` said "cannot open catalog ~/Pictures: the file cannot be opened"."""
+    with pytest.raises(StoreUnavailableError, match=r"^cannot open catalog .*: it is a folder; a catalog"):
+        SqliteCatalog(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing made inside it
+
+
 def test_catalog_uses_write_ahead_logging(tmp_path: Path) -> None:
     catalog = SqliteCatalog(tmp_path / "c.sqlite")
     assert catalog._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

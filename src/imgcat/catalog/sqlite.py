@@ -481,6 +481,10 @@ class SqliteCatalog:
                 raise StoreUnavailableError(
                     f"cannot create catalog {path}: no write permission on its folder"
                 ) from error
+            if why is None and path.is_dir():  # `--db ~/Pictures`: SQLite only says it cannot open it
+                raise StoreUnavailableError(
+                    f"cannot open catalog {path}: it is a folder; a catalog is a file (--db FILE)"
+                ) from error
             if why is None:
                 raise StoreUnavailableError(f"cannot open catalog {path}: {_cause(error)}") from error
             self._db = self._open_for_reading(why)
