@@ -434,11 +434,23 @@ class _CtrlCAt:
             signal.raise_signal(signal.SIGINT)
 
 
-@pytest.mark.parametrize("then", [["dupes", "--apply", "--yes"], ["runs", "--resume"]])
+@pytest.mark.parametrize(
+    ("then", "options_first"),
+    [
+        (["dupes", "--apply", "--yes"], False),
+        (["runs", "--resume"], False),
+        (["dupes", "--apply", "--yes"], True),
+    ],
+)
 def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, then: list[str]
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, then: list[str], options_first: bool
 ) -> None:
+    """Also when the run was started with the store options before the command's name
+    (`imgcat --db FILE dupes --apply`): its command was taken to be "--db", another command's."""
     root, db = _cli(tmp_path)
+    recorded = "imgcat dupes --apply"
+    if options_first:
+        recorded = f"imgcat --db {tmp_path / 'c.sqlite'} --debug dupes --apply"
     imgcat(capsys, "add", "-r", str(root), *db, "-q")
     every = set(contents(root))
     catalog = SqliteCatalog(tmp_path / "c.sqlite")
@@ -447,7 +459,7 @@ def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
         plan_dupes(catalog, request()),
         action="hardlink",
         to=None,
-        command="imgcat dupes --apply",
+        command=recorded,
         confirm=lambda run: True,
         events=_CtrlCAt(3),
     )  # fmt: skip: links go one at a time
@@ -460,7 +472,7 @@ def test_the_next_apply_or_runs_resume_completes_an_interrupted_run_first(
     assert finished.code == 0, finished.err
     assert f"run {state.run_id}: 10 files replaced by hard links" in finished.out
     if then[0] == "dupes":
-        assert f"completing the interrupted run {state.run_id} (imgcat dupes --apply) first" in finished.out
+        assert f"completing the interrupted run {state.run_id} ({recorded}) first" in finished.out
         assert "nothing to do: no copy to remove" in finished.out  # planned after: nothing left
     assert [r.state for r in list_runs()] == ["complete"]
     assert set(contents(root)) == every

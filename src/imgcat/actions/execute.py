@@ -179,9 +179,19 @@ def interrupted_runs(
 
 
 def run_command(state: RunState) -> str:
-    """The imgcat command that made a run: "dupes", "reorganize", "similar", "junk"."""
+    """The imgcat command that made a run: "dupes", "reorganize", "similar", "junk", after the
+    options given before it (`imgcat --db FILE dupes --apply`: the store options take a value,
+    --debug none), which were taken for the command's name."""
     words = state.command.split()
-    return words[1] if len(words) > 1 and words[0] == "imgcat" else ""
+    if words[:1] != ["imgcat"]:
+        return ""
+    rest = iter(words[1:])
+    for word in rest:
+        if not word.startswith("-"):
+            return word
+        if word != "--debug" and "=" not in word:
+            next(rest, None)  # the option's value
+    return ""
 
 
 def execute_run(
