@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,16 @@ from imgcat.record import ExtractError
 from media import MEDIA
 
 WRITES_PER_PROCESS = 3000
+
+
+def _run_at_once(writers: Sequence[BaseProcess], start: multiprocessing.synchronize.Event) -> None:
+    """Start the writer processes, let them go at the same moment, and check each ended well."""
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
 
 
 def _write_many(db: str, writer: str, start: multiprocessing.synchronize.Event) -> None:
@@ -39,12 +51,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     writers = [context.Process(target=_write_many, args=(str(db), name, start)) for name in ("w1", "w2")]
-    for writer in writers:
-        writer.start()
-    start.set()
-    for writer in writers:
-        writer.join(timeout=120)
-        assert writer.exitcode == 0
+    _run_at_once(writers, start)
     catalog = SqliteCatalog(db)
     assert catalog.count(prefix="/w1") == WRITES_PER_PROCESS
     assert catalog.count(prefix="/w2") == WRITES_PER_PROCESS
@@ -152,12 +159,7 @@ def test_stats_totals_stay_right_under_two_writers_at_once(tmp_path: Path) -> No
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     writers = [context.Process(target=_mixed_writes, args=(str(db), name, start)) for name in ("w1", "w2")]
-    for writer in writers:
-        writer.start()
-    start.set()
-    for writer in writers:
-        writer.join(timeout=120)
-        assert writer.exitcode == 0
+    _run_at_once(writers, start)
     catalog = SqliteCatalog(db)
     summary, duplicates = figures_by_reading(catalog)
     assert summary.records == 2 * 480 and duplicates.groups > 97
@@ -212,12 +214,7 @@ def test_stats_totals_stay_right_under_add_and_sync_at_once(tmp_path: Path) -> N
         context.Process(target=_add_at_once, args=(str(db), str(added), start)),
         context.Process(target=_sync_at_once, args=(str(db), roots, start)),
     ]
-    for writer in writers:
-        writer.start()
-    start.set()
-    for writer in writers:
-        writer.join(timeout=120)
-        assert writer.exitcode == 0
+    _run_at_once(writers, start)
     catalog = SqliteCatalog(db)
     summary, duplicates = figures_by_reading(catalog)
     # A race both ways are right about: when `add` reaches a copy of a renamed file's content before

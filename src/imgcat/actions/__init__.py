@@ -60,7 +60,7 @@ from imgcat.actions.execute import (
     verify,
 )
 from imgcat.actions.journal import RunBusyError, RunState, UnknownRunError, find_run, list_runs, runs_folder
-from imgcat.actions.plan import STEP_KINDS, Kept, Step, StepKind
+from imgcat.actions.plan import STEP_KINDS, Kept, Step, StepKind, aside_target, lstat_or_none
 from imgcat.actions.roots import RootMissingError
 from imgcat.actions.trash import TRASH_NAME, TrashFolders, data_folder
 from imgcat.actions.undo import UndoResult, undo_run, undoable_run
@@ -87,6 +87,7 @@ __all__ = [
     "Trashed",
     "UndoResult",
     "UnknownRunError",
+    "aside_target",
     "cancel_run",
     "carry_out",
     "data_folder",
@@ -95,6 +96,7 @@ __all__ = [
     "find_run",
     "interrupted_runs",
     "list_runs",
+    "lstat_or_none",
     "plan_trash_empty",
     "run_command",
     "runs_folder",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
@@ -73,3 +74,16 @@ class Step:
             raise ValueError(f"a {self.kind} step {'needs' if self.kind in CARRYING else 'takes no'} target")
         if self.kind in LINKING and not self.references:
             raise ValueError(f"a {self.kind} step needs a reference to link to")
+
+
+def aside_target(kind: StepKind, to: str | None, path: str) -> str | None:
+    """Where `move-to` sets `path` aside: its whole path again under `to` (no other kind has one)."""
+    return os.path.join(to, path.lstrip("/")) if kind == "move-to" and to is not None else None
+
+
+def lstat_or_none(path: str) -> os.stat_result | None:
+    """The file as it is now, or None when it is gone or cannot be looked at (planning skips it)."""
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None

@@ -6,7 +6,6 @@ layer (journal, execution, trash, undo) it never uses.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
@@ -15,8 +14,10 @@ from imgcat.actions import (
     PlannedRun,
     RunResult,
     Step,
+    aside_target,
     cancel_run,
     carry_out,
+    lstat_or_none,
     start_run,
 )
 from imgcat.catalog.base import Catalog, batched
@@ -45,28 +46,18 @@ def dupes_steps(
                     record = records.get((file.device, path))
                     mtime_ns = file.mtime_ns if record is None else record.mtime_ns
                     yield Step(
-                        action, path, group.size, mtime_ns, target=_aside(action, to, path),
+                        action, path, group.size, mtime_ns, target=aside_target(action, to, path),
                         references=references, record=record, unit=unit, note=file.reason,
                     )  # fmt: skip
                 for sidecar, twin in file.sidecars:
-                    info = _lstat(sidecar)
+                    info = lstat_or_none(sidecar)
                     if info is None:
                         continue  # gone since planned: nothing to carry along
                     yield Step(
-                        action, sidecar, info.st_size, info.st_mtime_ns, target=_aside(action, to, sidecar),
-                        references=(twin,), unit=unit, note=f"sidecar of {file.path}",
+                        action, sidecar, info.st_size, info.st_mtime_ns,
+                        target=aside_target(action, to, sidecar), references=(twin,), unit=unit,
+                        note=f"sidecar of {file.path}",
                     )  # fmt: skip
-
-
-def _aside(action: str, to: str | None, path: str) -> str | None:
-    return os.path.join(to, path.lstrip("/")) if action == "move-to" and to is not None else None
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None
 
 
 def apply_dupes(

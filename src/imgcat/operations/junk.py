@@ -35,9 +35,11 @@ from imgcat.actions import (
     PlannedRun,
     RunResult,
     Step,
+    aside_target,
     cancel_run,
     execute_run,
     interrupted_runs,
+    lstat_or_none,
     start_run,
 )
 from imgcat.catalog.base import Catalog, JunkEntry, JunkQuery, batched
@@ -290,16 +292,17 @@ def junk_steps(
             if record is None:
                 continue  # gone from the catalog since it was listed
             yield Step(
-                action, record.path, record.size, record.mtime_ns, target=_aside(action, to, record.path),
+                action, record.path, record.size, record.mtime_ns,
+                target=aside_target(action, to, record.path),
                 checksum=record.checksum, record=record, unit=unit,
                 note=f"{candidate.category}: {candidate.reason}",
             )  # fmt: skip
             for companion in record.companions:
-                info = _lstat(companion.path) if companion.role == "sidecar" else None
+                info = lstat_or_none(companion.path) if companion.role == "sidecar" else None
                 if info is not None:
                     yield Step(
                         action, companion.path, info.st_size, info.st_mtime_ns,
-                        target=_aside(action, to, companion.path), unit=unit,
+                        target=aside_target(action, to, companion.path), unit=unit,
                         note=f"sidecar of {record.path}",
                     )  # fmt: skip
 
@@ -330,20 +333,9 @@ def apply_junk(
 def interrupted_junk_runs(catalog: Catalog) -> list[str]:
     """The ids of the `junk` runs on `catalog` that an interruption (Ctrl-C, kill, full disk) left
     unfinished, oldest first (runs on other catalogs are theirs to complete)."""
-    return [s.run_id for s in interrupted_runs(catalog=catalog) if s.command.startswith("imgcat junk")]
+    return [s.run_id for s in interrupted_runs(catalog=catalog, command="junk")]
 
 
 def finish_interrupted(catalog: Catalog, events: ActionEvents | None = None) -> list[RunResult]:
     """Complete the `junk` runs on `catalog` that an interruption left unfinished."""
     return [execute_run(run_id, catalog, events=events) for run_id in interrupted_junk_runs(catalog)]
-
-
-def _aside(action: JunkAction, to: str | None, path: str) -> str | None:
-    return os.path.join(to, path.lstrip("/")) if action == "move-to" and to is not None else None
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None

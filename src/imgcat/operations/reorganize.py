@@ -720,9 +720,7 @@ def _remember_destination(catalog: Catalog, device: str, plan: ReorganizePlan, r
 def interrupted_reorganize_runs(catalog: Catalog) -> list[RunState]:
     """The reorganize runs on this catalog that an interruption (Ctrl-C, kill, full disk) left
     unfinished, oldest first."""
-    return [
-        state for state in interrupted_runs(catalog=catalog) if state.command.startswith("imgcat reorganize")
-    ]
+    return interrupted_runs(catalog=catalog, command="reorganize")
 
 
 def complete_run(run_id: str, catalog: Catalog, events: ActionEvents | None = None) -> RunResult:
